@@ -1,0 +1,134 @@
+"""Settings from the environment (the seed specification's variable names), one pydantic model."""
+
+from __future__ import annotations
+
+from functools import cached_property
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import AliasChoices, Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from .core.markets import MarketSpec, default_markets
+
+DEV_API_KEY = "demo"
+DEV_HMAC_SECRET = "dev-hmac-secret"
+DEV_BESS_API_KEY = "demo-bess"
+DEMO_SECRETS = frozenset({DEV_API_KEY, DEV_HMAC_SECRET, DEV_BESS_API_KEY, "", "..."})
+
+
+class ConfigError(Exception):
+    """A configuration that must not start; the message says what to change."""
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_file=None, extra="ignore", populate_by_name=True)
+
+    env: Literal["development", "production", "test"] = Field(
+        "production",
+        validation_alias=AliasChoices("PHOENYRA_ENV"),
+        description="development accepts the spec's demo secrets; other modes refuse them",
+    )
+    data_dir: Path = Field(Path("data"), validation_alias=AliasChoices("PHOENYRA_DATA_DIR"))
+    database_url: str | None = Field(None, validation_alias=AliasChoices("DATABASE_URL"))
+    redis_url: str | None = Field(None, validation_alias=AliasChoices("REDIS_URL"))
+    sqlite_synchronous: Literal["OFF", "NORMAL", "FULL", "EXTRA"] = Field(
+        "FULL",
+        validation_alias=AliasChoices("PHOENYRA_SQLITE_SYNCHRONOUS"),
+        description="FULL survives power loss; NORMAL (WAL) survives a process crash",
+    )
+
+    # Exchange service
+    exchange_host: str = Field("127.0.0.1", validation_alias=AliasChoices("EXCHANGE_HOST"))
+    exchange_port: int = Field(9000, validation_alias=AliasChoices("EXCHANGE_PORT"))
+    api_key: str | None = Field(None, validation_alias=AliasChoices("API_KEY"))
+    hmac_secret: str | None = Field(None, validation_alias=AliasChoices("HMAC_SECRET"))
+    bess_api_key: str | None = Field(None, validation_alias=AliasChoices("BESS_API_KEY"))
+    key_rotation_overlap_s: float = Field(
+        86_400.0, validation_alias=AliasChoices("PHOENYRA_KEY_ROTATION_OVERLAP_S"), gt=0
+    )
+    ws_window_s: float = Field(30.0, validation_alias=AliasChoices("PHOENYRA_WS_WINDOW_S"), gt=0)
+    max_body_bytes: int = Field(65_536, validation_alias=AliasChoices("PHOENYRA_MAX_BODY_BYTES"))
+    throttle_rate: float = Field(
+        50.0, validation_alias=AliasChoices("PHOENYRA_THROTTLE_RATE"), gt=0,
+        description="orders per second per account and market",
+    )
+    throttle_burst: float = Field(
+        100.0, validation_alias=AliasChoices("PHOENYRA_THROTTLE_BURST"), ge=1
+    )
+    markets_override: dict[str, dict[str, Any]] = Field(
+        default_factory=dict,
+        validation_alias=AliasChoices("PHOENYRA_MARKETS"),
+        description='per-market overrides as JSON, e.g. {"epex_at": {"price_rule": "maker"}}',
+    )
+
+    # The default battery (the telemetry service reports its state)
+    bess_capacity_mwh: float = Field(2.0, validation_alias=AliasChoices("BESS_CAPACITY_MWH"), gt=0)
+    bess_power_mw: float = Field(1.0, validation_alias=AliasChoices("BESS_POWER_MW"), gt=0)
+    bess_soc_min: float = Field(15.0, validation_alias=AliasChoices("BESS_SOC_MIN"), ge=0, le=100)
+    bess_soc_max: float = Field(90.0, validation_alias=AliasChoices("BESS_SOC_MAX"), ge=0, le=100)
+    bess_update_interval: float = Field(
+        30.0, validation_alias=AliasChoices("BESS_UPDATE_INTERVAL"), gt=0
+    )
+
+    @field_validator("bess_soc_max")
+    @classmethod
+    def _soc_order(cls, v: float, info) -> float:
+        lo = info.data.get("bess_soc_min", 0.0)
+        if v <= lo:
+            raise ValueError(f"BESS_SOC_MAX ({v}) must be above BESS_SOC_MIN ({lo})")
+        return v
+
+    # -- derived --------------------------------------------------------------------------
+    @property
+    def is_dev(self) -> bool:
+        return self.env == "development"
+
+    @property
+    def effective_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.data_dir / 'exchange.db').resolve()}"
+
+    @property
+    def effective_api_key(self) -> str | None:
+        return self.api_key or (DEV_API_KEY if self.is_dev else None)
+
+    @property
+    def effective_hmac_secret(self) -> str | None:
+        return self.hmac_secret or (DEV_HMAC_SECRET if self.is_dev else None)
+
+    @property
+    def effective_bess_api_key(self) -> str | None:
+        return self.bess_api_key or (DEV_BESS_API_KEY if self.is_dev else None)
+
+    @cached_property
+    def markets(self) -> dict[str, MarketSpec]:
+        unknown = set(self.markets_override) - set(default_markets())
+        if unknown:
+            raise ConfigError(f"PHOENYRA_MARKETS names unknown markets: {sorted(unknown)}")
+        try:
+            return default_markets(**self.markets_override)
+        except (TypeError, ValueError) as exc:
+            raise ConfigError(f"PHOENYRA_MARKETS is invalid: {exc}") from exc
+
+    def check_secrets(self) -> None:
+        """Outside development, demo or missing secrets make the service refuse to start."""
+        if self.is_dev:
+            return
+        problems = []
+        if not self.hmac_secret or self.hmac_secret in DEMO_SECRETS or len(self.hmac_secret) < 16:
+            problems.append("HMAC_SECRET must be set to a secret of at least 16 characters")
+        for name, value in (("API_KEY", self.api_key), ("BESS_API_KEY", self.bess_api_key)):
+            if value is not None and (value in DEMO_SECRETS or len(value) < 16):
+                problems.append(f"{name} is a demo or short key; use at least 16 random characters")
+        if problems:
+            raise ConfigError(
+                "refusing to start outside development mode with demo secrets: "
+                + "; ".join(problems)
+                + ". Set PHOENYRA_ENV=development for a local demo."
+            )
+
+
+def load_settings(**overrides: Any) -> Settings:
+    return Settings(**overrides)

@@ -1,0 +1,191 @@
+"""The matching engine: one book per (market, delivery product), gate closure, idempotency.
+
+Pure and single-writer: the caller serialises commands and passes the time in. Each command
+returns everything that changed so that the caller can persist it and publish events.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from heapq import heappop, heappush
+
+from .book import OrderBook
+from .errors import Reject
+from .markets import MarketSpec
+from .orders import EXPIRED, REJECTED, Order, OrderStatus, Side, TimeInForce, Trade
+
+Product = tuple[str, int | None]
+
+
+@dataclass(slots=True)
+class Result:
+    order: Order
+    trades: list[Trade] = field(default_factory=list)
+    touched: list[Order] = field(default_factory=list)  # resting orders that changed
+    duplicate: bool = False  # a repeated client_order_id: ``order`` is the original
+
+
+class MatchingEngine:
+    def __init__(
+        self,
+        markets: dict[str, MarketSpec],
+        next_order_id: int = 1,
+        next_trade_id: int = 1,
+    ) -> None:
+        self.markets = markets
+        self.books: dict[Product, OrderBook] = {}
+        self.open_orders: dict[int, Order] = {}
+        self._next_order_id = next_order_id
+        self._next_trade_id = next_trade_id
+        self._closing: list[tuple[float, int, str]] = []  # (gate closure, delivery, market)
+        self._client_ids: dict[tuple[int, str], Order] = {}
+
+    # -- ids ------------------------------------------------------------------------------
+    def _trade_id(self) -> int:
+        tid = self._next_trade_id
+        self._next_trade_id = tid + 1
+        return tid
+
+    def _order_id(self) -> int:
+        oid = self._next_order_id
+        self._next_order_id = oid + 1
+        return oid
+
+    @property
+    def next_order_id(self) -> int:
+        return self._next_order_id
+
+    @property
+    def next_trade_id(self) -> int:
+        return self._next_trade_id
+
+    # -- books ----------------------------------------------------------------------------
+    def book(self, market: str, delivery_start: int | None) -> OrderBook:
+        key = (market, delivery_start)
+        book = self.books.get(key)
+        if book is None:
+            spec = self.markets[market]
+            book = OrderBook(market, delivery_start, spec.price_rule, spec.self_trade, self._trade_id)
+            self.books[key] = book
+            if delivery_start is not None:
+                heappush(self._closing, (delivery_start - spec.gate_closure_s, delivery_start, market))
+        return book
+
+    def spec(self, market: str) -> MarketSpec:
+        spec = self.markets.get(market)
+        if spec is None:
+            raise Reject(
+                "UNKNOWN_MARKET",
+                f"Unknown market {market!r}; known markets: {', '.join(sorted(self.markets))}.",
+            )
+        return spec
+
+    def find_client_order(self, account_id: int, client_order_id: str) -> Order | None:
+        return self._client_ids.get((account_id, client_order_id))
+
+    # -- commands -------------------------------------------------------------------------
+    def place(
+        self,
+        account_id: int,
+        market: str,
+        side: Side,
+        price: int,
+        quantity: int,
+        now: float,
+        tif: TimeInForce = TimeInForce.GTC,
+        delivery_start: int | None = None,
+        client_order_id: str | None = None,
+    ) -> Result:
+        """Accept a limit order (price in ticks, quantity in lots) and match it at once."""
+        if client_order_id is not None:
+            original = self._client_ids.get((account_id, client_order_id))
+            if original is not None:
+                return Result(original, duplicate=True)
+        spec = self.markets.get(market)
+        if spec is None:
+            self.spec(market)  # raises UNKNOWN_MARKET
+        if delivery_start is not None:
+            spec.check_delivery_start(delivery_start, now)
+        order = Order(
+            self._order_id(), account_id, market, side, price, quantity, tif, delivery_start,
+            now, client_order_id,
+        )
+        if client_order_id is not None:
+            self._client_ids[(account_id, client_order_id)] = order
+        key = (market, delivery_start)
+        book = self.books.get(key)
+        if book is None:
+            book = self.book(market, delivery_start)
+        touched: list[Order] = []
+        trades = book.match(order, now, touched)
+        open_orders = self.open_orders
+        for resting in touched:
+            if not resting.is_open:
+                del open_orders[resting.id]
+        if order.is_open:
+            open_orders[order.id] = order
+        return Result(order, trades, touched)
+
+    def reject(
+        self,
+        account_id: int,
+        market: str,
+        side: Side,
+        price: int,
+        quantity: int,
+        now: float,
+        code: str,
+        tif: TimeInForce = TimeInForce.GTC,
+        delivery_start: int | None = None,
+        client_order_id: str | None = None,
+    ) -> Order:
+        """Record an order refused by a risk rule: it gets an id and status REJECTED, no book."""
+        order = Order(
+            self._order_id(), account_id, market, side, price, quantity, tif, delivery_start,
+            now, client_order_id, status=REJECTED,
+        )
+        order.reject_code = code
+        if client_order_id is not None:
+            self._client_ids[(account_id, client_order_id)] = order
+        return order
+
+    def cancel(self, order_id: int, now: float) -> Order:
+        order = self.open_orders.pop(order_id, None)
+        if order is None:
+            raise Reject("ORDER_NOT_OPEN", f"Order {order_id} is not open.", status=409)
+        self.books[order.product].cancel(order, now)
+        return order
+
+    def expire(self, now: float) -> list[Order]:
+        """Close every product book whose gate closure has passed; its open orders expire."""
+        expired: list[Order] = []
+        closing = self._closing
+        while closing and closing[0][0] <= now:
+            _, delivery_start, market = heappop(closing)
+            book = self.books.pop((market, delivery_start), None)
+            if book is None:
+                continue
+            for order in list(book.open_orders()):
+                book.cancel(order, now, status=EXPIRED)
+                del self.open_orders[order.id]
+                expired.append(order)
+        return expired
+
+    def restore(self, order: Order) -> None:
+        """Put back an order loaded from storage (in id order, so time priority is kept)."""
+        if order.client_order_id is not None:
+            self._client_ids[(order.account_id, order.client_order_id)] = order
+        if order.id >= self._next_order_id:
+            self._next_order_id = order.id + 1
+        if order.status is OrderStatus.ACCEPTED or order.status is OrderStatus.PARTIALLY_FILLED:
+            self.book(order.market, order.delivery_start).rest(order)
+            self.open_orders[order.id] = order
+
+    def remember_client_id(self, order: Order) -> None:
+        """Index a closed order's client id (restoring from storage) without touching books."""
+        if order.client_order_id is not None:
+            self._client_ids[(order.account_id, order.client_order_id)] = order
+
+    def set_next_ids(self, next_order_id: int, next_trade_id: int) -> None:
+        self._next_order_id = max(self._next_order_id, next_order_id)
+        self._next_trade_id = max(self._next_trade_id, next_trade_id)

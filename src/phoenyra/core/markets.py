@@ -1,0 +1,134 @@
+"""Market specifications: tick, lot, price bounds, trade-price rule, self-trade prevention.
+
+The core keeps prices as integer ticks and quantities as integer lots; ``MarketSpec`` owns the
+conversion from the wire's EUR/MWh and MWh, refusing values that are off the grid.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from enum import Enum
+
+from .errors import Reject
+
+
+class PriceRule(str, Enum):
+    AVERAGE = "average"  # the spec's rule: the mean of the two limit prices
+    MAKER = "maker"  # the resting order's price, as on EPEX continuous intraday
+
+
+class SelfTradePrevention(str, Enum):
+    CANCEL_RESTING = "cancel_resting"
+    CANCEL_INCOMING = "cancel_incoming"
+    CANCEL_BOTH = "cancel_both"
+
+
+# Bidding zones by default; the market feed maps them to ENTSO-E EIC codes.
+DEFAULT_MARKETS = {
+    "epex_at": "AT",
+    "epex_de": "DE-LU",
+    "epex_ch": "CH",
+    "epex_it": "IT-North",
+}
+
+QUARTER_HOUR = 900  # seconds; delivery products are quarter-hours
+
+
+@dataclass(frozen=True)
+class MarketSpec:
+    name: str
+    zone: str = ""
+    tick: float = 0.01  # EUR/MWh
+    lot: float = 0.1  # MWh
+    min_price: float = -500.0  # EUR/MWh, SDAC harmonised minimum
+    max_price: float = 4000.0  # EUR/MWh, SDAC harmonised maximum
+    price_rule: PriceRule = PriceRule.AVERAGE
+    self_trade: SelfTradePrevention = SelfTradePrevention.CANCEL_RESTING
+    gate_closure_s: int = 300  # product books close this long before delivery starts
+    max_quantity: float = 10_000.0  # MWh per order: a fat-finger guard
+    # Derived integer bounds, filled in by __post_init__.
+    min_ticks: int = field(init=False, default=0)
+    max_ticks: int = field(init=False, default=0)
+    max_lots: int = field(init=False, default=0)
+
+    def __post_init__(self) -> None:
+        if not (self.tick > 0 and self.lot > 0):
+            raise ValueError(f"market {self.name}: tick and lot must be positive")
+        if self.min_price >= self.max_price:
+            raise ValueError(f"market {self.name}: min_price must be below max_price")
+        object.__setattr__(self, "min_ticks", round(self.min_price / self.tick))
+        object.__setattr__(self, "max_ticks", round(self.max_price / self.tick))
+        object.__setattr__(self, "max_lots", round(self.max_quantity / self.lot))
+
+    # -- conversions ------------------------------------------------------------------------
+    def price_to_ticks(self, price: float) -> int:
+        if not math.isfinite(price):
+            raise Reject("INVALID_PRICE", "Price must be a finite number in EUR/MWh.")
+        ticks = round(price / self.tick)
+        if abs(ticks * self.tick - price) > self.tick * 1e-6:
+            raise Reject(
+                "INVALID_TICK",
+                f"Price {price} EUR/MWh is not a multiple of the tick size {self.tick} EUR/MWh "
+                f"on {self.name}.",
+            )
+        if not self.min_ticks <= ticks <= self.max_ticks:
+            raise Reject(
+                "PRICE_OUT_OF_BOUNDS",
+                f"Price {price} EUR/MWh is outside the bounds of {self.name} "
+                f"({self.min_price} to {self.max_price} EUR/MWh).",
+            )
+        return ticks
+
+    def quantity_to_lots(self, quantity: float) -> int:
+        if not math.isfinite(quantity) or quantity <= 0:
+            raise Reject("INVALID_QUANTITY", "Quantity must be a positive finite number of MWh.")
+        lots = round(quantity / self.lot)
+        if lots <= 0 or abs(lots * self.lot - quantity) > self.lot * 1e-6:
+            raise Reject(
+                "INVALID_LOT",
+                f"Quantity {quantity} MWh is not a multiple of the lot size {self.lot} MWh "
+                f"on {self.name}.",
+            )
+        if lots > self.max_lots:
+            raise Reject(
+                "QUANTITY_TOO_LARGE",
+                f"Quantity {quantity} MWh exceeds the per-order maximum of "
+                f"{self.max_quantity} MWh on {self.name}.",
+            )
+        return lots
+
+    def ticks_to_price(self, ticks: int) -> float:
+        return round(ticks * self.tick, 10)
+
+    def x2_to_price(self, price_x2: int) -> float:
+        return round(price_x2 * self.tick / 2, 10)
+
+    def lots_to_quantity(self, lots: int) -> float:
+        return round(lots * self.lot, 10)
+
+    def check_delivery_start(self, delivery_start: int, now: float) -> None:
+        """A product is a quarter-hour; its book closes ``gate_closure_s`` before delivery."""
+        if delivery_start % QUARTER_HOUR:
+            raise Reject(
+                "INVALID_DELIVERY",
+                "delivery_start must be the start of a quarter-hour (minute 00, 15, 30 or 45, "
+                "zero seconds, UTC).",
+            )
+        if delivery_start <= now:
+            raise Reject("INVALID_DELIVERY", "delivery_start is in the past.")
+        if delivery_start - self.gate_closure_s <= now:
+            raise Reject(
+                "MARKET_CLOSED",
+                f"The {self.name} product starting at delivery_start has passed gate closure "
+                f"({self.gate_closure_s // 60} minutes before delivery).",
+                status=409,
+            )
+
+
+def default_markets(**overrides: dict) -> dict[str, MarketSpec]:
+    """The four EPEX markets, with optional per-market field overrides."""
+    return {
+        name: MarketSpec(name=name, zone=zone, **overrides.get(name, {}))
+        for name, zone in DEFAULT_MARKETS.items()
+    }

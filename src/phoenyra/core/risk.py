@@ -1,0 +1,268 @@
+"""Risk: battery SoC and energy limits, throttling, exposure and PnL. Pure; time is passed in.
+
+Signs: a BUY charges the battery (energy in), a SELL discharges it (energy out). Positions are
+signed MWh: positive = bought (long energy, to be charged).
+
+Energy accounting for an account linked to a battery, in MWh:
+- ``stored`` = SoC × capacity from the latest battery status;
+- ``committed`` = net filled energy not yet reflected in that status: fills of quarter-hour
+  products whose delivery has not ended, and continuous-book fills made after the status was
+  taken (a later status includes them);
+- open orders may all fill, so the check is against the worst case on each side:
+  BUY:  stored + committed + open buys  + q  ≤ max SoC × capacity
+  SELL: stored + committed − open sells − q  ≥ min SoC × capacity
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass, field
+
+from .errors import Reject
+from .markets import QUARTER_HOUR
+from .orders import BUY, Order, Side, Trade
+
+EPS = 1e-9
+
+
+@dataclass(slots=True)
+class BatteryLimits:
+    capacity_mwh: float = 2.0
+    power_mw: float = 1.0
+    soc_min_percent: float = 15.0
+    soc_max_percent: float = 90.0
+
+
+@dataclass(slots=True)
+class BatteryState:
+    soc_percent: float
+    updated_at: float  # epoch seconds of the reading
+
+
+@dataclass(slots=True)
+class Position:
+    """Average-cost position of one account in one market (all delivery products)."""
+
+    net_mwh: float = 0.0
+    avg_price: float = 0.0  # EUR/MWh of the open position
+    realized_pnl: float = 0.0  # EUR
+    bought_mwh: float = 0.0
+    sold_mwh: float = 0.0
+
+    def apply(self, side: Side, qty: float, price: float) -> None:
+        signed = qty if side is BUY else -qty
+        if side is BUY:
+            self.bought_mwh += qty
+        else:
+            self.sold_mwh += qty
+        pos = self.net_mwh
+        if pos == 0 or (pos > 0) == (signed > 0):
+            new = pos + signed
+            self.avg_price = (self.avg_price * abs(pos) + price * qty) / abs(new)
+            self.net_mwh = new
+            return
+        closing = min(abs(pos), qty)
+        direction = 1.0 if pos > 0 else -1.0
+        self.realized_pnl += closing * (price - self.avg_price) * direction
+        new = pos + signed
+        if abs(new) < EPS:
+            self.net_mwh, self.avg_price = 0.0, 0.0
+        elif (new > 0) != (pos > 0):
+            self.net_mwh, self.avg_price = new, price  # flipped: the rest opens at this price
+        else:
+            self.net_mwh = new
+
+    @property
+    def notional_eur(self) -> float:
+        return self.net_mwh * self.avg_price
+
+    def unrealized_pnl(self, mark: float | None) -> float | None:
+        if mark is None:
+            return None
+        return (mark - self.avg_price) * self.net_mwh
+
+
+@dataclass(slots=True)
+class TokenBucket:
+    rate: float  # tokens per second
+    burst: float
+    tokens: float
+    stamp: float
+
+    def take(self, now: float) -> float:
+        """Take one token; returns 0 when allowed, else the seconds until one is available."""
+        elapsed = now - self.stamp
+        if elapsed > 0:
+            self.tokens = min(self.burst, self.tokens + elapsed * self.rate)
+            self.stamp = now
+        if self.tokens >= 1.0:
+            self.tokens -= 1.0
+            return 0.0
+        return (1.0 - self.tokens) / self.rate
+
+
+@dataclass(slots=True)
+class AccountRisk:
+    battery_id: str | None
+    open_buy_mwh: float = 0.0
+    open_sell_mwh: float = 0.0
+    open_by_order: dict[int, float] = field(default_factory=dict)  # signed open MWh per order
+    # Net filled MWh per delivery product start (quarter-hour) not yet delivered.
+    product_fills: dict[int, float] = field(default_factory=dict)
+    # Continuous-book fills (time, signed MWh) made after the latest battery reading.
+    continuous_fills: deque[tuple[float, float]] = field(default_factory=deque)
+
+
+class RiskManager:
+    def __init__(
+        self,
+        throttle_rate: float = 50.0,
+        throttle_burst: float = 100.0,
+        status_max_age_s: float = 90.0,
+    ) -> None:
+        self.throttle_rate = throttle_rate
+        self.throttle_burst = throttle_burst
+        self.status_max_age_s = status_max_age_s
+        self.accounts: dict[int, AccountRisk] = {}
+        self.limits: dict[str, BatteryLimits] = {}
+        self.states: dict[str, BatteryState] = {}
+        self.positions: dict[tuple[int, str], Position] = {}
+        self.marks: dict[str, float] = {}
+        self._buckets: dict[tuple[int, str], TokenBucket] = {}
+
+    # -- registry -------------------------------------------------------------------------
+    def register_account(self, account_id: int, battery_id: str | None) -> None:
+        acct = self.accounts.get(account_id)
+        if acct is None:
+            self.accounts[account_id] = AccountRisk(battery_id)
+        else:
+            acct.battery_id = battery_id
+
+    def set_limits(self, battery_id: str, limits: BatteryLimits) -> None:
+        self.limits[battery_id] = limits
+
+    def set_state(self, battery_id: str, state: BatteryState) -> None:
+        self.states[battery_id] = state
+        # The reading now includes continuous-book fills made before it was taken.
+        for acct in self.accounts.values():
+            if acct.battery_id == battery_id:
+                fills = acct.continuous_fills
+                while fills and fills[0][0] <= state.updated_at:
+                    fills.popleft()
+
+    # -- checks ---------------------------------------------------------------------------
+    def throttle(self, account_id: int, market: str, now: float) -> None:
+        key = (account_id, market)
+        bucket = self._buckets.get(key)
+        if bucket is None:
+            bucket = self._buckets[key] = TokenBucket(
+                self.throttle_rate, self.throttle_burst, self.throttle_burst, now
+            )
+        wait = bucket.take(now)
+        if wait:
+            raise Reject(
+                "THROTTLED",
+                f"Too many orders on {market}: at most {self.throttle_rate:g} per second "
+                f"(bursts of {self.throttle_burst:g}). Retry in {wait:.2f} s.",
+                status=429,
+                retry_after=wait,
+            )
+
+    def check_order(self, account_id: int, side: Side, quantity_mwh: float, now: float) -> None:
+        """Battery checks for an account linked to a battery; others pass."""
+        acct = self.accounts.get(account_id)
+        if acct is None or acct.battery_id is None:
+            return
+        battery_id = acct.battery_id
+        limits = self.limits.get(battery_id) or BatteryLimits()
+        state = self.states.get(battery_id)
+        if state is None:
+            raise Reject(
+                "BATTERY_STATUS_UNKNOWN",
+                f"No status is known for battery {battery_id!r}: orders for it are refused until "
+                "its telemetry (or POST /api/bess/telemetry) reports its state of charge.",
+                status=409,
+            )
+        age = now - state.updated_at
+        if age > self.status_max_age_s:
+            raise Reject(
+                "BATTERY_STATUS_STALE",
+                f"The last status of battery {battery_id!r} is {age:.0f} s old (limit "
+                f"{self.status_max_age_s:g} s): orders are refused until fresh telemetry arrives.",
+                status=409,
+            )
+        soc = state.soc_percent
+        if side is BUY and soc > limits.soc_max_percent:
+            raise Reject(
+                "SOC_LIMIT",
+                f"Buying charges the battery, and battery {battery_id!r} is at {soc:.1f} % SoC, "
+                f"above its maximum of {limits.soc_max_percent:g} %.",
+            )
+        if side is not BUY and soc < limits.soc_min_percent:
+            raise Reject(
+                "SOC_LIMIT",
+                f"Selling discharges the battery, and battery {battery_id!r} is at {soc:.1f} % "
+                f"SoC, below its minimum of {limits.soc_min_percent:g} %.",
+            )
+        cap = limits.capacity_mwh
+        stored = soc / 100.0 * cap
+        committed = self.committed_mwh(account_id, now)
+        if side is BUY:
+            room = limits.soc_max_percent / 100.0 * cap - (stored + committed + acct.open_buy_mwh)
+            if quantity_mwh > room + EPS:
+                raise Reject(
+                    "ENERGY_LIMIT",
+                    f"Buying {quantity_mwh:g} MWh would charge battery {battery_id!r} past "
+                    f"{limits.soc_max_percent:g} % of its {cap:g} MWh: with {stored:.2f} MWh "
+                    f"stored, {committed:+.2f} MWh already traded and {acct.open_buy_mwh:.2f} MWh "
+                    f"in open buy orders, at most {max(room, 0.0):.2f} MWh can be bought.",
+                )
+        else:
+            room = (stored + committed - acct.open_sell_mwh) - limits.soc_min_percent / 100.0 * cap
+            if quantity_mwh > room + EPS:
+                raise Reject(
+                    "ENERGY_LIMIT",
+                    f"Selling {quantity_mwh:g} MWh would discharge battery {battery_id!r} below "
+                    f"{limits.soc_min_percent:g} % of its {cap:g} MWh: with {stored:.2f} MWh "
+                    f"stored, {committed:+.2f} MWh already traded and {acct.open_sell_mwh:.2f} "
+                    f"MWh in open sell orders, at most {max(room, 0.0):.2f} MWh can be sold.",
+                )
+
+    def committed_mwh(self, account_id: int, now: float) -> float:
+        acct = self.accounts[account_id]
+        fills = acct.product_fills
+        for start in [s for s in fills if s + QUARTER_HOUR <= now]:
+            del fills[start]  # delivered: the battery status reflects it from now on
+        return sum(mwh for _, mwh in acct.continuous_fills) + sum(fills.values())
+
+    # -- updates from the engine ----------------------------------------------------------
+    def track_order(self, order: Order, lot: float) -> None:
+        """Keep open-order energy of battery-linked accounts in step with ``order``'s state."""
+        acct = self.accounts.get(order.account_id)
+        if acct is None or acct.battery_id is None:
+            return
+        new = (order.quantity - order.filled) * lot if order.is_open else 0.0
+        old = acct.open_by_order.pop(order.id, 0.0)
+        if new:
+            acct.open_by_order[order.id] = new
+        if order.side is BUY:
+            acct.open_buy_mwh = max(0.0, acct.open_buy_mwh + new - old)
+        else:
+            acct.open_sell_mwh = max(0.0, acct.open_sell_mwh + new - old)
+
+    def apply_trade(self, trade: Trade, quantity_mwh: float, price: float) -> None:
+        for account_id, side in ((trade.buy_account_id, BUY), (trade.sell_account_id, Side.SELL)):
+            key = (account_id, trade.market)
+            pos = self.positions.get(key)
+            if pos is None:
+                pos = self.positions[key] = Position()
+            pos.apply(side, quantity_mwh, price)
+            acct = self.accounts.get(account_id)
+            if acct is None or acct.battery_id is None:
+                continue
+            signed = quantity_mwh if side is BUY else -quantity_mwh
+            if trade.delivery_start is None:
+                acct.continuous_fills.append((trade.executed_at, signed))
+            else:
+                fills = acct.product_fills
+                fills[trade.delivery_start] = fills.get(trade.delivery_start, 0.0) + signed

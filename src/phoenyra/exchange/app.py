@@ -1,0 +1,173 @@
+"""The exchange's FastAPI application."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import math
+import time
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from ..config import Settings
+from ..core.errors import Reject
+from .deps import json_response
+from .routes import accounts, bess, health, orders, trades, ws
+from .service import ExchangeService
+from .store import Store
+
+log = logging.getLogger("phoenyra.exchange")
+
+DESCRIPTION = """
+The Phoenyra BESS Trade exchange: limit orders for the EPEX markets (AT, DE-LU, CH, IT-North)
+matched by price–time priority, SoC-aware risk checks for battery accounts, durable storage and
+live events.
+
+Units: energy **MWh**, power **MW**, price **EUR/MWh**, SoC **percent**, times **ISO 8601 UTC**.
+A BUY charges the battery, a SELL discharges it. Authenticate with the `X-API-Key` header.
+Errors are `{"error": {"code", "message"}}`.
+"""
+
+
+class BodyLimit:
+    """Refuses request bodies over the limit with 413, before the app reads them."""
+
+    def __init__(self, app, max_bytes: int) -> None:
+        self.app = app
+        self.max_bytes = max_bytes
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        for name, value in scope["headers"]:
+            if name == b"content-length":
+                try:
+                    too_big = int(value) > self.max_bytes
+                except ValueError:
+                    too_big = True
+                if too_big:
+                    return await self._refuse(scope, receive, send)
+        seen = 0
+
+        async def limited_receive():
+            nonlocal seen
+            message = await receive()
+            if message["type"] == "http.request":
+                seen += len(message.get("body", b""))
+                if seen > self.max_bytes:
+                    raise _TooLarge
+            return message
+
+        try:
+            await self.app(scope, limited_receive, send)
+        except _TooLarge:
+            await self._refuse(scope, receive, send)
+
+    async def _refuse(self, scope, receive, send):
+        response = json_response(
+            {"error": {"code": "BODY_TOO_LARGE",
+                       "message": f"Request bodies are limited to {self.max_bytes} bytes."}},
+            413,
+        )
+        await response(scope, receive, send)
+
+
+class _TooLarge(Exception):
+    pass
+
+
+class Timing:
+    """Records the request-duration histogram per route template (pure ASGI, cheap)."""
+
+    def __init__(self, app, service: ExchangeService) -> None:
+        self.app = app
+        self.service = service
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        started = time.perf_counter()
+        status = 500
+
+        async def send_wrapper(message):
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_wrapper)
+        finally:
+            route = scope.get("route")
+            path = getattr(route, "path", "unmatched")
+            self.service.metrics.http.labels(scope["method"], path, str(status)).observe(
+                time.perf_counter() - started
+            )
+
+
+def create_app(settings: Settings, store: Store | None = None) -> FastAPI:
+    settings.check_secrets()
+    store = store or Store(settings.effective_database_url, settings.sqlite_synchronous)
+    service = ExchangeService(settings, store)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI):
+        service.load()
+        await service.start()
+        log.info("exchange ready", extra={"database": store.dialect, "env": settings.env})
+        try:
+            yield
+        finally:
+            await service.stop()
+
+    app = FastAPI(
+        title="Phoenyra BESS Trade — Exchange",
+        version="0.1.0",
+        description=DESCRIPTION,
+        lifespan=lifespan,
+    )
+    app.state.service = service
+
+    def error(code: str, message: str, status: int, headers=None, **extra):
+        service.metrics.errors.labels(code).inc()
+        return json_response({"error": {"code": code, "message": message, **extra}}, status,
+                             headers)
+
+    @app.exception_handler(Reject)
+    async def on_reject(request: Request, exc: Reject):
+        headers = None
+        if exc.status == 429:
+            headers = {"Retry-After": str(max(1, math.ceil(exc.details.get("retry_after", 1))))}
+        return error(exc.code, exc.message, exc.status, headers,
+                     **{k: v for k, v in exc.details.items()})
+
+    @app.exception_handler(RequestValidationError)
+    async def on_invalid(request: Request, exc: RequestValidationError):
+        errs = exc.errors()
+        if any(e.get("type") == "json_invalid" for e in errs):
+            return error("MALFORMED_JSON", "The request body is not valid JSON.", 422)
+        details = [
+            {"field": ".".join(str(p) for p in e.get("loc", ()) if p != "body"),
+             "problem": e.get("msg", "")}
+            for e in errs
+        ]
+        message = "; ".join(f"{d['field'] or 'body'}: {d['problem']}" for d in details)
+        return error("VALIDATION_ERROR", message, 422, details=details)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def on_http(request: Request, exc: StarletteHTTPException):
+        codes = {404: "NOT_FOUND", 405: "METHOD_NOT_ALLOWED"}
+        return error(codes.get(exc.status_code, "HTTP_ERROR"), str(exc.detail), exc.status_code)
+
+    @app.exception_handler(Exception)
+    async def on_crash(request: Request, exc: Exception):
+        log.exception("unhandled error", extra={"path": request.url.path})
+        return error("INTERNAL", "Internal error; it was logged.", 500)
+
+    for module in (orders, trades, accounts, bess, health, ws):
+        app.include_router(module.router)
+    app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
+    app.add_middleware(Timing, service=service)
+    return app

@@ -1,0 +1,63 @@
+"""FastAPI dependencies: the service and the authenticated account, and JSON responses."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import orjson
+from fastapi import Depends, Header, Request
+from fastapi.responses import Response
+
+from ..core.errors import Reject
+from .auth import CAN_ADMIN, CAN_READ, CAN_SEND_TELEMETRY, CAN_TRADE, Account, require
+from .service import ExchangeService
+
+
+def get_service(request: Request) -> ExchangeService:
+    return request.app.state.service
+
+
+Service = Annotated[ExchangeService, Depends(get_service)]
+
+
+async def current_account(
+    request: Request,
+    x_api_key: Annotated[
+        str | None, Header(description="API key of the account (see POST /api/accounts)")
+    ] = None,
+) -> Account:
+    service: ExchangeService = request.app.state.service
+    return await service.authenticate(x_api_key)
+
+
+def _role(allowed: frozenset[str], action: str):
+    async def dep(account: Annotated[Account, Depends(current_account)]) -> Account:
+        require(account, allowed, action)
+        return account
+
+    return dep
+
+
+Reader = Annotated[Account, Depends(_role(CAN_READ, "read orders and trades"))]
+Trader = Annotated[Account, Depends(_role(CAN_TRADE, "place or cancel orders"))]
+Admin = Annotated[Account, Depends(_role(CAN_ADMIN, "manage accounts and batteries"))]
+TelemetrySender = Annotated[Account, Depends(_role(CAN_SEND_TELEMETRY, "send telemetry"))]
+AnyAccount = Annotated[Account, Depends(current_account)]
+
+
+def json_response(body: object, status: int = 200, headers: dict | None = None) -> Response:
+    return Response(
+        orjson.dumps(body), status_code=status, media_type="application/json", headers=headers
+    )
+
+
+def parse_cursor(cursor: str | None) -> int | None:
+    if cursor is None or cursor == "":
+        return None
+    try:
+        value = int(cursor)
+    except ValueError:
+        raise Reject("INVALID_CURSOR", "cursor must be the 'next' value of a previous page.") from None
+    if value < 0:
+        raise Reject("INVALID_CURSOR", "cursor must be the 'next' value of a previous page.")
+    return value

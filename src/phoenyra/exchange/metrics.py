@@ -1,0 +1,107 @@
+"""Prometheus metrics of the exchange (prometheus_client, one registry per app instance).
+
+Counters move when a change is committed. Exposure, PnL and open orders are read from the live
+state at scrape time by a collector, so they are exact and cost nothing on the order path.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import TYPE_CHECKING
+
+from prometheus_client import (
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    disable_created_metrics,
+)
+from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.registry import Collector
+
+if TYPE_CHECKING:
+    from .service import ExchangeService
+
+# The *_created series double the output and nothing here reads them.
+disable_created_metrics()
+
+LATENCY_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)
+
+
+class StateCollector(Collector):
+    def __init__(self, service: ExchangeService) -> None:
+        self.service = service
+
+    def collect(self):
+        svc = self.service
+        names = {a.id: a.name for a in svc.keyring.accounts.values()}
+        energy = GaugeMetricFamily(
+            "phoenyra_exposure_energy_mwh",
+            "Net energy position per account and market (MWh, + bought / - sold)",
+            labels=["account", "market"],
+        )
+        notional = GaugeMetricFamily(
+            "phoenyra_exposure_notional_eur",
+            "Notional value of the open position at its average price (EUR)",
+            labels=["account", "market"],
+        )
+        realized = GaugeMetricFamily(
+            "phoenyra_realized_pnl_eur",
+            "Realised PnL per account and market, average-cost method (EUR)",
+            labels=["account", "market"],
+        )
+        for (account_id, market), pos in svc.risk.positions.items():
+            labels = [names.get(account_id, str(account_id)), market]
+            energy.add_metric(labels, pos.net_mwh)
+            notional.add_metric(labels, pos.notional_eur)
+            realized.add_metric(labels, pos.realized_pnl)
+        open_orders = GaugeMetricFamily(
+            "phoenyra_open_orders", "Open orders in the books", labels=["market", "side"]
+        )
+        counts: dict[tuple[str, str], int] = {}
+        for o in svc.engine.open_orders.values():
+            key = (o.market, o.side.value)
+            counts[key] = counts.get(key, 0) + 1
+        for (market, side), n in sorted(counts.items()):
+            open_orders.add_metric([market, side], n)
+        books = GaugeMetricFamily("phoenyra_order_books", "Order books (products) open")
+        books.add_metric([], len(svc.engine.books))
+        yield from (energy, notional, realized, open_orders, books)
+
+
+class ExchangeMetrics:
+    def __init__(self, service: ExchangeService) -> None:
+        self.registry = CollectorRegistry()
+        r = self.registry
+        self.orders = Counter(
+            "phoenyra_orders", "Orders entered, by market, side and status after entry",
+            ["market", "side", "status"], registry=r,
+        )
+        self.order_events = Counter(
+            "phoenyra_order_status_changes",
+            "Order status changes after entry (fills of resting orders, cancels, expiries)",
+            ["market", "status"], registry=r,
+        )
+        self.trades = Counter("phoenyra_trades", "Trades executed", ["market"], registry=r)
+        self.volume = Counter(
+            "phoenyra_traded_volume_mwh", "Energy traded (MWh)", ["market"], registry=r
+        )
+        self.errors = Counter(
+            "phoenyra_errors", "Requests refused or failed, by error code", ["code"], registry=r
+        )
+        self.http = Histogram(
+            "phoenyra_http_request_duration_seconds", "HTTP request duration (seconds)",
+            ["method", "route", "status"], buckets=LATENCY_BUCKETS, registry=r,
+        )
+        self.commit = Histogram(
+            "phoenyra_db_commit_duration_seconds", "Group-commit transaction duration (seconds)",
+            buckets=LATENCY_BUCKETS, registry=r,
+        )
+        self.ws_clients = Gauge(
+            "phoenyra_ws_clients", "Connected WebSocket clients", registry=r
+        )
+        self.up_since = Gauge(
+            "phoenyra_start_time_seconds", "Start time of the service (epoch seconds)", registry=r
+        )
+        self.up_since.set(time.time())
+        r.register(StateCollector(service))

@@ -1,0 +1,61 @@
+"""Battery status (read by risk checks) and battery limits."""
+
+from __future__ import annotations
+
+import time
+
+from fastapi import APIRouter
+
+from ...core.errors import Reject
+from ..deps import Admin, AnyAccount, Service, TelemetrySender, json_response
+from .models import BatteryLimitsIn, BatteryStatus, TelemetryIn
+from .orders import ERRORS
+
+router = APIRouter(tags=["bess"])
+
+
+async def _receive(body: TelemetryIn, service, source: str):
+    at = body.timestamp.timestamp() if body.timestamp else time.time()
+    if at > time.time() + 60:
+        raise Reject("INVALID_TELEMETRY", "timestamp is in the future.")
+    status = await service.record_battery_status(
+        body.battery_id, body.soc_percent, body.power_mw, body.temperature_c, at, source
+    )
+    return json_response(status, 202)
+
+
+@router.post("/api/bess/telemetry", status_code=202, response_model=BatteryStatus,
+             responses=ERRORS, summary="Receive telemetry from an external system")
+async def bess_telemetry(body: TelemetryIn, account: TelemetrySender, service: Service):
+    return await _receive(body, service, "rest")
+
+
+@router.post("/api/telemetry", status_code=202, response_model=BatteryStatus,
+             responses=ERRORS, summary="Send BESS telemetry (same contract as /api/bess/telemetry)")
+async def telemetry(body: TelemetryIn, account: TelemetrySender, service: Service):
+    return await _receive(body, service, "rest")
+
+
+def _status(service, battery_id: str):
+    return json_response(service.battery_status(battery_id))
+
+
+@router.get("/api/bess/status", response_model=BatteryStatus, responses=ERRORS,
+            summary="Current status of a battery")
+async def bess_status(account: AnyAccount, service: Service, battery_id: str = "default"):
+    return _status(service, battery_id)
+
+
+@router.get("/api/bess-status", response_model=BatteryStatus, responses=ERRORS,
+            summary="Alias of /api/bess/status (the spec's name)")
+async def bess_status_alias(account: AnyAccount, service: Service, battery_id: str = "default"):
+    return _status(service, battery_id)
+
+
+@router.put("/api/batteries/{battery_id}", response_model=BatteryStatus, responses=ERRORS,
+            summary="Set a battery's capacity, rated power and SoC limits")
+async def set_limits(battery_id: str, body: BatteryLimitsIn, admin: Admin, service: Service):
+    values = {k: v for k, v in body.model_dump().items() if v is not None}
+    if not values:
+        raise Reject("VALIDATION_ERROR", "Send at least one field to change.")
+    return json_response(await service.update_battery_limits(battery_id, values))

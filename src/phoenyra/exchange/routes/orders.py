@@ -1,0 +1,130 @@
+"""Orders: place, list, get, cancel; the order book; positions."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+
+from ...core.errors import Reject
+from ...core.orders import OrderStatus, Side
+from ..deps import Reader, Service, Trader, json_response, parse_cursor
+from ..service import OrderRequest
+from ..wire import order_wire, trade_wire
+from .models import BookOut, ErrorResponse, OrderIn, OrderOut, OrderPage, OrderWithTrades, PositionOut
+
+router = APIRouter(tags=["orders"])
+
+ERRORS = {
+    401: {"model": ErrorResponse, "description": "Missing or invalid API key"},
+    403: {"model": ErrorResponse, "description": "The key's role may not do this"},
+    409: {"model": ErrorResponse, "description": "Conflict: market closed, battery status "
+          "unknown or stale, order not open"},
+    422: {"model": ErrorResponse, "description": "Invalid input or refused by a risk rule "
+          "(SOC_LIMIT, ENERGY_LIMIT, INVALID_TICK, ...)"},
+    429: {"model": ErrorResponse, "description": "Throttled; see Retry-After"},
+}
+
+
+@router.post(
+    "/api/orders", status_code=201, response_model=OrderWithTrades, responses={
+        200: {"model": OrderWithTrades, "description": "A repeated client_order_id: the original"},
+        **ERRORS,
+    },
+    summary="Place a limit order; it is matched at once and stored before the answer",
+)
+async def place_order(body: OrderIn, account: Trader, service: Service):
+    req = OrderRequest(
+        market=body.market,
+        side=body.side,
+        quantity=body.quantity,
+        price=body.price,
+        time_in_force=body.time_in_force,
+        delivery_start=int(body.delivery_start.timestamp()) if body.delivery_start else None,
+        client_order_id=body.client_order_id,
+    )
+    if body.delivery_start is not None and body.delivery_start.timestamp() % 1:
+        raise Reject("INVALID_DELIVERY", "delivery_start must be a whole quarter-hour.")
+    status, out = await service.place_order(account, req)
+    return json_response(out, status)
+
+
+@router.get("/api/orders", response_model=list[OrderOut], responses=ERRORS,
+            summary="Active (open) orders; traders see their own")
+async def active_orders(
+    account: Reader,
+    service: Service,
+    market: str | None = None,
+    side: Side | None = None,
+    status: Annotated[OrderStatus | None, Query(description="ACCEPTED or PARTIALLY_FILLED")] = None,
+):
+    return json_response(
+        service.open_orders(account, market, side.value if side else None,
+                            status.value if status else None)
+    )
+
+
+@router.get("/api/orders/{order_id}", response_model=OrderWithTrades, responses=ERRORS,
+            summary="One order with all its trades")
+def get_order(order_id: int, account: Reader, service: Service):
+    row = service.store.get_order(order_id)
+    if row is None or not (account.sees_all or row["account_id"] == account.id):
+        raise Reject("NOT_FOUND", f"Order {order_id} does not exist.", 404)
+    live = service.engine.open_orders.get(order_id)
+    body = order_wire(service._row(live) if live is not None else row)
+    body["trades"] = [trade_wire(t) for t in service.store.trades_for_order(order_id)]
+    return json_response(body)
+
+
+@router.delete("/api/orders/{order_id}", response_model=OrderOut, responses=ERRORS,
+               summary="Cancel an open order")
+async def cancel_order(order_id: int, account: Trader, service: Service):
+    return json_response(await service.cancel_order(account, order_id))
+
+
+@router.get("/orders", response_model=OrderPage, responses=ERRORS,
+            summary="All orders, newest first, paginated")
+def all_orders(
+    account: Reader,
+    service: Service,
+    cursor: str | None = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    market: str | None = None,
+    side: Side | None = None,
+    status: OrderStatus | None = None,
+):
+    filters = {
+        "market": market,
+        "side": side.value if side else None,
+        "status": status.value if status else None,
+        "account_id": None if account.sees_all else account.id,
+    }
+    rows = service.store.page_orders(parse_cursor(cursor), limit, filters)
+    nxt = str(rows[-1]["id"]) if len(rows) == limit else None
+    return json_response({"items": [order_wire(r) for r in rows], "next": nxt})
+
+
+@router.get("/api/book", response_model=BookOut, responses=ERRORS,
+            summary="Aggregated depth of one book")
+async def book(
+    account: Reader,
+    service: Service,
+    market: str = "epex_at",
+    delivery_start: str | None = None,
+    levels: Annotated[int, Query(ge=1, le=100)] = 10,
+):
+    from ..wire import parse_iso
+
+    ds = None
+    if delivery_start:
+        try:
+            ds = int(parse_iso(delivery_start))
+        except ValueError as exc:
+            raise Reject("INVALID_DELIVERY", f"delivery_start: {exc}") from None
+    return json_response(service.book_depth(market, ds, levels))
+
+
+@router.get("/api/positions", response_model=list[PositionOut], responses=ERRORS,
+            summary="Exposure and PnL per account and market")
+async def positions(account: Reader, service: Service):
+    return json_response(service.positions(account))

@@ -1,0 +1,62 @@
+"""Trades: recent and all (paginated)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+
+from ...core.errors import Reject
+from ..deps import Reader, Service, json_response, parse_cursor
+from ..wire import parse_iso, trade_wire
+from .models import TradeOut, TradePage
+from .orders import ERRORS
+
+router = APIRouter(tags=["trades"])
+
+
+@router.get("/api/trades", response_model=list[TradeOut], responses=ERRORS,
+            summary="Recent trades, newest first")
+async def recent_trades(
+    account: Reader,
+    service: Service,
+    market: str | None = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+):
+    out = []
+    for row in reversed(service.recent_trades):
+        if market and row["market"] != market:
+            continue
+        out.append(trade_wire(row))
+        if len(out) >= limit:
+            break
+    return json_response(out)
+
+
+def _time(name: str, value: str | None) -> float | None:
+    if value is None:
+        return None
+    try:
+        return parse_iso(value)
+    except ValueError as exc:
+        raise Reject("INVALID_TIME", f"{name}: {exc}") from None
+
+
+@router.get("/trades", response_model=TradePage, responses=ERRORS,
+            summary="All trades, newest first, paginated; filter by market and time")
+def all_trades(
+    account: Reader,
+    service: Service,
+    cursor: str | None = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    market: str | None = None,
+    since: Annotated[str | None, Query(description="ISO 8601 UTC, inclusive")] = None,
+    until: Annotated[str | None, Query(description="ISO 8601 UTC, exclusive")] = None,
+    mine: Annotated[bool, Query(description="Only trades of your own account")] = False,
+):
+    rows = service.store.page_trades(
+        parse_cursor(cursor), limit, market,
+        account.id if mine else None, _time("since", since), _time("until", until),
+    )
+    nxt = str(rows[-1]["id"]) if len(rows) == limit else None
+    return json_response({"items": [trade_wire(r) for r in rows], "next": nxt})

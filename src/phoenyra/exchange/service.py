@@ -1,0 +1,512 @@
+"""The exchange service: the pure core (engine, risk) wired to storage, events and metrics.
+
+All state changes run on the event loop (one writer, as a book must have), are committed by the
+group-commit writer, and only then answered and published.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections import deque
+from dataclasses import dataclass
+
+from ..config import Settings
+from ..core.engine import MatchingEngine, Result
+from ..core.errors import Reject
+from ..core.markets import MarketSpec
+from ..core.orders import Order, Side, TimeInForce, Trade
+from ..core.risk import BatteryLimits, BatteryState, RiskManager
+from .auth import (
+    KEY_REFRESH_S,
+    Account,
+    KeyRing,
+    NonceCache,
+    StoredKey,
+    hash_key,
+    key_id_of,
+    new_key,
+)
+from .events import EventBus
+from .metrics import ExchangeMetrics
+from .store import Store
+from .wire import iso, order_from_row, order_row, order_wire, trade_row, trade_wire
+from .writer import GroupCommitWriter, WriteFailed
+
+log = logging.getLogger("phoenyra.exchange")
+
+DEFAULT_BATTERY = "default"
+# Risk refusals are recorded as REJECTED orders (an audit trail); input errors are not.
+RECORDED_REFUSALS = frozenset({"SOC_LIMIT", "ENERGY_LIMIT", "BATTERY_STATUS_UNKNOWN",
+                               "BATTERY_STATUS_STALE"})
+
+
+@dataclass(slots=True)
+class OrderRequest:
+    market: str
+    side: Side
+    quantity: float
+    price: float
+    time_in_force: TimeInForce = TimeInForce.GTC
+    delivery_start: int | None = None
+    client_order_id: str | None = None
+
+
+class ExchangeService:
+    def __init__(self, settings: Settings, store: Store) -> None:
+        self.settings = settings
+        self.store = store
+        self.markets: dict[str, MarketSpec] = settings.markets
+        self.keyring = KeyRing()
+        self.nonces = NonceCache(settings.ws_window_s)
+        self.bus = EventBus()
+        self.metrics = ExchangeMetrics(self)
+        self.writer = GroupCommitWriter(store, observe=self.metrics.commit.observe)
+        self.recent_trades: deque[dict] = deque(maxlen=1000)
+        self.batteries: dict[str, dict] = {}
+        self.ready = False
+        self._reset_core()
+        self._expiry_task: asyncio.Task | None = None
+
+    def _reset_core(self) -> None:
+        self.engine = MatchingEngine(self.markets)
+        self.risk = RiskManager(
+            throttle_rate=self.settings.throttle_rate,
+            throttle_burst=self.settings.throttle_burst,
+            status_max_age_s=3 * self.settings.bess_update_interval,
+        )
+
+    # -- start-up -------------------------------------------------------------------------
+    def load(self) -> None:
+        """Migrate the schema, set up configured accounts, rebuild books and positions."""
+        started = time.perf_counter()
+        self.store.migrate()
+        self._bootstrap_accounts()
+        self._load_state()
+        log.info(
+            "exchange state loaded",
+            extra={
+                "open_orders": len(self.engine.open_orders),
+                "books": len(self.engine.books),
+                "seconds": round(time.perf_counter() - started, 3),
+            },
+        )
+
+    def _bootstrap_accounts(self) -> None:
+        s = self.settings
+        now = time.time()
+        self.store.ensure_battery(
+            {
+                "id": DEFAULT_BATTERY,
+                "capacity_mwh": s.bess_capacity_mwh,
+                "power_mw": s.bess_power_mw,
+                "soc_min_percent": s.bess_soc_min,
+                "soc_max_percent": s.bess_soc_max,
+            }
+        )
+        existing = {a["name"]: a for a in self.store.load_accounts()}
+        configured = (
+            ("operator", "admin", DEFAULT_BATTERY, s.effective_api_key, "api"),
+            ("bess-telemetry", "telemetry", DEFAULT_BATTERY, s.effective_bess_api_key, "bess"),
+        )
+        for name, role, battery, key, key_id in configured:
+            if key is None:
+                continue
+            row = existing.get(name) or self.store.create_account(name, role, battery, now)
+            self.keyring.configure(key, key_id, row["id"])
+
+    def _load_state(self) -> None:
+        self._reset_core()
+        self.keyring.accounts.clear()
+        self.keyring.keys.clear()
+        for row in self.store.load_accounts():
+            self._register_account(Account(row["id"], row["name"], row["role"], row["battery_id"]))
+        now = time.time()
+        for row in self.store.load_keys():
+            self.keyring.add_key(
+                StoredKey(row["key_id"], row["account_id"], row["key_hash"], row["expires_at"], now)
+            )
+        for row in self.store.load_batteries():
+            self.batteries[row["id"]] = row
+            self.risk.set_limits(row["id"], self._limits(row))
+        max_order, max_trade = self.store.max_ids()
+        self.engine.set_next_ids(max_order + 1, max_trade + 1)
+        for row in self.store.iter_orders_for_restore():
+            order = order_from_row(row, self.markets[row["market"]])
+            if order.is_open:
+                self.engine.restore(order)
+                self.risk.track_order(order, self.markets[order.market].lot)
+            else:
+                self.engine.remember_client_id(order)
+        for row in self.store.iter_trades():
+            self._apply_trade_row(row)
+        # Battery readings last: continuous fills made before a reading are in that reading.
+        for battery_id, row in self.batteries.items():
+            if row["soc_percent"] is not None and row["status_at"] is not None:
+                self.risk.set_state(battery_id, BatteryState(row["soc_percent"], row["status_at"]))
+        now = time.time()
+        expired = self.engine.expire(now)
+        if expired:
+            self.store.write_batch([self._row(o) for o in expired], [])
+            for o in expired:
+                self.risk.track_order(o, self.markets[o.market].lot)
+
+    def _register_account(self, account: Account) -> None:
+        self.keyring.add_account(account)
+        self.risk.register_account(account.id, account.battery_id)
+
+    @staticmethod
+    def _limits(row: dict) -> BatteryLimits:
+        return BatteryLimits(
+            row["capacity_mwh"], row["power_mw"], row["soc_min_percent"], row["soc_max_percent"]
+        )
+
+    def _apply_trade_row(self, row: dict) -> None:
+        self.recent_trades.append(row)
+        # Risk reads the core's trade object; rebuild the fields it needs from the row.
+        trade = Trade(
+            row["id"], row["market"], row["delivery_start"], 0, 0, row["buy_order_id"],
+            row["sell_order_id"], row["buy_account_id"], row["sell_account_id"],
+            Side(row["aggressor_side"]), row["executed_at"],
+        )
+        self.risk.apply_trade(trade, row["quantity"], row["price"])
+
+    async def start(self) -> None:
+        self.writer.start()
+        self._expiry_task = asyncio.get_running_loop().create_task(self._expire_loop())
+        self.ready = True
+
+    async def stop(self) -> None:
+        self.ready = False
+        if self._expiry_task is not None:
+            self._expiry_task.cancel()
+        await self.writer.stop()
+        self.store.close()
+
+    # -- helpers --------------------------------------------------------------------------
+    def _row(self, order: Order) -> dict:
+        return order_row(order, self.markets[order.market])
+
+    def spec(self, market: str) -> MarketSpec:
+        return self.engine.spec(market)
+
+    async def _commit(self, order_rows: list[dict], trade_rows: list[dict]) -> None:
+        try:
+            await self.writer.commit(order_rows, trade_rows)
+        except WriteFailed as exc:
+            # Memory ran ahead of storage: rebuild from what is durable, answer 503.
+            log.error("commit failed; rebuilding state from storage", extra={"error": str(exc)})
+            self.ready = False
+            try:
+                await asyncio.get_running_loop().run_in_executor(None, self._load_state)
+                self.ready = True
+            except Exception:
+                log.exception("rebuilding state from storage failed; service not ready")
+            raise Reject(
+                "STORAGE_UNAVAILABLE",
+                "The order could not be stored, so it was not accepted. Retry shortly.",
+                503,
+            ) from exc
+
+    def _publish_orders(self, orders: list[dict]) -> None:
+        for row in orders:
+            self.bus.publish({"type": "order", "data": order_wire(row)})
+
+    # -- orders ---------------------------------------------------------------------------
+    async def place_order(self, account: Account, req: OrderRequest) -> tuple[int, dict]:
+        """Returns (HTTP status, order with the trades it caused). Raises Reject on refusal."""
+        if not self.ready:
+            raise Reject("NOT_READY", "The exchange is starting or recovering.", 503)
+        now = time.time()
+        if req.client_order_id is not None:
+            original = self.engine.find_client_order(account.id, req.client_order_id)
+            if original is not None:
+                await self.writer.flush()  # the original may still be in flight
+                body = order_wire(self._row(original))
+                body["trades"] = [trade_wire(t) for t in
+                                  await asyncio.to_thread(self.store.trades_for_order, original.id)]
+                return 200, body
+        spec = self.engine.spec(req.market)
+        ticks = spec.price_to_ticks(req.price)
+        lots = spec.quantity_to_lots(req.quantity)
+        if req.delivery_start is not None:
+            spec.check_delivery_start(req.delivery_start, now)
+        self.risk.throttle(account.id, req.market, now)
+        try:
+            self.risk.check_order(account.id, req.side, lots * spec.lot, now)
+        except Reject as refusal:
+            if refusal.code in RECORDED_REFUSALS:
+                order = self.engine.reject(
+                    account.id, req.market, req.side, ticks, lots, now, refusal.code,
+                    req.time_in_force, req.delivery_start, req.client_order_id,
+                )
+                row = self._row(order)
+                await self._commit([row], [])
+                self.metrics.orders.labels(req.market, req.side.value, "REJECTED").inc()
+                self._publish_orders([row])
+                refusal.details["order_id"] = order.id
+            raise
+        result = self.engine.place(
+            account.id, req.market, req.side, ticks, lots, now, req.time_in_force,
+            req.delivery_start, req.client_order_id,
+        )
+        order_rows, trade_rows = self._account_for(result, spec)
+        await self._commit(order_rows, trade_rows)
+        self._after_commit(result, order_rows, trade_rows)
+        body = order_wire(order_rows[0])
+        body["trades"] = [trade_wire(t) for t in trade_rows]
+        return 201, body
+
+    def _account_for(self, result: Result, spec: MarketSpec) -> tuple[list[dict], list[dict]]:
+        """Update risk from an engine result and return the rows to store."""
+        lot = spec.lot
+        risk = self.risk
+        risk.track_order(result.order, lot)
+        order_rows = [order_row(result.order, spec)]
+        for resting in result.touched:
+            risk.track_order(resting, lot)
+            order_rows.append(order_row(resting, spec))
+        trade_rows = []
+        for t in result.trades:
+            row = trade_row(t, spec)
+            risk.apply_trade(t, row["quantity"], row["price"])
+            trade_rows.append(row)
+        return order_rows, trade_rows
+
+    def _after_commit(self, result: Result, order_rows: list[dict], trade_rows: list[dict]) -> None:
+        m = self.metrics
+        o = result.order
+        m.orders.labels(o.market, o.side.value, o.status.value).inc()
+        for row in order_rows[1:]:
+            m.order_events.labels(row["market"], row["status"]).inc()
+        if trade_rows:
+            market = o.market
+            m.trades.labels(market).inc(len(trade_rows))
+            m.volume.labels(market).inc(sum(t["quantity"] for t in trade_rows))
+            self.recent_trades.extend(trade_rows)
+        self._publish_orders(order_rows)
+        for t in trade_rows:
+            self.bus.publish({"type": "trade", "data": trade_wire(t)})
+
+    async def cancel_order(self, account: Account, order_id: int) -> dict:
+        order = self.engine.open_orders.get(order_id)
+        if order is None or not (account.role == "admin" or order.account_id == account.id):
+            row = await asyncio.to_thread(self.store.get_order, order_id)
+            if row is None or not (account.sees_all or row["account_id"] == account.id):
+                raise Reject("NOT_FOUND", f"Order {order_id} does not exist.", 404)
+            if order is None:
+                raise Reject(
+                    "ORDER_NOT_OPEN", f"Order {order_id} is {row['status']} and cannot be cancelled.",
+                    409,
+                )
+            raise Reject("FORBIDDEN", "Only the order's account or an admin can cancel it.", 403)
+        self.engine.cancel(order_id, time.time())
+        self.risk.track_order(order, self.markets[order.market].lot)
+        row = self._row(order)
+        await self._commit([row], [])
+        self.metrics.order_events.labels(order.market, row["status"]).inc()
+        self._publish_orders([row])
+        return order_wire(row)
+
+    async def _expire_loop(self) -> None:
+        while True:
+            await asyncio.sleep(1.0)
+            expired = self.engine.expire(time.time())
+            if not expired:
+                continue
+            rows = []
+            for o in expired:
+                self.risk.track_order(o, self.markets[o.market].lot)
+                rows.append(self._row(o))
+                self.metrics.order_events.labels(o.market, "EXPIRED").inc()
+            try:
+                await self._commit(rows, [])
+            except Reject:
+                continue
+            self._publish_orders(rows)
+
+    def open_orders(
+        self, account: Account, market: str | None, side: str | None, status: str | None,
+        account_filter: int | None = None,
+    ) -> list[dict]:
+        out = []
+        for o in self.engine.open_orders.values():
+            if not account.sees_all and o.account_id != account.id:
+                continue
+            if account_filter is not None and o.account_id != account_filter:
+                continue
+            if market and o.market != market:
+                continue
+            if side and o.side.value != side:
+                continue
+            if status and o.status.value != status:
+                continue
+            out.append(order_wire(self._row(o)))
+        return out
+
+    def book_depth(self, market: str, delivery_start: int | None, levels: int) -> dict:
+        spec = self.engine.spec(market)
+        book = self.engine.books.get((market, delivery_start))
+
+        def side(bs) -> list[dict]:
+            rows = []
+            if bs is None:
+                return rows
+            for price, lots, count in bs.depth():
+                rows.append({"price": spec.ticks_to_price(price),
+                             "quantity": spec.lots_to_quantity(lots), "orders": count})
+                if len(rows) >= levels:
+                    break
+            return rows
+
+        return {
+            "market": market,
+            "delivery_start": iso(delivery_start),
+            "bids": side(book.bids if book else None),
+            "asks": side(book.asks if book else None),
+        }
+
+    def positions(self, account: Account) -> list[dict]:
+        names = {a.id: a.name for a in self.keyring.accounts.values()}
+        out = []
+        for (account_id, market), pos in sorted(self.risk.positions.items()):
+            if not account.sees_all and account_id != account.id:
+                continue
+            mark = self.risk.marks.get(market)
+            unrealized = pos.unrealized_pnl(mark)
+            out.append({
+                "account_id": account_id,
+                "account": names.get(account_id),
+                "market": market,
+                "net_energy_mwh": round(pos.net_mwh, 10),
+                "average_price": round(pos.avg_price, 6),
+                "notional_eur": round(pos.notional_eur, 6),
+                "bought_mwh": round(pos.bought_mwh, 10),
+                "sold_mwh": round(pos.sold_mwh, 10),
+                "realized_pnl_eur": round(pos.realized_pnl, 6),
+                "mark_price": mark,
+                "unrealized_pnl_eur": None if unrealized is None else round(unrealized, 6),
+            })
+        return out
+
+    # -- batteries ------------------------------------------------------------------------
+    def battery_status(self, battery_id: str) -> dict:
+        row = self.batteries.get(battery_id)
+        if row is None:
+            raise Reject("NOT_FOUND", f"Battery {battery_id!r} is not known.", 404)
+        status_at = row["status_at"]
+        max_age = 3 * self.settings.bess_update_interval
+        online = status_at is not None and time.time() - status_at <= max_age
+        return {
+            "battery_id": battery_id,
+            "soc_percent": row["soc_percent"],
+            "power_mw": row["power_mw_now"],
+            "temperature_c": row["temperature_c"],
+            "online": online,
+            "updated_at": iso(status_at),
+            "source": row["source"],
+            "capacity_mwh": row["capacity_mwh"],
+            "rated_power_mw": row["power_mw"],
+            "soc_min_percent": row["soc_min_percent"],
+            "soc_max_percent": row["soc_max_percent"],
+        }
+
+    async def record_battery_status(
+        self, battery_id: str, soc: float, power: float, temperature: float, at: float,
+        source: str,
+    ) -> dict:
+        row = self.batteries.get(battery_id)
+        if row is None:
+            raise Reject("NOT_FOUND", f"Battery {battery_id!r} is not known.", 404)
+        limit = 1.2 * row["power_mw"]
+        if abs(power) > limit:
+            raise Reject(
+                "INVALID_TELEMETRY",
+                f"power_mw {power} is outside ±{limit:g} MW (1.2 × the rated {row['power_mw']:g} MW).",
+            )
+        if row["status_at"] is not None and at < row["status_at"]:
+            raise Reject(
+                "STALE_TELEMETRY",
+                "This reading is older than the status already held; it was not applied.",
+                409,
+            )
+        update = {"id": battery_id, "soc_percent": soc, "power_mw_now": power,
+                  "temperature_c": temperature, "status_at": at, "source": source}
+        await asyncio.to_thread(self.store.save_battery_status, update)
+        row.update(update)
+        self.risk.set_state(battery_id, BatteryState(soc, at))
+        status = self.battery_status(battery_id)
+        self.bus.publish({"type": "telemetry", "data": status})
+        return status
+
+    async def update_battery_limits(self, battery_id: str, values: dict) -> dict:
+        row = self.batteries.get(battery_id)
+        if row is None:
+            raise Reject("NOT_FOUND", f"Battery {battery_id!r} is not known.", 404)
+        merged = {**row, **values}
+        if not 0 <= merged["soc_min_percent"] < merged["soc_max_percent"] <= 100:
+            raise Reject(
+                "INVALID_LIMITS", "Need 0 ≤ soc_min_percent < soc_max_percent ≤ 100."
+            )
+        await asyncio.to_thread(self.store.update_battery_limits, battery_id, values)
+        row.update(values)
+        self.risk.set_limits(battery_id, self._limits(row))
+        return self.battery_status(battery_id)
+
+    # -- accounts -------------------------------------------------------------------------
+    async def authenticate(self, presented: str | None) -> Account:
+        now = time.time()
+        key_id = key_id_of(presented)
+        if key_id is not None:
+            stored = self.keyring.keys.get(key_id)
+            if stored is None or now - stored.loaded_at > KEY_REFRESH_S:
+                await asyncio.to_thread(self._refresh_key, key_id, now)
+        account, _ = self.keyring.authenticate(presented, now)
+        return account
+
+    def _refresh_key(self, key_id: str, now: float) -> None:
+        """Re-read one key (and its account) that another process may have changed."""
+        row = self.store.get_key(key_id)
+        if row is None:
+            self.keyring.keys.pop(key_id, None)
+            return
+        if row["account_id"] not in self.keyring.accounts:
+            acct = self.store.get_account(row["account_id"])
+            self._register_account(
+                Account(acct["id"], acct["name"], acct["role"], acct["battery_id"])
+            )
+        self.keyring.add_key(
+            StoredKey(row["key_id"], row["account_id"], row["key_hash"], row["expires_at"], now)
+        )
+
+    async def create_account(self, name: str, role: str, battery_id: str | None) -> dict:
+        if any(a.name == name for a in self.keyring.accounts.values()):
+            raise Reject("CONFLICT", f"An account named {name!r} exists already.", 409)
+        if battery_id is not None and battery_id not in self.batteries:
+            raise Reject("NOT_FOUND", f"Battery {battery_id!r} is not known.", 404)
+        now = time.time()
+        row = await asyncio.to_thread(self.store.create_account, name, role, battery_id, now)
+        account = Account(row["id"], name, role, battery_id)
+        self._register_account(account)
+        key = await self._issue_key(account.id, now, expire_others_at=None)
+        return {**account.to_wire(), "api_key": key}
+
+    async def rotate_key(self, account_id: int) -> dict:
+        if account_id not in self.keyring.accounts:
+            raise Reject("NOT_FOUND", f"Account {account_id} does not exist.", 404)
+        now = time.time()
+        until = now + self.settings.key_rotation_overlap_s
+        key = await self._issue_key(account_id, now, expire_others_at=until)
+        return {"id": account_id, "api_key": key, "previous_keys_valid_until": iso(until)}
+
+    async def _issue_key(self, account_id: int, now: float, expire_others_at: float | None) -> str:
+        key_id, key = new_key()
+        digest = hash_key(key)
+        await asyncio.to_thread(
+            self.store.add_key, account_id, key_id, digest, now, expire_others_at
+        )
+        if expire_others_at is not None:
+            self.keyring.expire_keys(account_id, expire_others_at, except_key=key_id)
+        self.keyring.add_key(StoredKey(key_id, account_id, digest, None, now))
+        return key

@@ -1,0 +1,331 @@
+"""Durable storage of accounts, keys, orders, trades and batteries (SQLAlchemy Core).
+
+SQLite (WAL) by default, PostgreSQL through ``DATABASE_URL``. The schema is created and
+upgraded by Alembic (``migrations/``); ``metadata`` here is what the migrations must produce.
+Times are stored as epoch seconds (double precision) so the hot write path converts nothing;
+the API renders them as ISO 8601 UTC.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    UniqueConstraint,
+    create_engine,
+    event,
+    func,
+    select,
+    update,
+)
+from sqlalchemy.engine import Engine
+
+metadata = MetaData()
+
+accounts = Table(
+    "accounts",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("name", String(100), nullable=False, unique=True),
+    Column("role", String(16), nullable=False),
+    Column("battery_id", String(64), nullable=True),
+    Column("created_at", Float, nullable=False),
+)
+
+api_keys = Table(
+    "api_keys",
+    metadata,
+    Column("key_id", String(32), primary_key=True),
+    Column("account_id", Integer, ForeignKey("accounts.id"), nullable=False, index=True),
+    Column("key_hash", String(64), nullable=False),
+    Column("created_at", Float, nullable=False),
+    Column("expires_at", Float, nullable=True),
+)
+
+orders = Table(
+    "orders",
+    metadata,
+    Column("id", BigInteger, primary_key=True, autoincrement=False),
+    Column("account_id", Integer, nullable=False),
+    Column("market", String(16), nullable=False),
+    Column("delivery_start", BigInteger, nullable=True),
+    Column("side", String(4), nullable=False),
+    Column("price", Float, nullable=False),
+    Column("quantity", Float, nullable=False),
+    Column("filled", Float, nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("time_in_force", String(3), nullable=False),
+    Column("client_order_id", String(64), nullable=True),
+    Column("reject_code", String(32), nullable=True),
+    Column("created_at", Float, nullable=False),
+    Column("updated_at", Float, nullable=False),
+    UniqueConstraint("account_id", "client_order_id", name="uq_orders_account_client_id"),
+    Index("ix_orders_status", "status"),
+    Index("ix_orders_account_id", "account_id", "id"),
+)
+
+trades = Table(
+    "trades",
+    metadata,
+    Column("id", BigInteger, primary_key=True, autoincrement=False),
+    Column("market", String(16), nullable=False),
+    Column("delivery_start", BigInteger, nullable=True),
+    Column("price", Float, nullable=False),
+    Column("quantity", Float, nullable=False),
+    Column("buy_order_id", BigInteger, nullable=False),
+    Column("sell_order_id", BigInteger, nullable=False),
+    Column("buy_account_id", Integer, nullable=False),
+    Column("sell_account_id", Integer, nullable=False),
+    Column("aggressor_side", String(4), nullable=False),
+    Column("executed_at", Float, nullable=False),
+    Index("ix_trades_market_id", "market", "id"),
+)
+
+batteries = Table(
+    "batteries",
+    metadata,
+    Column("id", String(64), primary_key=True),
+    Column("capacity_mwh", Float, nullable=False),
+    Column("power_mw", Float, nullable=False),
+    Column("soc_min_percent", Float, nullable=False),
+    Column("soc_max_percent", Float, nullable=False),
+    Column("soc_percent", Float, nullable=True),
+    Column("power_mw_now", Float, nullable=True),
+    Column("temperature_c", Float, nullable=True),
+    Column("status_at", Float, nullable=True),
+    Column("source", String(32), nullable=True),
+)
+
+MIGRATIONS_DIR = Path(__file__).parent / "migrations"
+
+
+def make_engine(url: str, sqlite_synchronous: str = "FULL") -> Engine:
+    if url.startswith("sqlite"):
+        path = url.split("///", 1)[-1]
+        if path and path != ":memory:":
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+
+        @event.listens_for(engine, "connect")
+        def _pragmas(dbapi_conn, _record) -> None:
+            cur = dbapi_conn.cursor()
+            cur.execute("PRAGMA journal_mode=WAL")
+            cur.execute(f"PRAGMA synchronous={sqlite_synchronous}")
+            cur.execute("PRAGMA foreign_keys=ON")
+            cur.close()
+
+        return engine
+    return create_engine(url, pool_size=8, max_overflow=8, pool_pre_ping=True)
+
+
+def _upsert(dialect: str, table: Table, key: str, update_cols: Iterable[str]):
+    if dialect == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert
+    stmt = insert(table)
+    return stmt.on_conflict_do_update(
+        index_elements=[key], set_={c: getattr(stmt.excluded, c) for c in update_cols}
+    )
+
+
+class Store:
+    def __init__(self, url: str, sqlite_synchronous: str = "FULL") -> None:
+        self.url = url
+        self.engine = make_engine(url, sqlite_synchronous)
+        self.dialect = self.engine.dialect.name
+        self._order_upsert = _upsert(
+            self.dialect, orders, "id", ("filled", "status", "updated_at", "reject_code")
+        )
+        self._battery_upsert = _upsert(
+            self.dialect,
+            batteries,
+            "id",
+            ("soc_percent", "power_mw_now", "temperature_c", "status_at", "source"),
+        )
+
+    # -- schema ---------------------------------------------------------------------------
+    def migrate(self) -> None:
+        from alembic import command
+        from alembic.config import Config
+
+        cfg = Config()
+        cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
+        with self.engine.begin() as conn:
+            cfg.attributes["connection"] = conn
+            command.upgrade(cfg, "head")
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    def ping(self) -> None:
+        with self.engine.connect() as conn:
+            conn.execute(select(1))
+
+    # -- hot path: one transaction per batch ----------------------------------------------
+    def write_batch(self, order_rows: list[dict], trade_rows: list[dict]) -> None:
+        with self.engine.begin() as conn:
+            if order_rows:
+                conn.execute(self._order_upsert, order_rows)
+            if trade_rows:
+                conn.execute(trades.insert(), trade_rows)
+
+    # -- loading at start -----------------------------------------------------------------
+    def max_ids(self) -> tuple[int, int]:
+        with self.engine.connect() as conn:
+            max_order = conn.execute(select(func.max(orders.c.id))).scalar() or 0
+            max_trade = conn.execute(select(func.max(trades.c.id))).scalar() or 0
+        return max_order, max_trade
+
+    def iter_orders_for_restore(self) -> Iterator[dict]:
+        """Open orders, and closed ones that carry a client id (for idempotency), in id order."""
+        q = (
+            select(orders)
+            .where(
+                orders.c.status.in_(("ACCEPTED", "PARTIALLY_FILLED"))
+                | orders.c.client_order_id.is_not(None)
+            )
+            .order_by(orders.c.id)
+        )
+        with self.engine.connect() as conn:
+            for row in conn.execution_options(yield_per=10_000).execute(q):
+                yield row._asdict()
+
+    def iter_trades(self) -> Iterator[dict]:
+        with self.engine.connect() as conn:
+            q = select(trades).order_by(trades.c.id)
+            for row in conn.execution_options(yield_per=10_000).execute(q):
+                yield row._asdict()
+
+    # -- accounts and keys ----------------------------------------------------------------
+    def load_accounts(self) -> list[dict]:
+        with self.engine.connect() as conn:
+            return [r._asdict() for r in conn.execute(select(accounts).order_by(accounts.c.id))]
+
+    def load_keys(self) -> list[dict]:
+        with self.engine.connect() as conn:
+            return [r._asdict() for r in conn.execute(select(api_keys))]
+
+    def get_key(self, key_id: str) -> dict | None:
+        with self.engine.connect() as conn:
+            row = conn.execute(select(api_keys).where(api_keys.c.key_id == key_id)).first()
+        return row._asdict() if row else None
+
+    def get_account(self, account_id: int) -> dict | None:
+        with self.engine.connect() as conn:
+            row = conn.execute(select(accounts).where(accounts.c.id == account_id)).first()
+        return row._asdict() if row else None
+
+    def create_account(self, name: str, role: str, battery_id: str | None, now: float) -> dict:
+        with self.engine.begin() as conn:
+            res = conn.execute(
+                accounts.insert().values(name=name, role=role, battery_id=battery_id, created_at=now)
+            )
+            account_id = res.inserted_primary_key[0]
+        return {"id": account_id, "name": name, "role": role, "battery_id": battery_id,
+                "created_at": now}
+
+    def add_key(
+        self, account_id: int, key_id: str, key_hash: str, now: float, expire_others_at: float | None
+    ) -> None:
+        """Add a key; with ``expire_others_at``, the account's other live keys end then."""
+        with self.engine.begin() as conn:
+            if expire_others_at is not None:
+                conn.execute(
+                    update(api_keys)
+                    .where(api_keys.c.account_id == account_id)
+                    .where(api_keys.c.expires_at.is_(None) | (api_keys.c.expires_at > expire_others_at))
+                    .values(expires_at=expire_others_at)
+                )
+            conn.execute(
+                api_keys.insert().values(
+                    key_id=key_id, account_id=account_id, key_hash=key_hash, created_at=now,
+                    expires_at=None,
+                )
+            )
+
+    # -- batteries ------------------------------------------------------------------------
+    def load_batteries(self) -> list[dict]:
+        with self.engine.connect() as conn:
+            return [r._asdict() for r in conn.execute(select(batteries))]
+
+    def ensure_battery(self, row: dict) -> None:
+        with self.engine.begin() as conn:
+            exists = conn.execute(select(batteries.c.id).where(batteries.c.id == row["id"])).first()
+            if exists is None:
+                conn.execute(batteries.insert().values(**row))
+
+    def update_battery_limits(self, battery_id: str, values: dict) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(update(batteries).where(batteries.c.id == battery_id).values(**values))
+
+    def save_battery_status(self, row: dict) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(
+                update(batteries)
+                .where(batteries.c.id == row["id"])
+                .values({k: v for k, v in row.items() if k != "id"})
+            )
+
+    # -- reads for the API ----------------------------------------------------------------
+    def get_order(self, order_id: int) -> dict | None:
+        with self.engine.connect() as conn:
+            row = conn.execute(select(orders).where(orders.c.id == order_id)).first()
+        return row._asdict() if row else None
+
+    def trades_for_order(self, order_id: int) -> list[dict]:
+        q = (
+            select(trades)
+            .where((trades.c.buy_order_id == order_id) | (trades.c.sell_order_id == order_id))
+            .order_by(trades.c.id)
+        )
+        with self.engine.connect() as conn:
+            return [r._asdict() for r in conn.execute(q)]
+
+    def page_orders(
+        self, after: int | None, limit: int, filters: dict[str, Any]
+    ) -> list[dict]:
+        q = select(orders).order_by(orders.c.id.desc()).limit(limit)
+        if after is not None:
+            q = q.where(orders.c.id < after)
+        for col, value in filters.items():
+            if value is not None:
+                q = q.where(orders.c[col] == value)
+        with self.engine.connect() as conn:
+            return [r._asdict() for r in conn.execute(q)]
+
+    def page_trades(
+        self,
+        after: int | None,
+        limit: int,
+        market: str | None = None,
+        account_id: int | None = None,
+        since: float | None = None,
+        until: float | None = None,
+    ) -> list[dict]:
+        q = select(trades).order_by(trades.c.id.desc()).limit(limit)
+        if after is not None:
+            q = q.where(trades.c.id < after)
+        if market is not None:
+            q = q.where(trades.c.market == market)
+        if account_id is not None:
+            q = q.where(
+                (trades.c.buy_account_id == account_id) | (trades.c.sell_account_id == account_id)
+            )
+        if since is not None:
+            q = q.where(trades.c.executed_at >= since)
+        if until is not None:
+            q = q.where(trades.c.executed_at < until)
+        with self.engine.connect() as conn:
+            return [r._asdict() for r in conn.execute(q)]

@@ -1,0 +1,86 @@
+"""Bad input gets a 4xx JSON error with a code and changes nothing."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from conftest import new_trader
+
+GOOD = {"market": "epex_at", "side": "BUY", "quantity": 1.0, "price": 50.0}
+
+
+def _past_quarter() -> str:
+    t = datetime.now(UTC).replace(minute=0, second=0, microsecond=0) - timedelta(hours=1)
+    return t.isoformat()
+
+
+CASES = [
+    ({**GOOD, "quantity": 0}, 422, "VALIDATION_ERROR"),
+    ({**GOOD, "quantity": -1.0}, 422, "VALIDATION_ERROR"),
+    ({**GOOD, "quantity": "1.0"}, 422, "VALIDATION_ERROR"),
+    ({**GOOD, "price": 50.001}, 422, "INVALID_TICK"),
+    ({**GOOD, "quantity": 0.15}, 422, "INVALID_LOT"),
+    ({**GOOD, "price": 4000.01}, 422, "PRICE_OUT_OF_BOUNDS"),
+    ({**GOOD, "price": -500.01}, 422, "PRICE_OUT_OF_BOUNDS"),
+    ({**GOOD, "market": "epex_xx"}, 422, "UNKNOWN_MARKET"),
+    ({**GOOD, "side": "HOLD"}, 422, "VALIDATION_ERROR"),
+    ({**GOOD, "time_in_force": "GTD"}, 422, "VALIDATION_ERROR"),
+    ({**GOOD, "leverage": 10}, 422, "VALIDATION_ERROR"),
+    ({k: v for k, v in GOOD.items() if k != "price"}, 422, "VALIDATION_ERROR"),
+    ({**GOOD, "delivery_start": _past_quarter()}, 422, "INVALID_DELIVERY"),
+    ({**GOOD, "delivery_start": "2030-01-01T10:07:00Z"}, 422, "INVALID_DELIVERY"),
+    ({**GOOD, "delivery_start": "2030-01-01T10:00:00"}, 422, "VALIDATION_ERROR"),
+    ({**GOOD, "client_order_id": "has space"}, 422, "VALIDATION_ERROR"),
+]
+
+
+@pytest.fixture(scope="module")
+def trader(exchange):
+    return new_trader(exchange)
+
+
+def _state(exchange):
+    with exchange.client() as admin:
+        return (admin.get("/orders", params={"limit": 1000}).json()["items"],
+                admin.get("/api/orders").json())
+
+
+@pytest.mark.parametrize(("body", "status", "code"), CASES)
+def test_invalid_order_is_refused_with_a_code_and_changes_nothing(exchange, trader, body,
+                                                                   status, code):
+    before = _state(exchange)
+    r = trader.post("/api/orders", json=body)
+    assert r.status_code == status, r.text
+    err = r.json()["error"]
+    assert err["code"] == code
+    assert len(err["message"]) > 10
+    assert _state(exchange) == before
+
+
+@pytest.mark.parametrize("raw", [b'{"market": "epex_at",', b"not json", b"[1, 2]",
+                                 b'{"market":"epex_at","side":"BUY","quantity":NaN,"price":1}',
+                                 b'{"market":"epex_at","side":"BUY","quantity":1,"price":Infinity}'])
+def test_malformed_or_non_finite_json_is_refused(exchange, trader, raw):
+    before = _state(exchange)
+    r = trader.post("/api/orders", content=raw, headers={"Content-Type": "application/json"})
+    assert r.status_code == 422
+    assert r.json()["error"]["code"] in ("MALFORMED_JSON", "VALIDATION_ERROR")
+    assert _state(exchange) == before
+
+
+def test_body_over_64_kib_is_refused(exchange, trader):
+    before = _state(exchange)
+    body = {**GOOD, "client_order_id": "x"}
+    raw = ('{"pad": "' + "x" * 70_000 + '", ' + str(body)[1:].replace("'", '"')).encode()
+    r = trader.post("/api/orders", content=raw, headers={"Content-Type": "application/json"})
+    assert r.status_code == 413
+    assert r.json()["error"]["code"] == "BODY_TOO_LARGE"
+    assert _state(exchange) == before
+
+
+def test_unknown_route_and_bad_cursor_get_json_errors(exchange, trader):
+    r = trader.get("/api/nothing-here")
+    assert r.status_code == 404 and r.json()["error"]["code"] == "NOT_FOUND"
+    r = trader.get("/orders", params={"cursor": "abc"})
+    assert r.status_code == 422 and r.json()["error"]["code"] == "INVALID_CURSOR"
