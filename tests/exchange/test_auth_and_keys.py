@@ -1,0 +1,106 @@
+"""API keys, roles, rotation with overlap, and refusal of demo secrets outside development."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+
+from conftest import ROOT, ExchangeProcess, new_trader
+
+
+def test_requests_without_a_valid_key_are_refused(exchange):
+    with exchange.client("") as anon:
+        r = anon.get("/api/orders")
+        assert r.status_code == 401 and r.json()["error"]["code"] == "UNAUTHENTICATED"
+    for bad in ("nope", "phx_abc_def", "phx_0123456789ab_" + "x" * 43):
+        with exchange.client(bad) as c:
+            r = c.get("/api/orders")
+            assert r.status_code == 401 and r.json()["error"]["code"] == "INVALID_API_KEY"
+
+
+def test_roles_limit_what_a_key_may_do(exchange):
+    viewer = new_trader(exchange, role="viewer")
+    assert viewer.get("/api/orders").status_code == 200
+    r = viewer.post("/api/orders", json={"market": "epex_at", "side": "BUY", "quantity": 1.0,
+                                         "price": 1.0})
+    assert r.status_code == 403 and r.json()["error"]["code"] == "FORBIDDEN"
+    trader = new_trader(exchange)
+    r = trader.post("/api/accounts", json={"name": "sneaky", "role": "admin"})
+    assert r.status_code == 403
+    telemetry = new_trader(exchange, role="telemetry")
+    assert telemetry.post("/api/orders", json={"market": "epex_at", "side": "BUY",
+                                               "quantity": 1.0, "price": 1.0}).status_code == 403
+    r = trader.post("/api/bess/telemetry", json={"soc_percent": 50, "power_mw": 0,
+                                                 "temperature_c": 20})
+    assert r.status_code == 403
+
+
+def test_keys_are_stored_hashed(exchange):
+    trader = new_trader(exchange)
+    key = trader.headers["X-API-Key"]
+    db = (exchange.data_dir / "exchange.db").read_bytes()
+    assert key.encode() not in db
+    assert key.split("_")[2].encode() not in db
+
+
+def test_rotated_key_overlaps_then_stops(tmp_path):
+    proc = ExchangeProcess(tmp_path, PHOENYRA_KEY_ROTATION_OVERLAP_S="2").start()
+    try:
+        old = new_trader(proc)
+        me = old.get("/api/accounts/me").json()
+        with proc.client() as admin:
+            r = admin.post(f"/api/accounts/{me['id']}/rotate-key")
+        assert r.status_code == 200
+        body = r.json()
+        new = proc.client(body["api_key"])
+        assert body["previous_keys_valid_until"].endswith("Z")
+        assert old.get("/api/orders").status_code == 200  # within the overlap
+        assert new.get("/api/accounts/me").json()["id"] == me["id"]
+        time.sleep(2.2)
+        r = old.get("/api/orders")
+        assert r.status_code == 401 and r.json()["error"]["code"] == "KEY_EXPIRED"
+        assert new.get("/api/orders").status_code == 200
+    finally:
+        proc.stop()
+
+
+def test_account_created_by_the_cli_works_on_a_running_exchange(exchange):
+    out = subprocess.run(
+        [sys.executable, "-m", "phoenyra.cli", "accounts", "create", "cli-made", "--role",
+         "viewer"],
+        env=exchange.env, capture_output=True, text=True, cwd=ROOT, check=True,
+    ).stdout
+    key = next(line.split(": ", 1)[1] for line in out.splitlines() if line.startswith("api key"))
+    with exchange.client(key) as c:
+        assert c.get("/api/accounts/me").json()["name"] == "cli-made"
+    listing = subprocess.run(
+        [sys.executable, "-m", "phoenyra.cli", "accounts", "list"],
+        env=exchange.env, capture_output=True, text=True, cwd=ROOT, check=True,
+    ).stdout
+    assert "cli-made" in listing and "operator" in listing
+
+
+def test_demo_secrets_refuse_to_start_outside_development(tmp_path):
+    proc = ExchangeProcess(tmp_path, PHOENYRA_ENV="production", API_KEY="demo",
+                           HMAC_SECRET="dev-hmac-secret")
+    result = subprocess.run(
+        [sys.executable, "-m", "phoenyra.cli", "exchange", "--port", str(proc.port)],
+        env=proc.env, capture_output=True, text=True, timeout=30,
+    )
+    assert result.returncode != 0
+    assert "demo" in result.stderr and "PHOENYRA_ENV=development" in result.stderr
+
+
+def test_production_mode_starts_with_real_secrets(tmp_path):
+    proc = ExchangeProcess(
+        tmp_path, PHOENYRA_ENV="production", API_KEY="k" * 32, HMAC_SECRET="s" * 32,
+        BESS_API_KEY="b" * 32,
+    ).start()
+    try:
+        with proc.client("demo") as c:
+            assert c.get("/api/orders").status_code == 401  # the demo key means nothing here
+        with proc.client("k" * 32) as c:
+            assert c.get("/api/accounts/me").json()["role"] == "admin"
+    finally:
+        proc.stop()

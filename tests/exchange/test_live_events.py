@@ -1,0 +1,123 @@
+"""The WebSocket event stream and its HMAC-SHA256 authorisation."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import hmac
+import json
+import secrets
+import time
+
+import pytest
+import websockets
+from conftest import new_trader
+
+SECRET = "dev-hmac-secret"  # the development default of HMAC_SECRET
+
+
+def signed_url(exchange, key_id="api", ts=None, nonce=None, secret=SECRET):
+    ts = str(int(time.time())) if ts is None else str(ts)
+    nonce = nonce or secrets.token_hex(8)
+    sig = hmac.new(secret.encode(), f"{key_id}:{ts}:{nonce}".encode(), hashlib.sha256).hexdigest()
+    base = exchange.base_url.replace("http://", "ws://")
+    return f"{base}/ws?key_id={key_id}&ts={ts}&nonce={nonce}&sig={sig}"
+
+
+async def _events(url: str, count: int, action) -> list[dict]:
+    async with websockets.connect(url) as ws:
+        hello = json.loads(await asyncio.wait_for(ws.recv(), 5))
+        assert hello["type"] == "hello"
+        await asyncio.to_thread(action)
+        out = []
+        while len(out) < count:
+            out.append(json.loads(await asyncio.wait_for(ws.recv(), 5)))
+        return out
+
+
+def test_signed_client_receives_order_and_trade_events(exchange):
+    seller, buyer = new_trader(exchange), new_trader(exchange)
+
+    def trade():
+        seller.post("/api/orders", json={"market": "epex_at", "side": "SELL", "quantity": 1.0,
+                                         "price": 77.0})
+        buyer.post("/api/orders", json={"market": "epex_at", "side": "BUY", "quantity": 1.0,
+                                        "price": 77.0})
+
+    events = asyncio.run(_events(signed_url(exchange), 4, trade))
+    kinds = [e["type"] for e in events]
+    assert kinds == ["order", "order", "order", "trade"]
+    assert events[0]["data"]["status"] == "ACCEPTED"
+    assert {events[1]["data"]["status"], events[2]["data"]["status"]} == {"FILLED"}
+    assert events[3]["data"]["price"] == 77.0 and events[3]["data"]["quantity"] == 1.0
+
+
+def test_telemetry_events_are_streamed(exchange):
+    def send():
+        with exchange.client("demo-bess") as c:
+            c.post("/api/bess/telemetry", json={"soc_percent": 42.5, "power_mw": -0.3,
+                                                "temperature_c": 21.0})
+
+    (event,) = asyncio.run(_events(signed_url(exchange), 1, send))
+    assert event["type"] == "telemetry"
+    assert (event["data"]["soc_percent"], event["data"]["power_mw"]) == (42.5, -0.3)
+
+
+async def _refused(url: str) -> tuple[int, str]:
+    try:
+        async with websockets.connect(url) as ws:
+            await asyncio.wait_for(ws.recv(), 5)
+    except websockets.ConnectionClosed as exc:
+        return exc.rcvd.code, exc.rcvd.reason
+    except websockets.InvalidStatus as exc:
+        return exc.response.status_code, ""
+    return 0, "accepted"
+
+
+@pytest.mark.parametrize(
+    ("make_url", "code"),
+    [
+        (lambda ex: signed_url(ex, secret="wrong-secret"), "BAD_SIGNATURE"),
+        (lambda ex: signed_url(ex, ts=int(time.time()) - 31), "SIGNATURE_EXPIRED"),
+        (lambda ex: signed_url(ex, ts=int(time.time()) + 31), "SIGNATURE_EXPIRED"),
+        (lambda ex: signed_url(ex, key_id="no-such-key"), "INVALID_API_KEY"),
+        (lambda ex: ex.base_url.replace("http", "ws") + "/ws", "UNAUTHENTICATED"),
+    ],
+)
+def test_bad_signatures_are_refused(exchange, make_url, code):
+    status, reason = asyncio.run(_refused(make_url(exchange)))
+    assert status in (4401, 403)
+    if status == 4401:
+        assert reason.startswith(code)
+
+
+def test_a_nonce_is_accepted_once(exchange):
+    nonce = secrets.token_hex(8)
+    ts = int(time.time())
+    url = signed_url(exchange, ts=ts, nonce=nonce)
+
+    async def twice():
+        async with websockets.connect(url) as ws:
+            assert json.loads(await asyncio.wait_for(ws.recv(), 5))["type"] == "hello"
+        return await _refused(url)
+
+    status, reason = asyncio.run(twice())
+    assert status in (4401, 403)
+    if status == 4401:
+        assert reason.startswith("REPLAYED_NONCE")
+
+
+def test_trader_stream_carries_only_its_own_orders(exchange):
+    trader = new_trader(exchange)
+    me = trader.get("/api/accounts/me").json()
+    key_id = trader.headers["X-API-Key"].split("_")[1]
+    other = new_trader(exchange)
+
+    def act():
+        other.post("/api/orders", json={"market": "epex_it", "side": "BUY", "quantity": 1.0,
+                                        "price": 3.0})
+        trader.post("/api/orders", json={"market": "epex_it", "side": "BUY", "quantity": 1.0,
+                                         "price": 2.0})
+
+    (event,) = asyncio.run(_events(signed_url(exchange, key_id=key_id), 1, act))
+    assert event["type"] == "order" and event["data"]["account_id"] == me["id"]

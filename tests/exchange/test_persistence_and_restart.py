@@ -1,0 +1,103 @@
+"""State survives a restart on SQLite and on PostgreSQL: orders, trades, books, positions."""
+
+from __future__ import annotations
+
+import math
+import time
+from datetime import UTC, datetime
+
+from conftest import ExchangeProcess, new_trader
+
+
+def _next_quarter(min_ahead_s: float = 3600) -> str:
+    start = math.ceil((time.time() + min_ahead_s) / 900) * 900
+    return datetime.fromtimestamp(start, UTC).isoformat().replace("+00:00", "Z")
+
+
+def _snapshot(proc: ExchangeProcess, delivery: str) -> dict:
+    with proc.client() as admin:
+        return {
+            "open": admin.get("/api/orders").json(),
+            "books": [admin.get("/api/book", params={"market": m}).json()
+                      for m in ("epex_at", "epex_de")]
+            + [admin.get("/api/book", params={"market": "epex_at",
+                                              "delivery_start": delivery}).json()],
+            "orders": admin.get("/orders", params={"limit": 1000}).json(),
+            "trades": admin.get("/trades", params={"limit": 1000}).json(),
+            "positions": admin.get("/api/positions").json(),
+        }
+
+
+def test_restart_rebuilds_the_same_books_and_keeps_time_priority(tmp_path, database_url):
+    proc = ExchangeProcess(tmp_path, database_url).start()
+    delivery = _next_quarter()
+    try:
+        a, b, c = (new_trader(proc) for _ in range(3))
+        keys = [x.headers["X-API-Key"] for x in (a, b, c)]
+        for i, (client, side, qty, price) in enumerate([
+            (a, "SELL", 1.0, 60.0), (b, "SELL", 1.0, 60.0), (a, "SELL", 2.0, 61.5),
+            (c, "BUY", 1.5, 60.0), (b, "BUY", 1.0, 55.0), (c, "BUY", 0.3, -12.5),
+        ]):
+            r = client.post("/api/orders", json={"market": "epex_at", "side": side,
+                                                 "quantity": qty, "price": price,
+                                                 "client_order_id": f"r{i}"})
+            assert r.status_code == 201, r.text
+        product = a.post("/api/orders", json={"market": "epex_at", "side": "SELL",
+                                              "quantity": 0.7, "price": 99.99,
+                                              "delivery_start": delivery})
+        assert product.status_code == 201
+        c.post("/api/orders", json={"market": "epex_de", "side": "BUY", "quantity": 4.0,
+                                    "price": 20.0})
+        before = _snapshot(proc, delivery)
+        assert before["trades"]["items"], "the scenario must have produced trades"
+    finally:
+        proc.stop()
+
+    proc = ExchangeProcess(tmp_path, database_url).start()
+    try:
+        after = _snapshot(proc, delivery)
+        assert after == before
+        # b's sell (second at 60.0, half filled) now comes before a's 61.5: time priority kept
+        c2 = proc.client(keys[2])
+        r = c2.post("/api/orders", json={"market": "epex_at", "side": "BUY", "quantity": 1.0,
+                                         "price": 70.0}).json()
+        prices = [t["price"] for t in r["trades"]]
+        assert prices == [65.0, 65.75]
+        assert r["id"] > max(o["id"] for o in before["orders"]["items"])
+        # idempotency survives the restart
+        again = proc.client(keys[0]).post(
+            "/api/orders", json={"market": "epex_at", "side": "SELL", "quantity": 1.0,
+                                 "price": 60.0, "client_order_id": "r0"})
+        assert again.status_code == 200
+    finally:
+        proc.stop()
+
+
+def test_product_book_closes_at_gate_closure_and_its_orders_expire(tmp_path):
+    start = math.ceil((time.time() + 30) / 900) * 900
+    gate = int(start - time.time()) - 3  # gate closes about three seconds from now
+    proc = ExchangeProcess(
+        tmp_path, PHOENYRA_MARKETS=f'{{"epex_at": {{"gate_closure_s": {gate}}}}}'
+    ).start()
+    try:
+        trader = new_trader(proc)
+        delivery = datetime.fromtimestamp(start, UTC).isoformat()
+        body = {"market": "epex_at", "side": "BUY", "quantity": 1.0, "price": 40.0,
+                "delivery_start": delivery}
+        r = trader.post("/api/orders", json=body)
+        assert r.status_code == 201, r.text
+        order_id = r.json()["id"]
+        assert r.json()["delivery_end"] is not None
+        continuous = trader.post("/api/orders", json={**body, "delivery_start": None}).json()
+        deadline = time.time() + 10
+        while time.time() < deadline:
+            status = trader.get(f"/api/orders/{order_id}").json()["status"]
+            if status == "EXPIRED":
+                break
+            time.sleep(0.25)
+        assert status == "EXPIRED"
+        r = trader.post("/api/orders", json=body)
+        assert r.status_code == 409 and r.json()["error"]["code"] == "MARKET_CLOSED"
+        assert trader.get(f"/api/orders/{continuous['id']}").json()["status"] == "ACCEPTED"
+    finally:
+        proc.stop()

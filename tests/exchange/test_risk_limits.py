@@ -1,0 +1,125 @@
+"""SoC and energy limits for battery accounts, throttling, exposure and PnL, over the API."""
+
+from __future__ import annotations
+
+import pytest
+from conftest import ExchangeProcess, new_trader, set_soc
+
+
+@pytest.fixture(scope="module")
+def battery(tmp_path_factory):
+    """An exchange whose default battery has 2 MWh between 15 % and 90 %."""
+    proc = ExchangeProcess(tmp_path_factory.mktemp("risk"), BESS_CAPACITY_MWH="2.0").start()
+    yield proc
+    proc.stop()
+
+
+def _order(side, qty, price=50.0, market="epex_at", **extra):
+    return {"market": market, "side": side, "quantity": qty, "price": price, **extra}
+
+
+def test_orders_are_refused_while_the_battery_status_is_unknown(battery):
+    with battery.client() as op:
+        r = op.post("/api/orders", json=_order("SELL", 0.1))
+        assert r.status_code == 409
+        err = r.json()["error"]
+        assert err["code"] == "BATTERY_STATUS_UNKNOWN"
+        # recorded as a REJECTED order for the audit trail, not in the book
+        stored = op.get(f"/api/orders/{err['order_id']}").json()
+        assert (stored["status"], stored["reject_code"]) == ("REJECTED", "BATTERY_STATUS_UNKNOWN")
+        assert op.get("/api/orders").json() == []
+
+
+def test_buy_is_refused_above_max_soc_and_sell_is_allowed(battery):
+    set_soc(battery, 91.0)
+    with battery.client() as op:
+        r = op.post("/api/orders", json=_order("BUY", 0.1))
+        assert r.status_code == 422
+        assert r.json()["error"]["code"] == "SOC_LIMIT"
+        assert "charges" in r.json()["error"]["message"]
+        r = op.post("/api/orders", json=_order("SELL", 0.1, price=3999.0))
+        assert r.status_code == 201, r.text
+        op.delete(f"/api/orders/{r.json()['id']}")
+
+
+def test_sell_is_refused_below_min_soc_and_buy_is_allowed(battery):
+    set_soc(battery, 14.0)
+    with battery.client() as op:
+        r = op.post("/api/orders", json=_order("SELL", 0.1))
+        assert r.status_code == 422
+        assert r.json()["error"]["code"] == "SOC_LIMIT"
+        r = op.post("/api/orders", json=_order("BUY", 0.1, price=-499.0))
+        assert r.status_code == 201, r.text
+        op.delete(f"/api/orders/{r.json()['id']}")
+
+
+def test_energy_limit_counts_open_orders_and_traded_energy(battery):
+    # 50 % of 2 MWh = 1.0 MWh stored; max 90 % = 1.8 MWh: 0.8 MWh of charging room
+    set_soc(battery, 50.0)
+    with battery.client() as op:
+        r = op.post("/api/orders", json=_order("BUY", 0.9, price=-400.0))
+        assert r.status_code == 422 and r.json()["error"]["code"] == "ENERGY_LIMIT"
+        first = op.post("/api/orders", json=_order("BUY", 0.5, price=-400.0))
+        assert first.status_code == 201
+        r = op.post("/api/orders", json=_order("BUY", 0.4, price=-400.0))
+        assert r.status_code == 422 and r.json()["error"]["code"] == "ENERGY_LIMIT"
+        assert "at most 0.30 MWh" in r.json()["error"]["message"]
+        # the open buy fills against a counterparty: still counted, now as traded energy
+        seller = new_trader(battery)
+        fill = seller.post("/api/orders", json=_order("SELL", 0.5, price=-400.0))
+        assert fill.json()["status"] == "FILLED"
+        r = op.post("/api/orders", json=_order("BUY", 0.4, price=-400.0))
+        assert r.status_code == 422 and r.json()["error"]["code"] == "ENERGY_LIMIT"
+        ok = op.post("/api/orders", json=_order("BUY", 0.3, price=-400.0))
+        assert ok.status_code == 201
+        op.delete(f"/api/orders/{ok.json()['id']}")
+        # a fresh reading includes the traded energy, so the room is measured from it again
+        set_soc(battery, 75.0)  # 1.5 MWh: 0.3 MWh of room
+        assert op.post("/api/orders", json=_order("BUY", 0.4, price=-400.0)).status_code == 422
+        ok = op.post("/api/orders", json=_order("BUY", 0.3, price=-400.0))
+        assert ok.status_code == 201
+        op.delete(f"/api/orders/{ok.json()['id']}")
+
+
+def test_counterparty_accounts_are_not_limited_by_the_battery(battery):
+    set_soc(battery, 95.0)
+    other = new_trader(battery)
+    r = other.post("/api/orders", json=_order("BUY", 50.0, price=1.0))
+    assert r.status_code == 201
+    other.delete(f"/api/orders/{r.json()['id']}")
+
+
+def test_exposure_and_realised_pnl_use_the_average_cost_method(battery):
+    trader, market_maker = new_trader(battery), new_trader(battery)
+    mkt = "epex_de"
+    for price in (40.0, 60.0):  # buy 1 MWh at 40 and 1 MWh at 60: average 50
+        market_maker.post("/api/orders", json=_order("SELL", 1.0, price, mkt))
+        trader.post("/api/orders", json=_order("BUY", 1.0, price, mkt))
+    market_maker.post("/api/orders", json=_order("BUY", 1.5, 70.0, mkt))
+    trader.post("/api/orders", json=_order("SELL", 1.5, 70.0, mkt))  # sell 1.5 at 70
+    pos = [p for p in trader.get("/api/positions").json() if p["market"] == mkt]
+    assert len(pos) == 1
+    p = pos[0]
+    assert p["net_energy_mwh"] == pytest.approx(0.5)
+    assert p["average_price"] == pytest.approx(50.0)
+    assert p["realized_pnl_eur"] == pytest.approx(1.5 * (70.0 - 50.0))
+    assert p["notional_eur"] == pytest.approx(25.0)
+    assert (p["bought_mwh"], p["sold_mwh"]) == (2.0, 1.5)
+
+
+def test_throttle_answers_429_with_retry_after(tmp_path):
+    proc = ExchangeProcess(tmp_path, PHOENYRA_THROTTLE_RATE="1",
+                           PHOENYRA_THROTTLE_BURST="3").start()
+    try:
+        trader = new_trader(proc)
+        codes = [trader.post("/api/orders", json=_order("BUY", 0.1, 1.0)).status_code
+                 for _ in range(4)]
+        assert codes == [201, 201, 201, 429]
+        r = trader.post("/api/orders", json=_order("BUY", 0.1, 1.0))
+        assert r.json()["error"]["code"] == "THROTTLED"
+        assert int(r.headers["Retry-After"]) >= 1
+        # the throttle is per market: another market is still open
+        assert trader.post("/api/orders", json=_order("BUY", 0.1, 1.0, "epex_de")).status_code == 201
+        assert len(trader.get("/api/orders").json()) == 4
+    finally:
+        proc.stop()
