@@ -148,8 +148,11 @@ def new_trader(exchange: ExchangeProcess, role: str = "trader", battery_id=None)
     with exchange.client() as admin:
         r = admin.post(
             "/api/accounts",
-            json={"name": f"{role}-{os.getpid()}-{next(_counter)}", "role": role,
-                  "battery_id": battery_id},
+            json={
+                "name": f"{role}-{os.getpid()}-{next(_counter)}",
+                "role": role,
+                "battery_id": battery_id,
+            },
         )
         assert r.status_code == 201, r.text
         return exchange.client(r.json()["api_key"])
@@ -159,7 +162,11 @@ def set_soc(exchange: ExchangeProcess, soc: float, battery_id: str = "default") 
     with exchange.client("demo-bess") as c:
         r = c.post(
             "/api/bess/telemetry",
-            json={"battery_id": battery_id, "soc_percent": soc, "power_mw": 0.0,
-                  "temperature_c": 25.0},
+            json={
+                "battery_id": battery_id,
+                "soc_percent": soc,
+                "power_mw": 0.0,
+                "temperature_c": 25.0,
+            },
         )
         assert r.status_code == 202, r.text

@@ -28,7 +28,9 @@ def main() -> None:
 
 
 @main.command()
-@click.option("--host", default=None, help="Address to listen on (default EXCHANGE_HOST or 127.0.0.1)")
+@click.option(
+    "--host", default=None, help="Address to listen on (default EXCHANGE_HOST or 127.0.0.1)"
+)
 @click.option("--port", default=None, type=int, help="Port (default EXCHANGE_PORT or 9000)")
 @click.option("--log-level", default="INFO", show_default=True)
 def exchange(host: str | None, port: int | None, log_level: str) -> None:
@@ -102,8 +104,12 @@ def _service():
 
 @accounts.command("create")
 @click.argument("name")
-@click.option("--role", type=click.Choice(["admin", "trader", "viewer", "telemetry"]),
-              default="trader", show_default=True)
+@click.option(
+    "--role",
+    type=click.Choice(["admin", "trader", "viewer", "telemetry"]),
+    default="trader",
+    show_default=True,
+)
 @click.option("--battery", "battery_id", default=None, help="Battery id the account trades for")
 def accounts_create(name: str, role: str, battery_id: str | None) -> None:
     """Create an account and print its API key (shown once)."""

@@ -50,7 +50,9 @@ class Settings(BaseSettings):
     ws_window_s: float = Field(30.0, validation_alias=AliasChoices("PHOENYRA_WS_WINDOW_S"), gt=0)
     max_body_bytes: int = Field(65_536, validation_alias=AliasChoices("PHOENYRA_MAX_BODY_BYTES"))
     throttle_rate: float = Field(
-        50.0, validation_alias=AliasChoices("PHOENYRA_THROTTLE_RATE"), gt=0,
+        50.0,
+        validation_alias=AliasChoices("PHOENYRA_THROTTLE_RATE"),
+        gt=0,
         description="orders per second per account and market",
     )
     throttle_burst: float = Field(

@@ -18,9 +18,7 @@ def setup_logging(service: str, level: str = "INFO", json: bool | None = None) -
         structlog.stdlib.ExtraAdder(),
     ]
     renderer = (
-        structlog.processors.JSONRenderer()
-        if json
-        else structlog.dev.ConsoleRenderer(colors=False)
+        structlog.processors.JSONRenderer() if json else structlog.dev.ConsoleRenderer(colors=False)
     )
     formatter = structlog.stdlib.ProcessorFormatter(
         foreign_pre_chain=shared,

@@ -22,17 +22,23 @@ def test_requests_without_a_valid_key_are_refused(exchange):
 def test_roles_limit_what_a_key_may_do(exchange):
     viewer = new_trader(exchange, role="viewer")
     assert viewer.get("/api/orders").status_code == 200
-    r = viewer.post("/api/orders", json={"market": "epex_at", "side": "BUY", "quantity": 1.0,
-                                         "price": 1.0})
+    r = viewer.post(
+        "/api/orders", json={"market": "epex_at", "side": "BUY", "quantity": 1.0, "price": 1.0}
+    )
     assert r.status_code == 403 and r.json()["error"]["code"] == "FORBIDDEN"
     trader = new_trader(exchange)
     r = trader.post("/api/accounts", json={"name": "sneaky", "role": "admin"})
     assert r.status_code == 403
     telemetry = new_trader(exchange, role="telemetry")
-    assert telemetry.post("/api/orders", json={"market": "epex_at", "side": "BUY",
-                                               "quantity": 1.0, "price": 1.0}).status_code == 403
-    r = trader.post("/api/bess/telemetry", json={"soc_percent": 50, "power_mw": 0,
-                                                 "temperature_c": 20})
+    assert (
+        telemetry.post(
+            "/api/orders", json={"market": "epex_at", "side": "BUY", "quantity": 1.0, "price": 1.0}
+        ).status_code
+        == 403
+    )
+    r = trader.post(
+        "/api/bess/telemetry", json={"soc_percent": 50, "power_mw": 0, "temperature_c": 20}
+    )
     assert r.status_code == 403
 
 
@@ -67,26 +73,46 @@ def test_rotated_key_overlaps_then_stops(tmp_path):
 
 def test_account_created_by_the_cli_works_on_a_running_exchange(exchange):
     out = subprocess.run(
-        [sys.executable, "-m", "phoenyra.cli", "accounts", "create", "cli-made", "--role",
-         "viewer"],
-        env=exchange.env, capture_output=True, text=True, cwd=ROOT, check=True,
+        [
+            sys.executable,
+            "-m",
+            "phoenyra.cli",
+            "accounts",
+            "create",
+            "cli-made",
+            "--role",
+            "viewer",
+        ],
+        env=exchange.env,
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        check=True,
     ).stdout
     key = next(line.split(": ", 1)[1] for line in out.splitlines() if line.startswith("api key"))
     with exchange.client(key) as c:
         assert c.get("/api/accounts/me").json()["name"] == "cli-made"
     listing = subprocess.run(
         [sys.executable, "-m", "phoenyra.cli", "accounts", "list"],
-        env=exchange.env, capture_output=True, text=True, cwd=ROOT, check=True,
+        env=exchange.env,
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        check=True,
     ).stdout
     assert "cli-made" in listing and "operator" in listing
 
 
 def test_demo_secrets_refuse_to_start_outside_development(tmp_path):
-    proc = ExchangeProcess(tmp_path, PHOENYRA_ENV="production", API_KEY="demo",
-                           HMAC_SECRET="dev-hmac-secret")
+    proc = ExchangeProcess(
+        tmp_path, PHOENYRA_ENV="production", API_KEY="demo", HMAC_SECRET="dev-hmac-secret"
+    )
     result = subprocess.run(
         [sys.executable, "-m", "phoenyra.cli", "exchange", "--port", str(proc.port)],
-        env=proc.env, capture_output=True, text=True, timeout=30,
+        env=proc.env,
+        capture_output=True,
+        text=True,
+        timeout=30,
     )
     assert result.returncode != 0
     assert "demo" in result.stderr and "PHOENYRA_ENV=development" in result.stderr
@@ -94,7 +120,10 @@ def test_demo_secrets_refuse_to_start_outside_development(tmp_path):
 
 def test_production_mode_starts_with_real_secrets(tmp_path):
     proc = ExchangeProcess(
-        tmp_path, PHOENYRA_ENV="production", API_KEY="k" * 32, HMAC_SECRET="s" * 32,
+        tmp_path,
+        PHOENYRA_ENV="production",
+        API_KEY="k" * 32,
+        HMAC_SECRET="s" * 32,
         BESS_API_KEY="b" * 32,
     ).start()
     try:

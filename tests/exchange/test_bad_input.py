@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
+
 from conftest import new_trader
 
 GOOD = {"market": "epex_at", "side": "BUY", "quantity": 1.0, "price": 50.0}
@@ -42,13 +43,16 @@ def trader(exchange):
 
 def _state(exchange):
     with exchange.client() as admin:
-        return (admin.get("/orders", params={"limit": 1000}).json()["items"],
-                admin.get("/api/orders").json())
+        return (
+            admin.get("/orders", params={"limit": 1000}).json()["items"],
+            admin.get("/api/orders").json(),
+        )
 
 
 @pytest.mark.parametrize(("body", "status", "code"), CASES)
-def test_invalid_order_is_refused_with_a_code_and_changes_nothing(exchange, trader, body,
-                                                                   status, code):
+def test_invalid_order_is_refused_with_a_code_and_changes_nothing(
+    exchange, trader, body, status, code
+):
     before = _state(exchange)
     r = trader.post("/api/orders", json=body)
     assert r.status_code == status, r.text
@@ -58,9 +62,16 @@ def test_invalid_order_is_refused_with_a_code_and_changes_nothing(exchange, trad
     assert _state(exchange) == before
 
 
-@pytest.mark.parametrize("raw", [b'{"market": "epex_at",', b"not json", b"[1, 2]",
-                                 b'{"market":"epex_at","side":"BUY","quantity":NaN,"price":1}',
-                                 b'{"market":"epex_at","side":"BUY","quantity":1,"price":Infinity}'])
+@pytest.mark.parametrize(
+    "raw",
+    [
+        b'{"market": "epex_at",',
+        b"not json",
+        b"[1, 2]",
+        b'{"market":"epex_at","side":"BUY","quantity":NaN,"price":1}',
+        b'{"market":"epex_at","side":"BUY","quantity":1,"price":Infinity}',
+    ],
+)
 def test_malformed_or_non_finite_json_is_refused(exchange, trader, raw):
     before = _state(exchange)
     r = trader.post("/api/orders", content=raw, headers={"Content-Type": "application/json"})

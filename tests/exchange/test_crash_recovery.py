@@ -9,6 +9,7 @@ import time
 from collections import defaultdict
 
 import httpx
+
 from conftest import ExchangeProcess, new_trader
 
 
@@ -48,8 +49,10 @@ def test_acknowledged_orders_and_trades_survive_sigkill(tmp_path):
     keys = [new_trader(proc).headers["X-API-Key"] for _ in range(4)]
     acked: list[dict] = []
     stop = threading.Event()
-    threads = [threading.Thread(target=_stream, args=(proc.base_url, k, i, acked, stop))
-               for i, k in enumerate(keys)]
+    threads = [
+        threading.Thread(target=_stream, args=(proc.base_url, k, i, acked, stop))
+        for i, k in enumerate(keys)
+    ]
     for t in threads:
         t.start()
     time.sleep(2.0)
@@ -69,9 +72,12 @@ def test_acknowledged_orders_and_trades_survive_sigkill(tmp_path):
             assert stored["filled"] >= ack["filled"] - 1e-9
             for t in ack["trades"]:
                 row = trades[t["id"]]
-                assert (row["price"], row["quantity"], row["buy_order_id"],
-                        row["sell_order_id"]) == (t["price"], t["quantity"], t["buy_order_id"],
-                                                  t["sell_order_id"])
+                assert (
+                    row["price"],
+                    row["quantity"],
+                    row["buy_order_id"],
+                    row["sell_order_id"],
+                ) == (t["price"], t["quantity"], t["buy_order_id"], t["sell_order_id"])
         # filled equals the sum of each order's trades: no half-written transaction
         traded = defaultdict(float)
         for t in trades.values():
@@ -95,15 +101,26 @@ def test_acknowledged_orders_and_trades_survive_sigkill(tmp_path):
                 assert got.keys() == expected.keys()
                 for k, q in expected.items():
                     assert abs(got[k] - q) < 1e-9
-        assert live == {i for i, o in orders.items()
-                        if o["status"] in ("ACCEPTED", "PARTIALLY_FILLED")}
+        assert live == {
+            i for i, o in orders.items() if o["status"] in ("ACCEPTED", "PARTIALLY_FILLED")
+        }
         # a repeated client_order_id after the crash returns the stored order
         first = acked[0]
-        key = next(k for k in keys
-                   if proc.client(k).get("/api/accounts/me").json()["id"] == first["account_id"])
-        again = proc.client(key).post("/api/orders", json={
-            "market": first["market"], "side": first["side"], "quantity": first["quantity"],
-            "price": first["price"], "client_order_id": first["client_order_id"]})
+        key = next(
+            k
+            for k in keys
+            if proc.client(k).get("/api/accounts/me").json()["id"] == first["account_id"]
+        )
+        again = proc.client(key).post(
+            "/api/orders",
+            json={
+                "market": first["market"],
+                "side": first["side"],
+                "quantity": first["quantity"],
+                "price": first["price"],
+                "client_order_id": first["client_order_id"],
+            },
+        )
         assert again.status_code == 200 and again.json()["id"] == first["id"]
     finally:
         proc.stop()

@@ -11,6 +11,7 @@ import time
 
 import pytest
 import websockets
+
 from conftest import new_trader
 
 SECRET = "dev-hmac-secret"  # the development default of HMAC_SECRET
@@ -39,10 +40,13 @@ def test_signed_client_receives_order_and_trade_events(exchange):
     seller, buyer = new_trader(exchange), new_trader(exchange)
 
     def trade():
-        seller.post("/api/orders", json={"market": "epex_at", "side": "SELL", "quantity": 1.0,
-                                         "price": 77.0})
-        buyer.post("/api/orders", json={"market": "epex_at", "side": "BUY", "quantity": 1.0,
-                                        "price": 77.0})
+        seller.post(
+            "/api/orders",
+            json={"market": "epex_at", "side": "SELL", "quantity": 1.0, "price": 77.0},
+        )
+        buyer.post(
+            "/api/orders", json={"market": "epex_at", "side": "BUY", "quantity": 1.0, "price": 77.0}
+        )
 
     events = asyncio.run(_events(signed_url(exchange), 4, trade))
     kinds = [e["type"] for e in events]
@@ -55,8 +59,10 @@ def test_signed_client_receives_order_and_trade_events(exchange):
 def test_telemetry_events_are_streamed(exchange):
     def send():
         with exchange.client("demo-bess") as c:
-            c.post("/api/bess/telemetry", json={"soc_percent": 42.5, "power_mw": -0.3,
-                                                "temperature_c": 21.0})
+            c.post(
+                "/api/bess/telemetry",
+                json={"soc_percent": 42.5, "power_mw": -0.3, "temperature_c": 21.0},
+            )
 
     (event,) = asyncio.run(_events(signed_url(exchange), 1, send))
     assert event["type"] == "telemetry"
@@ -114,10 +120,12 @@ def test_trader_stream_carries_only_its_own_orders(exchange):
     other = new_trader(exchange)
 
     def act():
-        other.post("/api/orders", json={"market": "epex_it", "side": "BUY", "quantity": 1.0,
-                                        "price": 3.0})
-        trader.post("/api/orders", json={"market": "epex_it", "side": "BUY", "quantity": 1.0,
-                                         "price": 2.0})
+        other.post(
+            "/api/orders", json={"market": "epex_it", "side": "BUY", "quantity": 1.0, "price": 3.0}
+        )
+        trader.post(
+            "/api/orders", json={"market": "epex_it", "side": "BUY", "quantity": 1.0, "price": 2.0}
+        )
 
     (event,) = asyncio.run(_events(signed_url(exchange, key_id=key_id), 1, act))
     assert event["type"] == "order" and event["data"]["account_id"] == me["id"]

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from conftest import new_trader
 from prometheus_client.parser import text_string_to_metric_families
+
+from conftest import new_trader
 
 
 def _samples(exchange) -> dict[tuple[str, tuple], float]:
@@ -18,10 +19,12 @@ def _samples(exchange) -> dict[tuple[str, tuple], float]:
 def test_trading_metrics_follow_orders_and_trades(exchange):
     before = _samples(exchange)
     seller, buyer = new_trader(exchange), new_trader(exchange)
-    seller.post("/api/orders", json={"market": "epex_ch", "side": "SELL", "quantity": 1.5,
-                                     "price": 50.0})
-    buyer.post("/api/orders", json={"market": "epex_ch", "side": "BUY", "quantity": 1.0,
-                                    "price": 50.0})
+    seller.post(
+        "/api/orders", json={"market": "epex_ch", "side": "SELL", "quantity": 1.5, "price": 50.0}
+    )
+    buyer.post(
+        "/api/orders", json={"market": "epex_ch", "side": "BUY", "quantity": 1.0, "price": 50.0}
+    )
     after = _samples(exchange)
 
     def delta(name, **labels):
@@ -33,20 +36,27 @@ def test_trading_metrics_follow_orders_and_trades(exchange):
     assert delta("phoenyra_trades_total", market="epex_ch") == 1
     assert delta("phoenyra_traded_volume_mwh_total", market="epex_ch") == 1.0
     names = {name for name, _ in after}
-    for required in ("phoenyra_exposure_energy_mwh", "phoenyra_exposure_notional_eur",
-                     "phoenyra_realized_pnl_eur", "phoenyra_http_request_duration_seconds_bucket",
-                     "phoenyra_open_orders"):
+    for required in (
+        "phoenyra_exposure_energy_mwh",
+        "phoenyra_exposure_notional_eur",
+        "phoenyra_realized_pnl_eur",
+        "phoenyra_http_request_duration_seconds_bucket",
+        "phoenyra_open_orders",
+    ):
         assert required in names, required
-    route = ("phoenyra_http_request_duration_seconds_count",
-             (("method", "POST"), ("route", "/api/orders"), ("status", "201")))
+    route = (
+        "phoenyra_http_request_duration_seconds_count",
+        (("method", "POST"), ("route", "/api/orders"), ("status", "201")),
+    )
     assert after[route] - before.get(route, 0) == 2
 
 
 def test_errors_are_counted_by_code(exchange):
     before = _samples(exchange)
     trader = new_trader(exchange)
-    trader.post("/api/orders", json={"market": "epex_at", "side": "BUY", "quantity": 1.0,
-                                     "price": 1.005})
+    trader.post(
+        "/api/orders", json={"market": "epex_at", "side": "BUY", "quantity": 1.0, "price": 1.005}
+    )
     after = _samples(exchange)
     key = ("phoenyra_errors_total", (("code", "INVALID_TICK"),))
     assert after[key] - before.get(key, 0) == 1

@@ -8,14 +8,16 @@ from conftest import new_trader
 def test_buy_crossing_a_resting_sell_trades_at_the_average_of_the_limits(exchange):
     seller, buyer = new_trader(exchange), new_trader(exchange)
     market = "epex_ch"
-    r = seller.post("/api/orders", json={"market": market, "side": "SELL", "quantity": 2.0,
-                                         "price": 80.01})
+    r = seller.post(
+        "/api/orders", json={"market": market, "side": "SELL", "quantity": 2.0, "price": 80.01}
+    )
     assert r.status_code == 201, r.text
     ask = r.json()
     assert (ask["status"], ask["filled"], ask["remaining"]) == ("ACCEPTED", 0.0, 2.0)
 
-    r = buyer.post("/api/orders", json={"market": market, "side": "BUY", "quantity": 0.5,
-                                        "price": 81.0})
+    r = buyer.post(
+        "/api/orders", json={"market": market, "side": "BUY", "quantity": 0.5, "price": 81.0}
+    )
     assert r.status_code == 201, r.text
     bid = r.json()
     assert bid["status"] == "FILLED"
@@ -27,7 +29,10 @@ def test_buy_crossing_a_resting_sell_trades_at_the_average_of_the_limits(exchang
 
     resting = seller.get(f"/api/orders/{ask['id']}").json()
     assert (resting["status"], resting["filled"], resting["remaining"]) == (
-        "PARTIALLY_FILLED", 0.5, 1.5)
+        "PARTIALLY_FILLED",
+        0.5,
+        1.5,
+    )
     assert [t["id"] for t in resting["trades"]] == [trade["id"]]
     seller.delete(f"/api/orders/{ask['id']}")
 
@@ -35,14 +40,18 @@ def test_buy_crossing_a_resting_sell_trades_at_the_average_of_the_limits(exchang
 def test_best_price_first_then_oldest_first(exchange):
     a, b, c, buyer = (new_trader(exchange) for _ in range(4))
     market = "epex_it"
-    first = a.post("/api/orders", json={"market": market, "side": "SELL", "quantity": 1.0,
-                                        "price": 90.0}).json()
-    cheaper = b.post("/api/orders", json={"market": market, "side": "SELL", "quantity": 1.0,
-                                          "price": 89.0}).json()
-    second = c.post("/api/orders", json={"market": market, "side": "SELL", "quantity": 1.0,
-                                         "price": 90.0}).json()
-    r = buyer.post("/api/orders", json={"market": market, "side": "BUY", "quantity": 2.5,
-                                        "price": 95.0})
+    first = a.post(
+        "/api/orders", json={"market": market, "side": "SELL", "quantity": 1.0, "price": 90.0}
+    ).json()
+    cheaper = b.post(
+        "/api/orders", json={"market": market, "side": "SELL", "quantity": 1.0, "price": 89.0}
+    ).json()
+    second = c.post(
+        "/api/orders", json={"market": market, "side": "SELL", "quantity": 1.0, "price": 90.0}
+    ).json()
+    r = buyer.post(
+        "/api/orders", json={"market": market, "side": "BUY", "quantity": 2.5, "price": 95.0}
+    )
     sells = [t["sell_order_id"] for t in r.json()["trades"]]
     assert sells == [cheaper["id"], first["id"], second["id"]]
     assert [t["quantity"] for t in r.json()["trades"]] == [1.0, 1.0, 0.5]
@@ -51,10 +60,12 @@ def test_best_price_first_then_oldest_first(exchange):
 
 def test_active_orders_lists_open_orders_with_filters_and_only_own_for_traders(exchange):
     t1, t2 = new_trader(exchange), new_trader(exchange)
-    o1 = t1.post("/api/orders", json={"market": "epex_de", "side": "BUY", "quantity": 1.0,
-                                      "price": 10.0}).json()
-    o2 = t2.post("/api/orders", json={"market": "epex_de", "side": "BUY", "quantity": 1.0,
-                                      "price": 11.0}).json()
+    o1 = t1.post(
+        "/api/orders", json={"market": "epex_de", "side": "BUY", "quantity": 1.0, "price": 10.0}
+    ).json()
+    o2 = t2.post(
+        "/api/orders", json={"market": "epex_de", "side": "BUY", "quantity": 1.0, "price": 11.0}
+    ).json()
     mine = t1.get("/api/orders").json()
     assert [o["id"] for o in mine] == [o1["id"]]
     with exchange.client() as admin:  # admin sees everyone's
@@ -68,8 +79,9 @@ def test_active_orders_lists_open_orders_with_filters_and_only_own_for_traders(e
 
 def test_cancel_twice_is_a_conflict_and_other_accounts_cannot_cancel(exchange):
     owner, other = new_trader(exchange), new_trader(exchange)
-    o = owner.post("/api/orders", json={"market": "epex_de", "side": "SELL", "quantity": 1.0,
-                                        "price": 300.0}).json()
+    o = owner.post(
+        "/api/orders", json={"market": "epex_de", "side": "SELL", "quantity": 1.0, "price": 300.0}
+    ).json()
     r = other.delete(f"/api/orders/{o['id']}")
     assert r.status_code == 404  # other traders do not learn that it exists
     assert owner.delete(f"/api/orders/{o['id']}").status_code == 200
@@ -82,13 +94,30 @@ def test_cancel_twice_is_a_conflict_and_other_accounts_cannot_cancel(exchange):
 def test_ioc_remainder_is_cancelled_and_fok_without_liquidity_trades_nothing(exchange):
     seller, buyer = new_trader(exchange), new_trader(exchange)
     market = "epex_at"
-    ask = seller.post("/api/orders", json={"market": market, "side": "SELL", "quantity": 1.0,
-                                           "price": 1000.0}).json()
-    fok = buyer.post("/api/orders", json={"market": market, "side": "BUY", "quantity": 2.0,
-                                          "price": 1000.0, "time_in_force": "FOK"}).json()
+    ask = seller.post(
+        "/api/orders", json={"market": market, "side": "SELL", "quantity": 1.0, "price": 1000.0}
+    ).json()
+    fok = buyer.post(
+        "/api/orders",
+        json={
+            "market": market,
+            "side": "BUY",
+            "quantity": 2.0,
+            "price": 1000.0,
+            "time_in_force": "FOK",
+        },
+    ).json()
     assert (fok["status"], fok["filled"], fok["trades"]) == ("CANCELLED", 0.0, [])
-    ioc = buyer.post("/api/orders", json={"market": market, "side": "BUY", "quantity": 2.0,
-                                          "price": 1000.0, "time_in_force": "IOC"}).json()
+    ioc = buyer.post(
+        "/api/orders",
+        json={
+            "market": market,
+            "side": "BUY",
+            "quantity": 2.0,
+            "price": 1000.0,
+            "time_in_force": "IOC",
+        },
+    ).json()
     assert (ioc["status"], ioc["filled"], ioc["remaining"]) == ("CANCELLED", 1.0, 0.0)
     assert seller.get(f"/api/orders/{ask['id']}").json()["status"] == "FILLED"
     assert all(o["id"] != ioc["id"] for o in buyer.get("/api/orders").json())
@@ -96,15 +125,28 @@ def test_ioc_remainder_is_cancelled_and_fok_without_liquidity_trades_nothing(exc
 
 def test_repeated_client_order_id_returns_the_original_order(exchange):
     trader = new_trader(exchange)
-    body = {"market": "epex_at", "side": "BUY", "quantity": 1.0, "price": 1.0,
-            "client_order_id": "strategy-7:0001"}
+    body = {
+        "market": "epex_at",
+        "side": "BUY",
+        "quantity": 1.0,
+        "price": 1.0,
+        "client_order_id": "strategy-7:0001",
+    }
     first = trader.post("/api/orders", json=body)
     again = trader.post("/api/orders", json={**body, "quantity": 5.0})
     assert first.status_code == 201 and again.status_code == 200
     assert again.json()["id"] == first.json()["id"]
     assert again.json()["quantity"] == 1.0
-    assert len([o for o in trader.get("/api/orders").json()
-                if o["client_order_id"] == "strategy-7:0001"]) == 1
+    assert (
+        len(
+            [
+                o
+                for o in trader.get("/api/orders").json()
+                if o["client_order_id"] == "strategy-7:0001"
+            ]
+        )
+        == 1
+    )
     other = new_trader(exchange)
     assert other.post("/api/orders", json=body).json()["id"] != first.json()["id"]
 
@@ -112,10 +154,14 @@ def test_repeated_client_order_id_returns_the_original_order(exchange):
 def test_orders_and_trades_are_paginated_newest_first(exchange):
     seller, buyer = new_trader(exchange), new_trader(exchange)
     for i in range(5):
-        seller.post("/api/orders", json={"market": "epex_it", "side": "SELL", "quantity": 0.1,
-                                         "price": 200.0 + i})
-        buyer.post("/api/orders", json={"market": "epex_it", "side": "BUY", "quantity": 0.1,
-                                        "price": 250.0})
+        seller.post(
+            "/api/orders",
+            json={"market": "epex_it", "side": "SELL", "quantity": 0.1, "price": 200.0 + i},
+        )
+        buyer.post(
+            "/api/orders",
+            json={"market": "epex_it", "side": "BUY", "quantity": 0.1, "price": 250.0},
+        )
     page1 = seller.get("/orders", params={"limit": 3}).json()
     assert len(page1["items"]) == 3 and page1["next"] is not None
     page2 = seller.get("/orders", params={"limit": 3, "cursor": page1["next"]}).json()
@@ -123,8 +169,9 @@ def test_orders_and_trades_are_paginated_newest_first(exchange):
     assert ids == sorted(ids, reverse=True) and len(set(ids)) == 5  # own orders only
     trades = seller.get("/trades", params={"limit": 2, "market": "epex_it", "mine": True}).json()
     assert len(trades["items"]) == 2
-    rest = seller.get("/trades", params={"limit": 10, "market": "epex_it", "mine": True,
-                                         "cursor": trades["next"]}).json()
+    rest = seller.get(
+        "/trades", params={"limit": 10, "market": "epex_it", "mine": True, "cursor": trades["next"]}
+    ).json()
     assert len(trades["items"]) + len(rest["items"]) == 5
     recent = seller.get("/api/trades", params={"market": "epex_it", "limit": 1}).json()
     assert recent[0]["id"] == trades["items"][0]["id"]
@@ -133,8 +180,9 @@ def test_orders_and_trades_are_paginated_newest_first(exchange):
 def test_book_depth_aggregates_levels(exchange):
     a, b = new_trader(exchange), new_trader(exchange)
     for c, p in ((a, -20.0), (b, -20.0), (a, -25.5)):
-        c.post("/api/orders", json={"market": "epex_ch", "side": "BUY", "quantity": 1.0,
-                                    "price": p})
+        c.post(
+            "/api/orders", json={"market": "epex_ch", "side": "BUY", "quantity": 1.0, "price": p}
+        )
     book = a.get("/api/book", params={"market": "epex_ch"}).json()
     top = book["bids"][:2]
     assert top[0] == {"price": -20.0, "quantity": 2.0, "orders": 2}

@@ -18,10 +18,14 @@ def _snapshot(proc: ExchangeProcess, delivery: str) -> dict:
     with proc.client() as admin:
         return {
             "open": admin.get("/api/orders").json(),
-            "books": [admin.get("/api/book", params={"market": m}).json()
-                      for m in ("epex_at", "epex_de")]
-            + [admin.get("/api/book", params={"market": "epex_at",
-                                              "delivery_start": delivery}).json()],
+            "books": [
+                admin.get("/api/book", params={"market": m}).json() for m in ("epex_at", "epex_de")
+            ]
+            + [
+                admin.get(
+                    "/api/book", params={"market": "epex_at", "delivery_start": delivery}
+                ).json()
+            ],
             "orders": admin.get("/orders", params={"limit": 1000}).json(),
             "trades": admin.get("/trades", params={"limit": 1000}).json(),
             "positions": admin.get("/api/positions").json(),
@@ -34,20 +38,41 @@ def test_restart_rebuilds_the_same_books_and_keeps_time_priority(tmp_path, datab
     try:
         a, b, c = (new_trader(proc) for _ in range(3))
         keys = [x.headers["X-API-Key"] for x in (a, b, c)]
-        for i, (client, side, qty, price) in enumerate([
-            (a, "SELL", 1.0, 60.0), (b, "SELL", 1.0, 60.0), (a, "SELL", 2.0, 61.5),
-            (c, "BUY", 1.5, 60.0), (b, "BUY", 1.0, 55.0), (c, "BUY", 0.3, -12.5),
-        ]):
-            r = client.post("/api/orders", json={"market": "epex_at", "side": side,
-                                                 "quantity": qty, "price": price,
-                                                 "client_order_id": f"r{i}"})
+        for i, (client, side, qty, price) in enumerate(
+            [
+                (a, "SELL", 1.0, 60.0),
+                (b, "SELL", 1.0, 60.0),
+                (a, "SELL", 2.0, 61.5),
+                (c, "BUY", 1.5, 60.0),
+                (b, "BUY", 1.0, 55.0),
+                (c, "BUY", 0.3, -12.5),
+            ]
+        ):
+            r = client.post(
+                "/api/orders",
+                json={
+                    "market": "epex_at",
+                    "side": side,
+                    "quantity": qty,
+                    "price": price,
+                    "client_order_id": f"r{i}",
+                },
+            )
             assert r.status_code == 201, r.text
-        product = a.post("/api/orders", json={"market": "epex_at", "side": "SELL",
-                                              "quantity": 0.7, "price": 99.99,
-                                              "delivery_start": delivery})
+        product = a.post(
+            "/api/orders",
+            json={
+                "market": "epex_at",
+                "side": "SELL",
+                "quantity": 0.7,
+                "price": 99.99,
+                "delivery_start": delivery,
+            },
+        )
         assert product.status_code == 201
-        c.post("/api/orders", json={"market": "epex_de", "side": "BUY", "quantity": 4.0,
-                                    "price": 20.0})
+        c.post(
+            "/api/orders", json={"market": "epex_de", "side": "BUY", "quantity": 4.0, "price": 20.0}
+        )
         before = _snapshot(proc, delivery)
         assert before["trades"]["items"], "the scenario must have produced trades"
     finally:
@@ -59,15 +84,23 @@ def test_restart_rebuilds_the_same_books_and_keeps_time_priority(tmp_path, datab
         assert after == before
         # b's sell (second at 60.0, half filled) now comes before a's 61.5: time priority kept
         c2 = proc.client(keys[2])
-        r = c2.post("/api/orders", json={"market": "epex_at", "side": "BUY", "quantity": 1.0,
-                                         "price": 70.0}).json()
+        r = c2.post(
+            "/api/orders", json={"market": "epex_at", "side": "BUY", "quantity": 1.0, "price": 70.0}
+        ).json()
         prices = [t["price"] for t in r["trades"]]
         assert prices == [65.0, 65.75]
         assert r["id"] > max(o["id"] for o in before["orders"]["items"])
         # idempotency survives the restart
         again = proc.client(keys[0]).post(
-            "/api/orders", json={"market": "epex_at", "side": "SELL", "quantity": 1.0,
-                                 "price": 60.0, "client_order_id": "r0"})
+            "/api/orders",
+            json={
+                "market": "epex_at",
+                "side": "SELL",
+                "quantity": 1.0,
+                "price": 60.0,
+                "client_order_id": "r0",
+            },
+        )
         assert again.status_code == 200
     finally:
         proc.stop()
@@ -82,8 +115,13 @@ def test_product_book_closes_at_gate_closure_and_its_orders_expire(tmp_path):
     try:
         trader = new_trader(proc)
         delivery = datetime.fromtimestamp(start, UTC).isoformat()
-        body = {"market": "epex_at", "side": "BUY", "quantity": 1.0, "price": 40.0,
-                "delivery_start": delivery}
+        body = {
+            "market": "epex_at",
+            "side": "BUY",
+            "quantity": 1.0,
+            "price": 40.0,
+            "delivery_start": delivery,
+        }
         r = trader.post("/api/orders", json=body)
         assert r.status_code == 201, r.text
         order_id = r.json()["id"]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+
 from conftest import ExchangeProcess, new_trader, set_soc
 
 
@@ -108,18 +109,22 @@ def test_exposure_and_realised_pnl_use_the_average_cost_method(battery):
 
 
 def test_throttle_answers_429_with_retry_after(tmp_path):
-    proc = ExchangeProcess(tmp_path, PHOENYRA_THROTTLE_RATE="1",
-                           PHOENYRA_THROTTLE_BURST="3").start()
+    proc = ExchangeProcess(
+        tmp_path, PHOENYRA_THROTTLE_RATE="1", PHOENYRA_THROTTLE_BURST="3"
+    ).start()
     try:
         trader = new_trader(proc)
-        codes = [trader.post("/api/orders", json=_order("BUY", 0.1, 1.0)).status_code
-                 for _ in range(4)]
+        codes = [
+            trader.post("/api/orders", json=_order("BUY", 0.1, 1.0)).status_code for _ in range(4)
+        ]
         assert codes == [201, 201, 201, 429]
         r = trader.post("/api/orders", json=_order("BUY", 0.1, 1.0))
         assert r.json()["error"]["code"] == "THROTTLED"
         assert int(r.headers["Retry-After"]) >= 1
         # the throttle is per market: another market is still open
-        assert trader.post("/api/orders", json=_order("BUY", 0.1, 1.0, "epex_de")).status_code == 201
+        assert (
+            trader.post("/api/orders", json=_order("BUY", 0.1, 1.0, "epex_de")).status_code == 201
+        )
         assert len(trader.get("/api/orders").json()) == 4
     finally:
         proc.stop()

@@ -91,7 +91,7 @@ class BookSide:
 class OrderBook:
     """Price–time priority book for one product. Pure: time is passed in, ids come from callers."""
 
-    __slots__ = ("bids", "asks", "market", "delivery_start", "price_rule", "stp", "next_trade_id")
+    __slots__ = ("asks", "bids", "delivery_start", "market", "next_trade_id", "price_rule", "stp")
 
     def __init__(
         self,
@@ -193,13 +193,31 @@ class OrderBook:
                 price_x2 = (limit + price) if average else (price + price)
                 if is_buy:
                     trade = Trade(
-                        self.next_trade_id(), self.market, self.delivery_start, price_x2, qty,
-                        order.id, resting.id, account, resting.account_id, order.side, now,
+                        self.next_trade_id(),
+                        self.market,
+                        self.delivery_start,
+                        price_x2,
+                        qty,
+                        order.id,
+                        resting.id,
+                        account,
+                        resting.account_id,
+                        order.side,
+                        now,
                     )
                 else:
                     trade = Trade(
-                        self.next_trade_id(), self.market, self.delivery_start, price_x2, qty,
-                        resting.id, order.id, resting.account_id, account, order.side, now,
+                        self.next_trade_id(),
+                        self.market,
+                        self.delivery_start,
+                        price_x2,
+                        qty,
+                        resting.id,
+                        order.id,
+                        resting.account_id,
+                        account,
+                        order.side,
+                        now,
                     )
                 trades.append(trade)
                 remaining -= qty

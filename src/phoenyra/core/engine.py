@@ -65,10 +65,14 @@ class MatchingEngine:
         book = self.books.get(key)
         if book is None:
             spec = self.markets[market]
-            book = OrderBook(market, delivery_start, spec.price_rule, spec.self_trade, self._trade_id)
+            book = OrderBook(
+                market, delivery_start, spec.price_rule, spec.self_trade, self._trade_id
+            )
             self.books[key] = book
             if delivery_start is not None:
-                heappush(self._closing, (delivery_start - spec.gate_closure_s, delivery_start, market))
+                heappush(
+                    self._closing, (delivery_start - spec.gate_closure_s, delivery_start, market)
+                )
         return book
 
     def spec(self, market: str) -> MarketSpec:
@@ -107,8 +111,16 @@ class MatchingEngine:
         if delivery_start is not None:
             spec.check_delivery_start(delivery_start, now)
         order = Order(
-            self._order_id(), account_id, market, side, price, quantity, tif, delivery_start,
-            now, client_order_id,
+            self._order_id(),
+            account_id,
+            market,
+            side,
+            price,
+            quantity,
+            tif,
+            delivery_start,
+            now,
+            client_order_id,
         )
         if client_order_id is not None:
             self._client_ids[(account_id, client_order_id)] = order
@@ -141,8 +153,17 @@ class MatchingEngine:
     ) -> Order:
         """Record an order refused by a risk rule: it gets an id and status REJECTED, no book."""
         order = Order(
-            self._order_id(), account_id, market, side, price, quantity, tif, delivery_start,
-            now, client_order_id, status=REJECTED,
+            self._order_id(),
+            account_id,
+            market,
+            side,
+            price,
+            quantity,
+            tif,
+            delivery_start,
+            now,
+            client_order_id,
+            status=REJECTED,
         )
         order.reject_code = code
         if client_order_id is not None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 
-class Reject(Exception):  # noqa: N818 - a refusal is a domain outcome, not a programming error
+class Reject(Exception):
     """An order or request refused by a rule. ``status`` is the HTTP status the API answers."""
 
     def __init__(self, code: str, message: str, status: int = 422, **details: object) -> None:

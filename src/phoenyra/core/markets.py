@@ -8,17 +8,17 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from enum import Enum
+from enum import StrEnum
 
 from .errors import Reject
 
 
-class PriceRule(str, Enum):
+class PriceRule(StrEnum):
     AVERAGE = "average"  # the spec's rule: the mean of the two limit prices
     MAKER = "maker"  # the resting order's price, as on EPEX continuous intraday
 
 
-class SelfTradePrevention(str, Enum):
+class SelfTradePrevention(StrEnum):
     CANCEL_RESTING = "cancel_resting"
     CANCEL_INCOMING = "cancel_incoming"
     CANCEL_BOTH = "cancel_both"

@@ -7,21 +7,21 @@ and comparisons cheap; the API converts to EUR/MWh and MWh at the edge (see ``ma
 
 from __future__ import annotations
 
-from enum import Enum
+from enum import StrEnum
 
 
-class Side(str, Enum):
+class Side(StrEnum):
     BUY = "BUY"
     SELL = "SELL"
 
 
-class TimeInForce(str, Enum):
+class TimeInForce(StrEnum):
     GTC = "GTC"  # rests in the book until filled, cancelled or its product closes
     IOC = "IOC"  # fills what it can now; the rest is cancelled
     FOK = "FOK"  # fills completely now or not at all
 
 
-class OrderStatus(str, Enum):
+class OrderStatus(StrEnum):
     ACCEPTED = "ACCEPTED"
     PARTIALLY_FILLED = "PARTIALLY_FILLED"
     FILLED = "FILLED"

@@ -67,8 +67,12 @@ class BodyLimit:
 
     async def _refuse(self, scope, receive, send):
         response = json_response(
-            {"error": {"code": "BODY_TOO_LARGE",
-                       "message": f"Request bodies are limited to {self.max_bytes} bytes."}},
+            {
+                "error": {
+                    "code": "BODY_TOO_LARGE",
+                    "message": f"Request bodies are limited to {self.max_bytes} bytes.",
+                }
+            },
             413,
         )
         await response(scope, receive, send)
@@ -132,16 +136,18 @@ def create_app(settings: Settings, store: Store | None = None) -> FastAPI:
 
     def error(code: str, message: str, status: int, headers=None, **extra):
         service.metrics.errors.labels(code).inc()
-        return json_response({"error": {"code": code, "message": message, **extra}}, status,
-                             headers)
+        return json_response(
+            {"error": {"code": code, "message": message, **extra}}, status, headers
+        )
 
     @app.exception_handler(Reject)
     async def on_reject(request: Request, exc: Reject):
         headers = None
         if exc.status == 429:
             headers = {"Retry-After": str(max(1, math.ceil(exc.details.get("retry_after", 1))))}
-        return error(exc.code, exc.message, exc.status, headers,
-                     **{k: v for k, v in exc.details.items()})
+        return error(
+            exc.code, exc.message, exc.status, headers, **{k: v for k, v in exc.details.items()}
+        )
 
     @app.exception_handler(RequestValidationError)
     async def on_invalid(request: Request, exc: RequestValidationError):
@@ -149,8 +155,10 @@ def create_app(settings: Settings, store: Store | None = None) -> FastAPI:
         if any(e.get("type") == "json_invalid" for e in errs):
             return error("MALFORMED_JSON", "The request body is not valid JSON.", 422)
         details = [
-            {"field": ".".join(str(p) for p in e.get("loc", ()) if p != "body"),
-             "problem": e.get("msg", "")}
+            {
+                "field": ".".join(str(p) for p in e.get("loc", ()) if p != "body"),
+                "problem": e.get("msg", ""),
+            }
             for e in errs
         ]
         message = "; ".join(f"{d['field'] or 'body'}: {d['problem']}" for d in details)

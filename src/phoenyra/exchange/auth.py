@@ -83,9 +83,9 @@ class KeyRing:
 
     def expire_keys(self, account_id: int, at: float, except_key: str) -> None:
         for key in self.keys.values():
-            if key.account_id == account_id and key.key_id != except_key:
-                if key.expires_at is None or key.expires_at > at:
-                    key.expires_at = at
+            live_past = key.expires_at is None or key.expires_at > at
+            if key.account_id == account_id and key.key_id != except_key and live_past:
+                key.expires_at = at
 
     def configure(self, key: str, key_id: str, account_id: int) -> None:
         self._configured.append((hash_key(key), key_id, account_id))
@@ -102,7 +102,8 @@ class KeyRing:
                 if stored.expires_at is not None and stored.expires_at <= now:
                     raise Reject(
                         "KEY_EXPIRED",
-                        "This API key was rotated and its overlap period has ended; use the new key.",
+                        "This API key was rotated and its overlap period has ended; "
+                        "use the new key.",
                         401,
                     )
                 return self.accounts[stored.account_id], stored.key_id
@@ -127,7 +128,8 @@ def require(account: Account, allowed: frozenset[str], action: str) -> None:
     if account.role not in allowed:
         raise Reject(
             "FORBIDDEN",
-            f"Role {account.role!r} may not {action}; it needs one of: {', '.join(sorted(allowed))}.",
+            f"Role {account.role!r} may not {action}; "
+            f"it needs one of: {', '.join(sorted(allowed))}.",
             403,
         )
 

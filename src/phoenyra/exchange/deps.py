@@ -57,7 +57,9 @@ def parse_cursor(cursor: str | None) -> int | None:
     try:
         value = int(cursor)
     except ValueError:
-        raise Reject("INVALID_CURSOR", "cursor must be the 'next' value of a previous page.") from None
+        raise Reject(
+            "INVALID_CURSOR", "cursor must be the 'next' value of a previous page."
+        ) from None
     if value < 0:
         raise Reject("INVALID_CURSOR", "cursor must be the 'next' value of a previous page.")
     return value

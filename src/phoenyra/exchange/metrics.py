@@ -74,13 +74,16 @@ class ExchangeMetrics:
         self.registry = CollectorRegistry()
         r = self.registry
         self.orders = Counter(
-            "phoenyra_orders", "Orders entered, by market, side and status after entry",
-            ["market", "side", "status"], registry=r,
+            "phoenyra_orders",
+            "Orders entered, by market, side and status after entry",
+            ["market", "side", "status"],
+            registry=r,
         )
         self.order_events = Counter(
             "phoenyra_order_status_changes",
             "Order status changes after entry (fills of resting orders, cancels, expiries)",
-            ["market", "status"], registry=r,
+            ["market", "status"],
+            registry=r,
         )
         self.trades = Counter("phoenyra_trades", "Trades executed", ["market"], registry=r)
         self.volume = Counter(
@@ -90,16 +93,19 @@ class ExchangeMetrics:
             "phoenyra_errors", "Requests refused or failed, by error code", ["code"], registry=r
         )
         self.http = Histogram(
-            "phoenyra_http_request_duration_seconds", "HTTP request duration (seconds)",
-            ["method", "route", "status"], buckets=LATENCY_BUCKETS, registry=r,
+            "phoenyra_http_request_duration_seconds",
+            "HTTP request duration (seconds)",
+            ["method", "route", "status"],
+            buckets=LATENCY_BUCKETS,
+            registry=r,
         )
         self.commit = Histogram(
-            "phoenyra_db_commit_duration_seconds", "Group-commit transaction duration (seconds)",
-            buckets=LATENCY_BUCKETS, registry=r,
+            "phoenyra_db_commit_duration_seconds",
+            "Group-commit transaction duration (seconds)",
+            buckets=LATENCY_BUCKETS,
+            registry=r,
         )
-        self.ws_clients = Gauge(
-            "phoenyra_ws_clients", "Connected WebSocket clients", registry=r
-        )
+        self.ws_clients = Gauge("phoenyra_ws_clients", "Connected WebSocket clients", registry=r)
         self.up_since = Gauge(
             "phoenyra_start_time_seconds", "Start time of the service (epoch seconds)", registry=r
         )

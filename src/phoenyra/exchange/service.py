@@ -38,8 +38,9 @@ log = logging.getLogger("phoenyra.exchange")
 
 DEFAULT_BATTERY = "default"
 # Risk refusals are recorded as REJECTED orders (an audit trail); input errors are not.
-RECORDED_REFUSALS = frozenset({"SOC_LIMIT", "ENERGY_LIMIT", "BATTERY_STATUS_UNKNOWN",
-                               "BATTERY_STATUS_STALE"})
+RECORDED_REFUSALS = frozenset(
+    {"SOC_LIMIT", "ENERGY_LIMIT", "BATTERY_STATUS_UNKNOWN", "BATTERY_STATUS_STALE"}
+)
 
 
 @dataclass(slots=True)
@@ -166,9 +167,17 @@ class ExchangeService:
         self.recent_trades.append(row)
         # Risk reads the core's trade object; rebuild the fields it needs from the row.
         trade = Trade(
-            row["id"], row["market"], row["delivery_start"], 0, 0, row["buy_order_id"],
-            row["sell_order_id"], row["buy_account_id"], row["sell_account_id"],
-            Side(row["aggressor_side"]), row["executed_at"],
+            row["id"],
+            row["market"],
+            row["delivery_start"],
+            0,
+            0,
+            row["buy_order_id"],
+            row["sell_order_id"],
+            row["buy_account_id"],
+            row["sell_account_id"],
+            Side(row["aggressor_side"]),
+            row["executed_at"],
         )
         self.risk.apply_trade(trade, row["quantity"], row["price"])
 
@@ -224,8 +233,10 @@ class ExchangeService:
             if original is not None:
                 await self.writer.flush()  # the original may still be in flight
                 body = order_wire(self._row(original))
-                body["trades"] = [trade_wire(t) for t in
-                                  await asyncio.to_thread(self.store.trades_for_order, original.id)]
+                body["trades"] = [
+                    trade_wire(t)
+                    for t in await asyncio.to_thread(self.store.trades_for_order, original.id)
+                ]
                 return 200, body
         spec = self.engine.spec(req.market)
         ticks = spec.price_to_ticks(req.price)
@@ -238,8 +249,16 @@ class ExchangeService:
         except Reject as refusal:
             if refusal.code in RECORDED_REFUSALS:
                 order = self.engine.reject(
-                    account.id, req.market, req.side, ticks, lots, now, refusal.code,
-                    req.time_in_force, req.delivery_start, req.client_order_id,
+                    account.id,
+                    req.market,
+                    req.side,
+                    ticks,
+                    lots,
+                    now,
+                    refusal.code,
+                    req.time_in_force,
+                    req.delivery_start,
+                    req.client_order_id,
                 )
                 row = self._row(order)
                 await self._commit([row], [])
@@ -248,8 +267,15 @@ class ExchangeService:
                 refusal.details["order_id"] = order.id
             raise
         result = self.engine.place(
-            account.id, req.market, req.side, ticks, lots, now, req.time_in_force,
-            req.delivery_start, req.client_order_id,
+            account.id,
+            req.market,
+            req.side,
+            ticks,
+            lots,
+            now,
+            req.time_in_force,
+            req.delivery_start,
+            req.client_order_id,
         )
         order_rows, trade_rows = self._account_for(result, spec)
         await self._commit(order_rows, trade_rows)
@@ -297,7 +323,8 @@ class ExchangeService:
                 raise Reject("NOT_FOUND", f"Order {order_id} does not exist.", 404)
             if order is None:
                 raise Reject(
-                    "ORDER_NOT_OPEN", f"Order {order_id} is {row['status']} and cannot be cancelled.",
+                    "ORDER_NOT_OPEN",
+                    f"Order {order_id} is {row['status']} and cannot be cancelled.",
                     409,
                 )
             raise Reject("FORBIDDEN", "Only the order's account or an admin can cancel it.", 403)
@@ -327,7 +354,11 @@ class ExchangeService:
             self._publish_orders(rows)
 
     def open_orders(
-        self, account: Account, market: str | None, side: str | None, status: str | None,
+        self,
+        account: Account,
+        market: str | None,
+        side: str | None,
+        status: str | None,
         account_filter: int | None = None,
     ) -> list[dict]:
         out = []
@@ -354,8 +385,13 @@ class ExchangeService:
             if bs is None:
                 return rows
             for price, lots, count in bs.depth():
-                rows.append({"price": spec.ticks_to_price(price),
-                             "quantity": spec.lots_to_quantity(lots), "orders": count})
+                rows.append(
+                    {
+                        "price": spec.ticks_to_price(price),
+                        "quantity": spec.lots_to_quantity(lots),
+                        "orders": count,
+                    }
+                )
                 if len(rows) >= levels:
                     break
             return rows
@@ -375,19 +411,21 @@ class ExchangeService:
                 continue
             mark = self.risk.marks.get(market)
             unrealized = pos.unrealized_pnl(mark)
-            out.append({
-                "account_id": account_id,
-                "account": names.get(account_id),
-                "market": market,
-                "net_energy_mwh": round(pos.net_mwh, 10),
-                "average_price": round(pos.avg_price, 6),
-                "notional_eur": round(pos.notional_eur, 6),
-                "bought_mwh": round(pos.bought_mwh, 10),
-                "sold_mwh": round(pos.sold_mwh, 10),
-                "realized_pnl_eur": round(pos.realized_pnl, 6),
-                "mark_price": mark,
-                "unrealized_pnl_eur": None if unrealized is None else round(unrealized, 6),
-            })
+            out.append(
+                {
+                    "account_id": account_id,
+                    "account": names.get(account_id),
+                    "market": market,
+                    "net_energy_mwh": round(pos.net_mwh, 10),
+                    "average_price": round(pos.avg_price, 6),
+                    "notional_eur": round(pos.notional_eur, 6),
+                    "bought_mwh": round(pos.bought_mwh, 10),
+                    "sold_mwh": round(pos.sold_mwh, 10),
+                    "realized_pnl_eur": round(pos.realized_pnl, 6),
+                    "mark_price": mark,
+                    "unrealized_pnl_eur": None if unrealized is None else round(unrealized, 6),
+                }
+            )
         return out
 
     # -- batteries ------------------------------------------------------------------------
@@ -413,7 +451,12 @@ class ExchangeService:
         }
 
     async def record_battery_status(
-        self, battery_id: str, soc: float, power: float, temperature: float, at: float,
+        self,
+        battery_id: str,
+        soc: float,
+        power: float,
+        temperature: float,
+        at: float,
         source: str,
     ) -> dict:
         row = self.batteries.get(battery_id)
@@ -423,7 +466,8 @@ class ExchangeService:
         if abs(power) > limit:
             raise Reject(
                 "INVALID_TELEMETRY",
-                f"power_mw {power} is outside ±{limit:g} MW (1.2 × the rated {row['power_mw']:g} MW).",
+                f"power_mw {power} is outside ±{limit:g} MW "
+                f"(1.2 × the rated {row['power_mw']:g} MW).",
             )
         if row["status_at"] is not None and at < row["status_at"]:
             raise Reject(
@@ -431,8 +475,14 @@ class ExchangeService:
                 "This reading is older than the status already held; it was not applied.",
                 409,
             )
-        update = {"id": battery_id, "soc_percent": soc, "power_mw_now": power,
-                  "temperature_c": temperature, "status_at": at, "source": source}
+        update = {
+            "id": battery_id,
+            "soc_percent": soc,
+            "power_mw_now": power,
+            "temperature_c": temperature,
+            "status_at": at,
+            "source": source,
+        }
         await asyncio.to_thread(self.store.save_battery_status, update)
         row.update(update)
         self.risk.set_state(battery_id, BatteryState(soc, at))
@@ -446,9 +496,7 @@ class ExchangeService:
             raise Reject("NOT_FOUND", f"Battery {battery_id!r} is not known.", 404)
         merged = {**row, **values}
         if not 0 <= merged["soc_min_percent"] < merged["soc_max_percent"] <= 100:
-            raise Reject(
-                "INVALID_LIMITS", "Need 0 ≤ soc_min_percent < soc_max_percent ≤ 100."
-            )
+            raise Reject("INVALID_LIMITS", "Need 0 ≤ soc_min_percent < soc_max_percent ≤ 100.")
         await asyncio.to_thread(self.store.update_battery_limits, battery_id, values)
         row.update(values)
         self.risk.set_limits(battery_id, self._limits(row))

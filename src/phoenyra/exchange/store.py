@@ -230,14 +230,26 @@ class Store:
     def create_account(self, name: str, role: str, battery_id: str | None, now: float) -> dict:
         with self.engine.begin() as conn:
             res = conn.execute(
-                accounts.insert().values(name=name, role=role, battery_id=battery_id, created_at=now)
+                accounts.insert().values(
+                    name=name, role=role, battery_id=battery_id, created_at=now
+                )
             )
             account_id = res.inserted_primary_key[0]
-        return {"id": account_id, "name": name, "role": role, "battery_id": battery_id,
-                "created_at": now}
+        return {
+            "id": account_id,
+            "name": name,
+            "role": role,
+            "battery_id": battery_id,
+            "created_at": now,
+        }
 
     def add_key(
-        self, account_id: int, key_id: str, key_hash: str, now: float, expire_others_at: float | None
+        self,
+        account_id: int,
+        key_id: str,
+        key_hash: str,
+        now: float,
+        expire_others_at: float | None,
     ) -> None:
         """Add a key; with ``expire_others_at``, the account's other live keys end then."""
         with self.engine.begin() as conn:
@@ -245,12 +257,17 @@ class Store:
                 conn.execute(
                     update(api_keys)
                     .where(api_keys.c.account_id == account_id)
-                    .where(api_keys.c.expires_at.is_(None) | (api_keys.c.expires_at > expire_others_at))
+                    .where(
+                        api_keys.c.expires_at.is_(None) | (api_keys.c.expires_at > expire_others_at)
+                    )
                     .values(expires_at=expire_others_at)
                 )
             conn.execute(
                 api_keys.insert().values(
-                    key_id=key_id, account_id=account_id, key_hash=key_hash, created_at=now,
+                    key_id=key_id,
+                    account_id=account_id,
+                    key_hash=key_hash,
+                    created_at=now,
                     expires_at=None,
                 )
             )
@@ -293,9 +310,7 @@ class Store:
         with self.engine.connect() as conn:
             return [r._asdict() for r in conn.execute(q)]
 
-    def page_orders(
-        self, after: int | None, limit: int, filters: dict[str, Any]
-    ) -> list[dict]:
+    def page_orders(self, after: int | None, limit: int, filters: dict[str, Any]) -> list[dict]:
         q = select(orders).order_by(orders.c.id.desc()).limit(limit)
         if after is not None:
             q = q.where(orders.c.id < after)

@@ -24,14 +24,24 @@ async def _receive(body: TelemetryIn, service, source: str):
     return json_response(status, 202)
 
 
-@router.post("/api/bess/telemetry", status_code=202, response_model=BatteryStatus,
-             responses=ERRORS, summary="Receive telemetry from an external system")
+@router.post(
+    "/api/bess/telemetry",
+    status_code=202,
+    response_model=BatteryStatus,
+    responses=ERRORS,
+    summary="Receive telemetry from an external system",
+)
 async def bess_telemetry(body: TelemetryIn, account: TelemetrySender, service: Service):
     return await _receive(body, service, "rest")
 
 
-@router.post("/api/telemetry", status_code=202, response_model=BatteryStatus,
-             responses=ERRORS, summary="Send BESS telemetry (same contract as /api/bess/telemetry)")
+@router.post(
+    "/api/telemetry",
+    status_code=202,
+    response_model=BatteryStatus,
+    responses=ERRORS,
+    summary="Send BESS telemetry (same contract as /api/bess/telemetry)",
+)
 async def telemetry(body: TelemetryIn, account: TelemetrySender, service: Service):
     return await _receive(body, service, "rest")
 
@@ -40,20 +50,32 @@ def _status(service, battery_id: str):
     return json_response(service.battery_status(battery_id))
 
 
-@router.get("/api/bess/status", response_model=BatteryStatus, responses=ERRORS,
-            summary="Current status of a battery")
+@router.get(
+    "/api/bess/status",
+    response_model=BatteryStatus,
+    responses=ERRORS,
+    summary="Current status of a battery",
+)
 async def bess_status(account: AnyAccount, service: Service, battery_id: str = "default"):
     return _status(service, battery_id)
 
 
-@router.get("/api/bess-status", response_model=BatteryStatus, responses=ERRORS,
-            summary="Alias of /api/bess/status (the spec's name)")
+@router.get(
+    "/api/bess-status",
+    response_model=BatteryStatus,
+    responses=ERRORS,
+    summary="Alias of /api/bess/status (the spec's name)",
+)
 async def bess_status_alias(account: AnyAccount, service: Service, battery_id: str = "default"):
     return _status(service, battery_id)
 
 
-@router.put("/api/batteries/{battery_id}", response_model=BatteryStatus, responses=ERRORS,
-            summary="Set a battery's capacity, rated power and SoC limits")
+@router.put(
+    "/api/batteries/{battery_id}",
+    response_model=BatteryStatus,
+    responses=ERRORS,
+    summary="Set a battery's capacity, rated power and SoC limits",
+)
 async def set_limits(battery_id: str, body: BatteryLimitsIn, admin: Admin, service: Service):
     values = {k: v for k, v in body.model_dump().items() if v is not None}
     if not values:

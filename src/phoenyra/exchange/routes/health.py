@@ -27,8 +27,9 @@ async def readyz(service: Service):
     except Exception:
         checks["database"] = False
     ok = all(checks.values())
-    return json_response({"status": "ok" if ok else "unavailable", "checks": checks},
-                         200 if ok else 503)
+    return json_response(
+        {"status": "ok" if ok else "unavailable", "checks": checks}, 200 if ok else 503
+    )
 
 
 @router.get("/metrics", summary="Prometheus metrics")

@@ -8,6 +8,7 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from ...core.orders import OrderStatus, Side, TimeInForce
 
+
 class ErrorBody(BaseModel):
     code: str = Field(description="Machine-readable code, e.g. SOC_LIMIT, INVALID_TICK, THROTTLED")
     message: str = Field(description="What went wrong and what to do, for a person")
@@ -25,7 +26,9 @@ class OrderIn(BaseModel):
     )
     side: Side = Field(description="BUY charges the battery, SELL discharges it")
     quantity: float = Field(
-        gt=0, strict=True, description="Energy in MWh, a positive multiple of the market's lot (0.1 MWh)",
+        gt=0,
+        strict=True,
+        description="Energy in MWh, a positive multiple of the market's lot (0.1 MWh)",
         examples=[1.5],
     )
     price: float = Field(
@@ -35,7 +38,8 @@ class OrderIn(BaseModel):
         examples=[85.2],
     )
     time_in_force: TimeInForce = Field(
-        TimeInForce.GTC, description="GTC rests until filled or cancelled; IOC fills what it "
+        TimeInForce.GTC,
+        description="GTC rests until filled or cancelled; IOC fills what it "
         "can now and cancels the rest; FOK fills completely now or not at all",
     )
     delivery_start: AwareDatetime | None = Field(
@@ -44,98 +48,118 @@ class OrderIn(BaseModel):
         "for the market's continuous book. Its book closes at gate closure (5 min before)",
     )
     client_order_id: str | None = Field(
-        None, min_length=1, max_length=64, pattern=r"^[A-Za-z0-9._:\-]+$",
+        None,
+        min_length=1,
+        max_length=64,
+        pattern=r"^[A-Za-z0-9._:\-]+$",
         description="Your id for the order; repeating it returns the original order",
     )
 
 
+ID = "Unique id, assigned by the exchange"
+UTC = "ISO 8601 UTC"
+
+
 class TradeOut(BaseModel):
-    id: int
-    market: str
+    id: int = Field(description=ID)
+    market: str = Field(description="Market of the trade, e.g. epex_at")
     price: float = Field(description="Trade price in EUR/MWh")
     quantity: float = Field(description="Traded energy in MWh")
-    buy_order_id: int
-    sell_order_id: int
+    buy_order_id: int = Field(description="Id of the buy order")
+    sell_order_id: int = Field(description="Id of the sell order")
     aggressor_side: Side = Field(description="Side of the incoming order that caused the trade")
-    delivery_start: str | None = Field(description="Delivery quarter-hour start (UTC) or null")
-    executed_at: str = Field(description="Execution time, ISO 8601 UTC")
+    delivery_start: str | None = Field(description=f"Delivery quarter-hour start, {UTC}, or null")
+    executed_at: str = Field(description=f"Execution time, {UTC}")
 
 
 class OrderOut(BaseModel):
-    id: int
-    account_id: int
-    market: str
-    side: Side
+    id: int = Field(description=ID)
+    account_id: int = Field(description="Account that placed the order")
+    market: str = Field(description="Market, e.g. epex_at")
+    side: Side = Field(description="BUY (charge) or SELL (discharge)")
     quantity: float = Field(description="Ordered energy in MWh")
     price: float = Field(description="Limit price in EUR/MWh")
-    status: OrderStatus
+    status: OrderStatus = Field(
+        description="ACCEPTED, PARTIALLY_FILLED, FILLED, CANCELLED, EXPIRED or REJECTED"
+    )
     filled: float = Field(description="Energy filled so far in MWh")
     remaining: float = Field(description="Energy still working in the book in MWh (0 if closed)")
-    time_in_force: TimeInForce
-    delivery_start: str | None = Field(description="Delivery quarter-hour start (UTC) or null")
-    delivery_end: str | None = Field(description="Delivery quarter-hour end (UTC) or null")
-    client_order_id: str | None
+    time_in_force: TimeInForce = Field(description="GTC, IOC or FOK")
+    delivery_start: str | None = Field(description=f"Delivery quarter-hour start, {UTC}, or null")
+    delivery_end: str | None = Field(description=f"Delivery quarter-hour end, {UTC}, or null")
+    client_order_id: str | None = Field(description="The client's own id for the order")
     reject_code: str | None = Field(description="Why a REJECTED order was refused")
-    created_at: str = Field(description="ISO 8601 UTC")
-    updated_at: str = Field(description="ISO 8601 UTC")
+    created_at: str = Field(description=f"Entry time, {UTC}")
+    updated_at: str = Field(description=f"Time of the last change, {UTC}")
 
 
 class OrderWithTrades(OrderOut):
-    trades: list[TradeOut] = Field(description="Trades this request caused")
+    trades: list[TradeOut] = Field(
+        description="Trades of this order (caused by this request when placing)"
+    )
 
 
 class OrderPage(BaseModel):
-    items: list[OrderOut]
+    items: list[OrderOut] = Field(description="Orders, newest first")
     next: str | None = Field(description="Cursor for the next page, or null at the end")
 
 
 class TradePage(BaseModel):
-    items: list[TradeOut]
+    items: list[TradeOut] = Field(description="Trades, newest first")
     next: str | None = Field(description="Cursor for the next page, or null at the end")
 
 
 class PositionOut(BaseModel):
-    account_id: int
-    account: str | None
-    market: str
+    account_id: int = Field(description="Account id")
+    account: str | None = Field(description="Account name")
+    market: str = Field(description="Market, e.g. epex_at")
     net_energy_mwh: float = Field(description="Bought minus sold energy in MWh")
     average_price: float = Field(description="Average cost of the open position in EUR/MWh")
     notional_eur: float = Field(description="Open position × average price, EUR")
-    bought_mwh: float
-    sold_mwh: float
+    bought_mwh: float = Field(description="Energy bought in MWh")
+    sold_mwh: float = Field(description="Energy sold in MWh")
     realized_pnl_eur: float = Field(description="Realised PnL, average-cost method, EUR")
     mark_price: float | None = Field(description="Mark price in EUR/MWh when known")
     unrealized_pnl_eur: float | None = Field(description="(mark − average) × position, EUR")
 
 
 class BookLevel(BaseModel):
-    price: float = Field(description="EUR/MWh")
-    quantity: float = Field(description="MWh")
-    orders: int
+    price: float = Field(description="Price level in EUR/MWh")
+    quantity: float = Field(description="Open energy at this price in MWh")
+    orders: int = Field(description="Number of open orders at this price")
 
 
 class BookOut(BaseModel):
-    market: str
-    delivery_start: str | None
-    bids: list[BookLevel]
-    asks: list[BookLevel]
+    market: str = Field(description="Market, e.g. epex_at")
+    delivery_start: str | None = Field(description=f"Product start, {UTC}, or null (continuous)")
+    bids: list[BookLevel] = Field(description="Buy levels, best (highest) first")
+    asks: list[BookLevel] = Field(description="Sell levels, best (lowest) first")
 
 
 class AccountIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    name: str = Field(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9._@\- ]+$")
-    role: Literal["admin", "trader", "viewer", "telemetry"]
+    name: str = Field(
+        min_length=1,
+        max_length=100,
+        pattern=r"^[A-Za-z0-9._@\- ]+$",
+        description="Unique account name",
+    )
+    role: Literal["admin", "trader", "viewer", "telemetry"] = Field(
+        description="admin: everything; trader: own orders; viewer: read; telemetry: send "
+        "battery telemetry"
+    )
     battery_id: str | None = Field(
-        None, max_length=64,
+        None,
+        max_length=64,
         description="The battery this account trades for; its orders then pass the SoC checks",
     )
 
 
 class AccountOut(BaseModel):
-    id: int
-    name: str
-    role: str
-    battery_id: str | None
+    id: int = Field(description=ID)
+    name: str = Field(description="Unique account name")
+    role: str = Field(description="admin, trader, viewer or telemetry")
+    battery_id: str | None = Field(description="Battery the account trades for, or null")
 
 
 class AccountCreated(AccountOut):
@@ -143,16 +167,18 @@ class AccountCreated(AccountOut):
 
 
 class KeyRotated(BaseModel):
-    id: int
+    id: int = Field(description="Account id")
     api_key: str = Field(description="The new key, shown once")
     previous_keys_valid_until: str = Field(description="The old keys stop working then (UTC)")
 
 
 class TelemetryIn(BaseModel):
     model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
-    battery_id: str = Field("default", max_length=64)
+    battery_id: str = Field("default", max_length=64, description="Battery the reading is for")
     soc_percent: float = Field(ge=0, le=100, strict=True, description="State of charge in percent")
-    power_mw: float = Field(strict=True, description="Active power in MW, + discharging / − charging")
+    power_mw: float = Field(
+        strict=True, description="Active power in MW, + discharging / − charging"
+    )
     temperature_c: float = Field(ge=-40, le=80, strict=True, description="Temperature in °C")
     timestamp: AwareDatetime | None = Field(
         None, strict=False, description="Time of the reading, ISO 8601 UTC; default: now"
@@ -160,22 +186,26 @@ class TelemetryIn(BaseModel):
 
 
 class BatteryStatus(BaseModel):
-    battery_id: str
+    battery_id: str = Field(description="Battery id")
     soc_percent: float | None = Field(description="State of charge in percent")
     power_mw: float | None = Field(description="Active power in MW, + discharging / − charging")
-    temperature_c: float | None = Field(description="°C")
+    temperature_c: float | None = Field(description="Temperature in °C")
     online: bool = Field(description="A reading arrived within 3 update intervals")
     updated_at: str | None = Field(description="Time of the reading, ISO 8601 UTC")
-    source: str | None
-    capacity_mwh: float
-    rated_power_mw: float
-    soc_min_percent: float
-    soc_max_percent: float
+    source: str | None = Field(description="Where the reading came from: rest, modbus, mqtt")
+    capacity_mwh: float = Field(description="Usable energy in MWh")
+    rated_power_mw: float = Field(description="Rated power in MW")
+    soc_min_percent: float = Field(description="Selling (discharging) stops below this, percent")
+    soc_max_percent: float = Field(description="Buying (charging) stops above this, percent")
 
 
 class BatteryLimitsIn(BaseModel):
     model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
     capacity_mwh: float | None = Field(None, gt=0, le=100_000, description="Usable energy, MWh")
     power_mw: float | None = Field(None, gt=0, le=100_000, description="Rated power, MW")
-    soc_min_percent: float | None = Field(None, ge=0, le=100)
-    soc_max_percent: float | None = Field(None, ge=0, le=100)
+    soc_min_percent: float | None = Field(
+        None, ge=0, le=100, description="Selling (discharging) stops below this SoC, percent"
+    )
+    soc_max_percent: float | None = Field(
+        None, ge=0, le=100, description="Buying (charging) stops above this SoC, percent"
+    )

@@ -11,23 +11,39 @@ from ...core.orders import OrderStatus, Side
 from ..deps import Reader, Service, Trader, json_response, parse_cursor
 from ..service import OrderRequest
 from ..wire import order_wire, trade_wire
-from .models import BookOut, ErrorResponse, OrderIn, OrderOut, OrderPage, OrderWithTrades, PositionOut
+from .models import (
+    BookOut,
+    ErrorResponse,
+    OrderIn,
+    OrderOut,
+    OrderPage,
+    OrderWithTrades,
+    PositionOut,
+)
 
 router = APIRouter(tags=["orders"])
 
 ERRORS = {
     401: {"model": ErrorResponse, "description": "Missing or invalid API key"},
     403: {"model": ErrorResponse, "description": "The key's role may not do this"},
-    409: {"model": ErrorResponse, "description": "Conflict: market closed, battery status "
-          "unknown or stale, order not open"},
-    422: {"model": ErrorResponse, "description": "Invalid input or refused by a risk rule "
-          "(SOC_LIMIT, ENERGY_LIMIT, INVALID_TICK, ...)"},
+    409: {
+        "model": ErrorResponse,
+        "description": "Conflict: market closed, battery status unknown or stale, order not open",
+    },
+    422: {
+        "model": ErrorResponse,
+        "description": "Invalid input or refused by a risk rule "
+        "(SOC_LIMIT, ENERGY_LIMIT, INVALID_TICK, ...)",
+    },
     429: {"model": ErrorResponse, "description": "Throttled; see Retry-After"},
 }
 
 
 @router.post(
-    "/api/orders", status_code=201, response_model=OrderWithTrades, responses={
+    "/api/orders",
+    status_code=201,
+    response_model=OrderWithTrades,
+    responses={
         200: {"model": OrderWithTrades, "description": "A repeated client_order_id: the original"},
         **ERRORS,
     },
@@ -49,8 +65,12 @@ async def place_order(body: OrderIn, account: Trader, service: Service):
     return json_response(out, status)
 
 
-@router.get("/api/orders", response_model=list[OrderOut], responses=ERRORS,
-            summary="Active (open) orders; traders see their own")
+@router.get(
+    "/api/orders",
+    response_model=list[OrderOut],
+    responses=ERRORS,
+    summary="Active (open) orders; traders see their own",
+)
 async def active_orders(
     account: Reader,
     service: Service,
@@ -59,13 +79,18 @@ async def active_orders(
     status: Annotated[OrderStatus | None, Query(description="ACCEPTED or PARTIALLY_FILLED")] = None,
 ):
     return json_response(
-        service.open_orders(account, market, side.value if side else None,
-                            status.value if status else None)
+        service.open_orders(
+            account, market, side.value if side else None, status.value if status else None
+        )
     )
 
 
-@router.get("/api/orders/{order_id}", response_model=OrderWithTrades, responses=ERRORS,
-            summary="One order with all its trades")
+@router.get(
+    "/api/orders/{order_id}",
+    response_model=OrderWithTrades,
+    responses=ERRORS,
+    summary="One order with all its trades",
+)
 def get_order(order_id: int, account: Reader, service: Service):
     row = service.store.get_order(order_id)
     if row is None or not (account.sees_all or row["account_id"] == account.id):
@@ -76,14 +101,22 @@ def get_order(order_id: int, account: Reader, service: Service):
     return json_response(body)
 
 
-@router.delete("/api/orders/{order_id}", response_model=OrderOut, responses=ERRORS,
-               summary="Cancel an open order")
+@router.delete(
+    "/api/orders/{order_id}",
+    response_model=OrderOut,
+    responses=ERRORS,
+    summary="Cancel an open order",
+)
 async def cancel_order(order_id: int, account: Trader, service: Service):
     return json_response(await service.cancel_order(account, order_id))
 
 
-@router.get("/orders", response_model=OrderPage, responses=ERRORS,
-            summary="All orders, newest first, paginated")
+@router.get(
+    "/orders",
+    response_model=OrderPage,
+    responses=ERRORS,
+    summary="All orders, newest first, paginated",
+)
 def all_orders(
     account: Reader,
     service: Service,
@@ -104,8 +137,9 @@ def all_orders(
     return json_response({"items": [order_wire(r) for r in rows], "next": nxt})
 
 
-@router.get("/api/book", response_model=BookOut, responses=ERRORS,
-            summary="Aggregated depth of one book")
+@router.get(
+    "/api/book", response_model=BookOut, responses=ERRORS, summary="Aggregated depth of one book"
+)
 async def book(
     account: Reader,
     service: Service,
@@ -124,7 +158,11 @@ async def book(
     return json_response(service.book_depth(market, ds, levels))
 
 
-@router.get("/api/positions", response_model=list[PositionOut], responses=ERRORS,
-            summary="Exposure and PnL per account and market")
+@router.get(
+    "/api/positions",
+    response_model=list[PositionOut],
+    responses=ERRORS,
+    summary="Exposure and PnL per account and market",
+)
 async def positions(account: Reader, service: Service):
     return json_response(service.positions(account))

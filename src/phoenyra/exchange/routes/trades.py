@@ -15,8 +15,12 @@ from .orders import ERRORS
 router = APIRouter(tags=["trades"])
 
 
-@router.get("/api/trades", response_model=list[TradeOut], responses=ERRORS,
-            summary="Recent trades, newest first")
+@router.get(
+    "/api/trades",
+    response_model=list[TradeOut],
+    responses=ERRORS,
+    summary="Recent trades, newest first",
+)
 async def recent_trades(
     account: Reader,
     service: Service,
@@ -42,8 +46,12 @@ def _time(name: str, value: str | None) -> float | None:
         raise Reject("INVALID_TIME", f"{name}: {exc}") from None
 
 
-@router.get("/trades", response_model=TradePage, responses=ERRORS,
-            summary="All trades, newest first, paginated; filter by market and time")
+@router.get(
+    "/trades",
+    response_model=TradePage,
+    responses=ERRORS,
+    summary="All trades, newest first, paginated; filter by market and time",
+)
 def all_trades(
     account: Reader,
     service: Service,
@@ -55,8 +63,12 @@ def all_trades(
     mine: Annotated[bool, Query(description="Only trades of your own account")] = False,
 ):
     rows = service.store.page_trades(
-        parse_cursor(cursor), limit, market,
-        account.id if mine else None, _time("since", since), _time("until", until),
+        parse_cursor(cursor),
+        limit,
+        market,
+        account.id if mine else None,
+        _time("since", since),
+        _time("until", until),
     )
     nxt = str(rows[-1]["id"]) if len(rows) == limit else None
     return json_response({"items": [trade_wire(r) for r in rows], "next": nxt})

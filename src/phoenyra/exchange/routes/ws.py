@@ -22,8 +22,14 @@ async def events(ws: WebSocket):
     q = ws.query_params
     try:
         account = verify_ws(
-            service.settings.effective_hmac_secret or "", service.keyring, service.nonces,
-            q.get("key_id"), q.get("ts"), q.get("nonce"), q.get("sig"), time.time(),
+            service.settings.effective_hmac_secret or "",
+            service.keyring,
+            service.nonces,
+            q.get("key_id"),
+            q.get("ts"),
+            q.get("nonce"),
+            q.get("sig"),
+            time.time(),
         )
     except Reject as refusal:
         service.metrics.errors.labels(refusal.code).inc()
