@@ -6,7 +6,7 @@ import subprocess
 import sys
 import time
 
-from conftest import ROOT, ExchangeProcess, new_trader
+from support import ROOT, ExchangeProcess, new_trader
 
 
 def test_requests_without_a_valid_key_are_refused(exchange):

@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from conftest import new_trader
+from support import new_trader
 
 GOOD = {"market": "epex_at", "side": "BUY", "quantity": 1.0, "price": 50.0}
 

@@ -10,7 +10,7 @@ from collections import defaultdict
 
 import httpx
 
-from conftest import ExchangeProcess, new_trader
+from support import ExchangeProcess, new_trader
 
 
 def _stream(base_url: str, key: str, seed: int, acked: list, stop: threading.Event) -> None:

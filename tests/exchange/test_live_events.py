@@ -12,7 +12,7 @@ import time
 import pytest
 import websockets
 
-from conftest import new_trader
+from support import new_trader
 
 SECRET = "dev-hmac-secret"  # the development default of HMAC_SECRET
 

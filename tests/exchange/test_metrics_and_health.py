@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from prometheus_client.parser import text_string_to_metric_families
 
-from conftest import new_trader
+from support import new_trader
 
 
 def _samples(exchange) -> dict[tuple[str, tuple], float]:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from conftest import new_trader
+from support import new_trader
 
 
 def test_buy_crossing_a_resting_sell_trades_at_the_average_of_the_limits(exchange):

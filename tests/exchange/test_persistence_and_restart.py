@@ -6,7 +6,7 @@ import math
 import time
 from datetime import UTC, datetime
 
-from conftest import ExchangeProcess, new_trader
+from support import ExchangeProcess, new_trader
 
 
 def _next_quarter(min_ahead_s: float = 3600) -> str:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from conftest import ExchangeProcess, new_trader, set_soc
+from support import ExchangeProcess, new_trader, set_soc
 
 
 @pytest.fixture(scope="module")
@@ -128,3 +128,35 @@ def test_throttle_answers_429_with_retry_after(tmp_path):
         assert len(trader.get("/api/orders").json()) == 4
     finally:
         proc.stop()
+
+
+def test_product_orders_are_limited_by_rated_power_per_quarter_hour(battery):
+    # rated 1 MW: at most 0.25 MWh per quarter-hour, whatever the SoC room
+    set_soc(battery, 50.0)
+    delivery = _quarter_hours_ahead(8)
+    with battery.client() as op:
+        r = op.post("/api/orders", json=_order("SELL", 0.3, 200.0, delivery_start=delivery))
+        assert r.status_code == 422 and r.json()["error"]["code"] == "POWER_LIMIT"
+        first = op.post("/api/orders", json=_order("SELL", 0.2, 200.0, delivery_start=delivery))
+        assert first.status_code == 201, first.text
+        r = op.post("/api/orders", json=_order("SELL", 0.1, 200.0, delivery_start=delivery))
+        assert r.status_code == 422 and r.json()["error"]["code"] == "POWER_LIMIT"
+        # the next quarter-hour is a separate product with its own 0.25 MWh
+        other = op.post(
+            "/api/orders", json=_order("SELL", 0.2, 200.0, delivery_start=_quarter_hours_ahead(9))
+        )
+        assert other.status_code == 201
+        # buying in the same quarter-hour is the other direction: charging room is separate
+        buy = op.post("/api/orders", json=_order("BUY", 0.2, 10.0, delivery_start=delivery))
+        assert buy.status_code == 201
+        for o in (first, other, buy):
+            op.delete(f"/api/orders/{o.json()['id']}")
+
+
+def _quarter_hours_ahead(n: int) -> str:
+    import math
+    import time
+    from datetime import UTC, datetime
+
+    start = (math.floor(time.time() / 900) + n) * 900
+    return datetime.fromtimestamp(start, UTC).isoformat()

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from collections import deque
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 
 from .errors import Reject
 from .markets import QUARTER_HOUR
@@ -106,7 +107,8 @@ class AccountRisk:
     battery_id: str | None
     open_buy_mwh: float = 0.0
     open_sell_mwh: float = 0.0
-    open_by_order: dict[int, float] = field(default_factory=dict)  # signed open MWh per order
+    # Open MWh, delivery product and side (True = BUY) of each open order.
+    open_by_order: dict[int, tuple[float, int | None, bool]] = field(default_factory=dict)
     # Net filled MWh per delivery product start (quarter-hour) not yet delivered.
     product_fills: dict[int, float] = field(default_factory=dict)
     # Continuous-book fills (time, signed MWh) made after the latest battery reading.
@@ -168,7 +170,14 @@ class RiskManager:
                 retry_after=wait,
             )
 
-    def check_order(self, account_id: int, side: Side, quantity_mwh: float, now: float) -> None:
+    def check_order(
+        self,
+        account_id: int,
+        side: Side,
+        quantity_mwh: float,
+        now: float,
+        delivery_start: int | None = None,
+    ) -> None:
         """Battery checks for an account linked to a battery; others pass."""
         acct = self.accounts.get(account_id)
         if acct is None or acct.battery_id is None:
@@ -227,6 +236,37 @@ class RiskManager:
                     f"stored, {committed:+.2f} MWh already traded and {acct.open_sell_mwh:.2f} "
                     f"MWh in open sell orders, at most {max(room, 0.0):.2f} MWh can be sold.",
                 )
+        if delivery_start is not None:
+            self._check_power(acct, battery_id, limits, side, quantity_mwh, delivery_start)
+
+    def _check_power(
+        self,
+        acct: AccountRisk,
+        battery_id: str,
+        limits: BatteryLimits,
+        side: Side,
+        quantity_mwh: float,
+        delivery_start: int,
+    ) -> None:
+        """In one quarter-hour the battery moves at most rated power × 0.25 h of energy."""
+        per_quarter = limits.power_mw * QUARTER_HOUR / 3600.0
+        traded = acct.product_fills.get(delivery_start, 0.0)
+        is_buy = side is BUY
+        open_same_side = sum(
+            mwh
+            for mwh, ds, buy in acct.open_by_order.values()
+            if ds == delivery_start and buy == is_buy
+        )
+        worst = (traded if is_buy else -traded) + open_same_side + quantity_mwh
+        if worst > per_quarter + EPS:
+            start = datetime.fromtimestamp(delivery_start, UTC).strftime("%Y-%m-%d %H:%M UTC")
+            raise Reject(
+                "POWER_LIMIT",
+                f"Battery {battery_id!r} is rated {limits.power_mw:g} MW, so it can "
+                f"{'charge' if is_buy else 'discharge'} at most {per_quarter:.2f} MWh in the "
+                f"quarter-hour starting {start}; with the energy already traded and open in "
+                f"that product, {quantity_mwh:g} MWh more is too much.",
+            )
 
     def committed_mwh(self, account_id: int, now: float) -> float:
         acct = self.accounts[account_id]
@@ -242,9 +282,9 @@ class RiskManager:
         if acct is None or acct.battery_id is None:
             return
         new = (order.quantity - order.filled) * lot if order.is_open else 0.0
-        old = acct.open_by_order.pop(order.id, 0.0)
+        old = acct.open_by_order.pop(order.id, (0.0, None, True))[0]
         if new:
-            acct.open_by_order[order.id] = new
+            acct.open_by_order[order.id] = (new, order.delivery_start, order.side is BUY)
         if order.side is BUY:
             acct.open_buy_mwh = max(0.0, acct.open_buy_mwh + new - old)
         else:

@@ -208,7 +208,8 @@ class ExchangeService:
             log.error("commit failed; rebuilding state from storage", extra={"error": str(exc)})
             self.ready = False
             try:
-                await asyncio.get_running_loop().run_in_executor(None, self._load_state)
+                # On the loop itself, blocking it: nothing may read the core while it is rebuilt.
+                self._load_state()
                 self.ready = True
             except Exception:
                 log.exception("rebuilding state from storage failed; service not ready")
@@ -245,7 +246,7 @@ class ExchangeService:
             spec.check_delivery_start(req.delivery_start, now)
         self.risk.throttle(account.id, req.market, now)
         try:
-            self.risk.check_order(account.id, req.side, lots * spec.lot, now)
+            self.risk.check_order(account.id, req.side, lots * spec.lot, now, req.delivery_start)
         except Reject as refusal:
             if refusal.code in RECORDED_REFUSALS:
                 order = self.engine.reject(

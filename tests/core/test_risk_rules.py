@@ -1,0 +1,106 @@
+"""The pure risk rules: SoC and energy limits, status freshness, positions, throttling."""
+
+from __future__ import annotations
+
+import pytest
+
+from phoenyra.core.errors import Reject
+from phoenyra.core.orders import BUY, SELL, Order, Side, Trade
+from phoenyra.core.risk import BatteryLimits, BatteryState, Position, RiskManager
+
+NOW = 1_800_000_000.0
+QH = 1_800_000_000 // 900 * 900 + 3600  # a quarter-hour an hour ahead
+
+
+def manager(soc: float, capacity: float = 2.0, at: float = NOW) -> RiskManager:
+    risk = RiskManager(throttle_rate=2.0, throttle_burst=2.0, status_max_age_s=90.0)
+    risk.register_account(1, "b1")
+    risk.register_account(2, None)  # a counterparty: no battery
+    risk.set_limits("b1", BatteryLimits(capacity_mwh=capacity, power_mw=1.0))
+    risk.set_state("b1", BatteryState(soc, at))
+    return risk
+
+
+def code_of(fn) -> str | None:
+    try:
+        fn()
+    except Reject as r:
+        return r.code
+    return None
+
+
+def test_buy_is_refused_above_max_soc_but_allowed_exactly_at_it():
+    assert code_of(lambda: manager(90.01).check_order(1, BUY, 0.0, NOW)) == "SOC_LIMIT"
+    assert code_of(lambda: manager(90.0).check_order(1, BUY, 0.0, NOW)) is None
+
+
+def test_sell_is_refused_below_min_soc_but_allowed_exactly_at_it():
+    assert code_of(lambda: manager(14.99).check_order(1, SELL, 0.1, NOW)) == "SOC_LIMIT"
+    assert code_of(lambda: manager(15.0).check_order(1, SELL, 0.0, NOW)) is None
+
+
+def test_energy_room_is_measured_from_soc_and_capacity():
+    risk = manager(50.0, capacity=10.0)  # 5 MWh stored, max 9, min 1.5
+    assert code_of(lambda: risk.check_order(1, BUY, 4.0, NOW)) is None
+    assert code_of(lambda: risk.check_order(1, BUY, 4.1, NOW)) == "ENERGY_LIMIT"
+    assert code_of(lambda: risk.check_order(1, SELL, 3.5, NOW)) is None
+    assert code_of(lambda: risk.check_order(1, SELL, 3.6, NOW)) == "ENERGY_LIMIT"
+
+
+def test_open_orders_use_up_room_until_they_close():
+    risk = manager(50.0, capacity=10.0)
+    order = Order(7, 1, "epex_at", Side.BUY, 100, 30, created_at=NOW)  # 3.0 MWh at lot 0.1
+    risk.track_order(order, 0.1)
+    assert code_of(lambda: risk.check_order(1, BUY, 1.1, NOW)) == "ENERGY_LIMIT"
+    order.status = order.status.CANCELLED
+    risk.track_order(order, 0.1)
+    assert code_of(lambda: risk.check_order(1, BUY, 4.0, NOW)) is None
+
+
+def test_product_fills_count_until_delivered_and_continuous_fills_until_a_new_reading():
+    risk = manager(50.0, capacity=10.0)
+    product = Trade(1, "epex_at", QH, 2000, 30, 10, 11, 1, 2, BUY, NOW)
+    continuous = Trade(2, "epex_at", None, 2000, 10, 12, 13, 1, 2, BUY, NOW)
+    risk.apply_trade(product, 3.0, 100.0)
+    risk.apply_trade(continuous, 1.0, 100.0)
+    assert risk.committed_mwh(1, NOW) == pytest.approx(4.0)
+    risk.set_state("b1", BatteryState(60.0, NOW + 1))  # the reading includes the continuous fill
+    assert risk.committed_mwh(1, NOW + 1) == pytest.approx(3.0)
+    assert risk.committed_mwh(1, QH + 900) == pytest.approx(0.0)  # delivered
+
+
+def test_unknown_or_stale_status_refuses_battery_orders_but_not_counterparties():
+    risk = RiskManager(status_max_age_s=90.0)
+    risk.register_account(1, "b1")
+    risk.register_account(2, None)
+    assert code_of(lambda: risk.check_order(1, BUY, 0.1, NOW)) == "BATTERY_STATUS_UNKNOWN"
+    risk.set_state("b1", BatteryState(50.0, NOW - 91))
+    assert code_of(lambda: risk.check_order(1, BUY, 0.1, NOW)) == "BATTERY_STATUS_STALE"
+    assert code_of(lambda: risk.check_order(2, BUY, 1000.0, NOW)) is None
+
+
+def test_average_cost_position_realises_pnl_on_reduction_and_flips():
+    p = Position()
+    p.apply(BUY, 1.0, 40.0)
+    p.apply(BUY, 1.0, 60.0)
+    assert (p.net_mwh, p.avg_price) == (2.0, 50.0)
+    p.apply(SELL, 3.0, 70.0)  # closes 2 at +20, opens a 1 MWh short at 70
+    assert p.realized_pnl == pytest.approx(40.0)
+    assert (p.net_mwh, p.avg_price) == (-1.0, 70.0)
+    assert p.unrealized_pnl(65.0) == pytest.approx(5.0)  # short gains when the price falls
+    assert p.unrealized_pnl(None) is None
+    p.apply(BUY, 1.0, 80.0)
+    assert p.realized_pnl == pytest.approx(30.0)
+    assert (p.net_mwh, p.avg_price) == (0.0, 0.0)
+
+
+def test_throttle_refills_with_time():
+    risk = manager(50.0)
+    risk.throttle(2, "epex_at", NOW)
+    risk.throttle(2, "epex_at", NOW)
+    with pytest.raises(Reject) as exc:
+        risk.throttle(2, "epex_at", NOW)
+    assert exc.value.code == "THROTTLED" and exc.value.status == 429
+    assert exc.value.details["retry_after"] == pytest.approx(0.5)
+    risk.throttle(2, "epex_de", NOW)  # per market
+    risk.throttle(2, "epex_at", NOW + 0.5)  # one token back after 1/rate seconds

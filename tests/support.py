@@ -1,0 +1,129 @@
+"""Test support: real exchange processes and service checks (imported by tests and fixtures)."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+IN_CI = os.environ.get("CI", "").lower() == "true"
+PG_URL = os.environ.get(
+    "PHOENYRA_TEST_PG_URL", "postgresql+psycopg://phoenyra:phoenyra@127.0.0.1:5432/phoenyra_test"
+)
+
+
+def service_missing(what: str) -> None:
+    """Under CI a missing service fails the test; on a developer machine it skips."""
+    message = f"{what} is not available: run scripts/services start"
+    if IN_CI:
+        pytest.fail(message)
+    pytest.skip(message)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class ExchangeProcess:
+    """`phoenyra exchange` in its own process, as an operator would run it."""
+
+    def __init__(self, data_dir: Path, database_url: str | None = None, **env: str) -> None:
+        self.data_dir = data_dir
+        self.port = free_port()
+        self.base_url = f"http://127.0.0.1:{self.port}"
+        self.env = {
+            **os.environ,
+            "PHOENYRA_ENV": "development",
+            "PHOENYRA_DATA_DIR": str(data_dir),
+            "PYTHONUNBUFFERED": "1",
+            **env,
+        }
+        if database_url:
+            self.env["DATABASE_URL"] = database_url
+        self.proc: subprocess.Popen | None = None
+        self.log_path = data_dir / f"exchange-{self.port}.log"
+
+    def start(self, timeout: float = 30.0) -> ExchangeProcess:
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        log = open(self.log_path, "ab")  # noqa: SIM115 - kept open for the child's lifetime
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "phoenyra.cli", "exchange", "--port", str(self.port)],
+            env=self.env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            cwd=ROOT,
+        )
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"exchange exited early:\n{self.log()}")
+            try:
+                if httpx.get(f"{self.base_url}/readyz", timeout=1).status_code == 200:
+                    return self
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.1)
+        raise RuntimeError(f"exchange not ready after {timeout} s:\n{self.log()}")
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")[-5000:]
+
+    def kill(self) -> None:
+        """SIGKILL: no shutdown code runs, as in a crash."""
+        assert self.proc is not None
+        self.proc.send_signal(signal.SIGKILL)
+        self.proc.wait(timeout=10)
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+
+    def client(self, key: str = "demo") -> httpx.Client:
+        return httpx.Client(base_url=self.base_url, headers={"X-API-Key": key}, timeout=10)
+
+
+_counter = iter(range(1, 1_000_000))
+
+
+def new_trader(exchange: ExchangeProcess, role: str = "trader", battery_id=None) -> httpx.Client:
+    """A fresh account (a market participant unless linked to a battery) and its client."""
+    with exchange.client() as admin:
+        r = admin.post(
+            "/api/accounts",
+            json={
+                "name": f"{role}-{os.getpid()}-{next(_counter)}",
+                "role": role,
+                "battery_id": battery_id,
+            },
+        )
+        assert r.status_code == 201, r.text
+        return exchange.client(r.json()["api_key"])
+
+
+def set_soc(exchange: ExchangeProcess, soc: float, battery_id: str = "default") -> None:
+    with exchange.client("demo-bess") as c:
+        r = c.post(
+            "/api/bess/telemetry",
+            json={
+                "battery_id": battery_id,
+                "soc_percent": soc,
+                "power_mw": 0.0,
+                "temperature_c": 25.0,
+            },
+        )
+        assert r.status_code == 202, r.text
