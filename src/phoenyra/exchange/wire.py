@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from functools import lru_cache
 
 from ..core.markets import QUARTER_HOUR, MarketSpec
 from ..core.orders import Order, OrderStatus, Side, TimeInForce, Trade
 
 
+@lru_cache(maxsize=4096)  # an order's times recur: created, each fill, the trades' executed_at
 def iso(ts: float | None) -> str | None:
     if ts is None:
         return None

@@ -22,29 +22,35 @@ class WriteFailed(Exception):
 
 
 class GroupCommitWriter:
+    """One batch in flight at a time; the next one gathers while it commits.
+
+    An idle writer starts a commit inside ``submit`` itself, so the event loop goes on with
+    other requests (the next batch) while the thread commits: CPU and fsync overlap. The next
+    batch starts from the commit's completion callback, with whatever gathered meanwhile.
+    """
+
     def __init__(self, store: Store, observe: Callable[[float], None] | None = None) -> None:
         self.store = store
         self.observe = observe  # receives each commit's duration in seconds
         self._orders: dict[int, dict] = {}
         self._trades: list[dict] = []
         self._waiters: list[asyncio.Future] = []
-        self._wake: asyncio.Event | None = None
-        self._task: asyncio.Task | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._inflight: asyncio.Future | None = None
+        self._failed: WriteFailed | None = None
         self._executor = ThreadPoolExecutor(1, thread_name_prefix="db-writer")
         self.batches = 0
         self.rows = 0
 
     def start(self) -> None:
-        self._wake = asyncio.Event()
-        self._task = asyncio.get_running_loop().create_task(self._run(), name="group-commit")
+        self._loop = asyncio.get_running_loop()
 
     async def stop(self) -> None:
-        if self._task is not None:
-            await self.flush()
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        if self._loop is not None:
+            # After a failure nothing more can be made durable; the next start reloads storage.
+            with contextlib.suppress(WriteFailed):
+                await self.flush()
+            self._loop = None
         self._executor.shutdown(wait=True)
 
     def submit(self, order_rows: list[dict], trade_rows: list[dict]) -> asyncio.Future:
@@ -53,10 +59,22 @@ class GroupCommitWriter:
             pending[row["id"]] = row  # a later state of the same order replaces the earlier one
         if trade_rows:
             self._trades.extend(trade_rows)
-        fut = asyncio.get_running_loop().create_future()
+        fut = self._loop.create_future()
         self._waiters.append(fut)
-        self._wake.set()
+        if self._failed is not None:
+            fut.set_exception(self._failed)  # computed on state that is being rebuilt
+            self._orders, self._trades, self._waiters = {}, [], []
+        elif self._inflight is None:
+            self._launch()
         return fut
+
+    @property
+    def failed(self) -> bool:
+        return self._failed is not None
+
+    def recovered(self) -> None:
+        """The service rebuilt its state from storage after a failure: accept writes again."""
+        self._failed = None
 
     async def commit(self, order_rows: list[dict], trade_rows: list[dict]) -> None:
         await self.submit(order_rows, trade_rows)
@@ -65,22 +83,24 @@ class GroupCommitWriter:
         """Wait until everything submitted so far is durable."""
         await self.submit([], [])
 
-    async def _run(self) -> None:
-        loop = asyncio.get_running_loop()
-        while True:
-            await self._wake.wait()
-            self._wake.clear()
-            if not self._waiters:
-                continue
-            orders, trades, waiters = self._orders, self._trades, self._waiters
-            self._orders, self._trades, self._waiters = {}, [], []
-            started = time.perf_counter()
-            try:
-                await loop.run_in_executor(
-                    self._executor, self.store.write_batch, list(orders.values()), trades
-                )
-            except Exception as exc:  # the service decides how to recover
+    def _launch(self) -> None:
+        orders, trades, waiters = self._orders, self._trades, self._waiters
+        self._orders, self._trades, self._waiters = {}, [], []
+        started = time.perf_counter()
+        inflight = self._loop.run_in_executor(
+            self._executor, self.store.write_batch, list(orders.values()), trades
+        )
+        self._inflight = inflight
+
+        def done(f: asyncio.Future) -> None:
+            exc = f.exception()
+            if exc is not None:  # the service decides how to recover
                 err = WriteFailed(f"database write failed: {exc}")
+                # What gathered meanwhile was computed on top of the failed batch: fail it too,
+                # and everything submitted until the service has rebuilt its state.
+                self._failed = err
+                waiters.extend(self._waiters)
+                self._orders, self._trades, self._waiters = {}, [], []
                 for w in waiters:
                     if not w.done():
                         w.set_exception(err)
@@ -92,3 +112,8 @@ class GroupCommitWriter:
                 for w in waiters:
                     if not w.done():
                         w.set_result(None)
+            self._inflight = None
+            if self._waiters:
+                self._launch()
+
+        inflight.add_done_callback(done)

@@ -8,6 +8,10 @@ Create Date: 2026-11-25
 import sqlalchemy as sa
 from alembic import op
 
+# On SQLite only INTEGER PRIMARY KEY is the rowid itself; BIGINT would add a second index.
+ID = sa.BigInteger().with_variant(sa.Integer, "sqlite")
+OPEN = "status IN ('ACCEPTED', 'PARTIALLY_FILLED')"
+
 revision = "0001"
 down_revision = None
 branch_labels = None
@@ -34,7 +38,7 @@ def upgrade() -> None:
     op.create_index("ix_api_keys_account_id", "api_keys", ["account_id"])
     op.create_table(
         "orders",
-        sa.Column("id", sa.BigInteger, primary_key=True, autoincrement=False),
+        sa.Column("id", ID, primary_key=True, autoincrement=False),
         sa.Column("account_id", sa.Integer, nullable=False),
         sa.Column("market", sa.String(16), nullable=False),
         sa.Column("delivery_start", sa.BigInteger, nullable=True),
@@ -50,11 +54,17 @@ def upgrade() -> None:
         sa.Column("updated_at", sa.Float, nullable=False),
         sa.UniqueConstraint("account_id", "client_order_id", name="uq_orders_account_client_id"),
     )
-    op.create_index("ix_orders_status", "orders", ["status"])
+    op.create_index(
+        "ix_orders_open",
+        "orders",
+        ["status"],
+        sqlite_where=sa.text(OPEN),
+        postgresql_where=sa.text(OPEN),
+    )
     op.create_index("ix_orders_account_id", "orders", ["account_id", "id"])
     op.create_table(
         "trades",
-        sa.Column("id", sa.BigInteger, primary_key=True, autoincrement=False),
+        sa.Column("id", ID, primary_key=True, autoincrement=False),
         sa.Column("market", sa.String(16), nullable=False),
         sa.Column("delivery_start", sa.BigInteger, nullable=True),
         sa.Column("price", sa.Float, nullable=False),
@@ -67,6 +77,8 @@ def upgrade() -> None:
         sa.Column("executed_at", sa.Float, nullable=False),
     )
     op.create_index("ix_trades_market_id", "trades", ["market", "id"])
+    op.create_index("ix_trades_buy_order_id", "trades", ["buy_order_id"])
+    op.create_index("ix_trades_sell_order_id", "trades", ["sell_order_id"])
     op.create_table(
         "batteries",
         sa.Column("id", sa.String(64), primary_key=True),
