@@ -24,9 +24,12 @@ What it does, in one process and one thread:
    an UPDATE; one transaction per operation. It is slow, so it runs on a prefix of the same
    stream (``--naive-ops``), and its trades, cancel misses and final open orders are checked to
    be identical to the engine's on that prefix (same price rule: the average of the two limits;
-   same self-trade prevention: the resting own order is cancelled).
+   same self-trade prevention: the resting own order is cancelled). ``--naive-file-ops N`` also
+   runs it on a SQLite file (WAL, synchronous=FULL, a commit per op) for the first N ops.
 
 Prints a Markdown table to stdout, progress to stderr, and writes ``bench/results/engine.json``.
+Besides wall-clock ops/s it records the thread's CPU time: on a shared machine the two differ,
+and the report says so.
 """
 
 from __future__ import annotations
@@ -526,20 +529,25 @@ def cpu_model() -> str:
     return platform.processor() or platform.machine()
 
 
-def git_commit() -> str | None:
+def git(*args: str) -> str | None:
+    """Output of a git command run in the repository, or None (no git, no repository, no commit)."""
     try:
         out = subprocess.run(
-            ["git", "rev-parse", "HEAD"],
-            cwd=HERE,
-            capture_output=True,
-            text=True,
-            timeout=10,
-            check=False,
+            ["git", *args], cwd=HERE, capture_output=True, text=True, timeout=10, check=False
         )
     except (OSError, subprocess.SubprocessError):
         return None
-    commit = out.stdout.strip()
-    return commit if out.returncode == 0 and commit else None
+    return out.stdout.strip() if out.returncode == 0 else None
+
+
+def git_commit() -> str | None:
+    return git("rev-parse", "HEAD") or None
+
+
+def git_dirty() -> bool | None:
+    """Whether the engine or this benchmark differ from the commit (None when unknown)."""
+    status = git("status", "--porcelain", "--", ":/src/phoenyra/core", ":/bench/bench_engine.py")
+    return None if status is None else bool(status)
 
 
 def pin_to_one_cpu() -> int | None:
@@ -567,7 +575,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--naive-file-ops",
         type=int,
-        default=10_000,
+        default=0,
         help="naive design on a SQLite file (WAL, synchronous=FULL) on this prefix too; 0: skip",
     )
     parser.add_argument("--no-pin", action="store_true", help="do not pin to one CPU")
@@ -637,6 +645,7 @@ def main(argv: list[str] | None = None) -> int:
         "benchmark": "engine",
         "date": datetime.now(UTC).isoformat(timespec="seconds"),
         "git_commit": git_commit(),
+        "git_dirty": git_dirty(),
         "machine": machine,
         "parameters": {
             "ops": args.ops,

@@ -27,6 +27,7 @@ T0 = 1_700_000_100  # a quarter-hour boundary
 VALID_DELIVERIES = [None, T0 + 900, T0 + 1800, T0 + 86_400]
 DELIVERIES = [*VALID_DELIVERIES, T0 + 1000, T0 - 900]
 OPEN = (OrderStatus.ACCEPTED, OrderStatus.PARTIALLY_FILLED)
+GTC = TimeInForce.GTC
 
 
 def waits(max_steps: int):
@@ -65,11 +66,12 @@ class ModelReject(Exception):
 
 
 class ReferenceExchange:
-    """Every order in one dict; matching scans it. Slow and obviously right."""
+    """Open orders in one dict; matching scans it for the best counterparty. Slow and plain."""
 
     def __init__(self, markets) -> None:
         self.markets = markets
-        self.orders: dict[int, ModelOrder] = {}
+        self.orders: dict[int, ModelOrder] = {}  # every order
+        self.open: dict[int, ModelOrder] = {}  # the open ones
         self.client_ids: dict[tuple[int, str], int] = {}
         self.next_id = 1
 
@@ -87,32 +89,38 @@ class ReferenceExchange:
                 raise ModelReject("MARKET_CLOSED")
         order = ModelOrder(self.next_id, account, market, delivery, side, price, qty, tif)
         self.next_id += 1
+        self.orders[order.id] = order
         if client_id is not None:
             self.client_ids[(account, client_id)] = order.id
+        counterparties = [
+            o
+            for o in self.open.values()
+            if (o.market, o.delivery) == (market, delivery) and o.side is not side
+        ]
         if tif is TimeInForce.FOK:
-            trial = copy.deepcopy(self)
-            trial_order = copy.deepcopy(order)
-            trial._match(trial_order)
-            if trial_order.remaining:
+            # FOK: try it on copies; if it would not fill completely nothing happens at all
+            trial = copy.copy(order)
+            self._match(trial, [copy.copy(o) for o in counterparties])
+            if trial.remaining:
                 order.status = OrderStatus.CANCELLED
-                self.orders[order.id] = order
                 return order, [], set(), False
-        trades, touched = self._match(order)
-        self.orders[order.id] = order
+        trades, touched = self._match(order, counterparties)
+        for oid in touched:
+            if not self.orders[oid].is_open:
+                del self.open[oid]
+        if order.is_open:
+            self.open[order.id] = order
         return order, trades, touched, False
 
-    def _match(self, order: ModelOrder):
+    def _match(self, order: ModelOrder, counterparties: list[ModelOrder]):
         spec = self.markets[order.market]
         buying = order.side is Side.BUY
         trades, touched, stopped = [], set(), False
         while order.remaining:
             crossing = [
                 o
-                for o in self.orders.values()
-                if o.is_open
-                and (o.market, o.delivery) == (order.market, order.delivery)
-                and o.side is not order.side
-                and (o.price <= order.price if buying else o.price >= order.price)
+                for o in counterparties
+                if o.is_open and (o.price <= order.price if buying else o.price >= order.price)
             ]
             if not crossing:
                 break
@@ -151,17 +159,18 @@ class ReferenceExchange:
         return trades, touched
 
     def cancel(self, order_id: int) -> None:
-        order = self.orders.get(order_id)
-        if order is None or not order.is_open:
+        order = self.open.pop(order_id, None)
+        if order is None:
             raise ModelReject("ORDER_NOT_OPEN")
         order.status = OrderStatus.CANCELLED
 
     def expire(self, now: float) -> set[int]:
         expired = set()
-        for order in self.orders.values():
-            if order.is_open and order.delivery is not None and now >= self._gate(order):
+        for order in list(self.open.values()):
+            if order.delivery is not None and now >= self._gate(order):
                 order.status = OrderStatus.EXPIRED
                 expired.add(order.id)
+                del self.open[order.id]
         return expired
 
     def _gate(self, order: ModelOrder) -> int:
@@ -170,8 +179,8 @@ class ReferenceExchange:
     def best(self, market, delivery, side) -> int | None:
         prices = [
             o.price
-            for o in self.orders.values()
-            if o.is_open and (o.market, o.delivery) == (market, delivery) and o.side is side
+            for o in self.open.values()
+            if (o.market, o.delivery) == (market, delivery) and o.side is side
         ]
         if not prices:
             return None
@@ -232,8 +241,9 @@ class MatchingStreams(RuleBasedStateMachine):
         self.now = float(T0)
         self.orders: dict[int, Order] = {}  # every order the engine accepted, by id
         self.trades = []  # every trade, in execution order
+        self.bursts = 0
         for account, market, delivery, side, price, qty in opening_book:
-            self._place(account, market, delivery, side, price, qty, TimeInForce.GTC, None)
+            self._place(account, market, delivery, side, price, qty, GTC, None)
 
     # -- rules --------------------------------------------------------------------------
     @rule(
@@ -261,7 +271,7 @@ class MatchingStreams(RuleBasedStateMachine):
     )
     def place_gtc(self, account, market, delivery, side, price, qty):
         """Mostly liquidity: a GTC order for a product that is usually still open."""
-        self._place(account, market, delivery, side, price, qty, TimeInForce.GTC, None)
+        self._place(account, market, delivery, side, price, qty, GTC, None)
 
     def _place(self, account, market, delivery, side, price, qty, tif, client_id):
         account = self.accounts[account % len(self.accounts)]
@@ -289,7 +299,7 @@ class MatchingStreams(RuleBasedStateMachine):
         except Reject as refusal:
             assert refusal.code == expected_code
             event(f"refused {refusal.code}")
-            return
+            return None
         assert expected_code is None, f"engine accepted what should be {expected_code}"
 
         model_order, model_trades, model_touched, duplicate = expected
@@ -299,7 +309,7 @@ class MatchingStreams(RuleBasedStateMachine):
         if duplicate:
             assert result.trades == []
             assert order is self.orders[order.id]
-            return
+            return order
         assert [trade_tuple(t) for t in result.trades] == model_trades
         assert {o.id for o in result.touched} == model_touched
         self.orders[order.id] = order
@@ -321,6 +331,7 @@ class MatchingStreams(RuleBasedStateMachine):
                 } == all_open_before
         if tif is not TimeInForce.GTC:
             assert not order.is_open
+        return order
 
     def _check_priority_of(self, incoming: Order, trades, before) -> None:
         """Each trade's resting order was the best-priced, then oldest, eligible counterparty.
@@ -346,7 +357,9 @@ class MatchingStreams(RuleBasedStateMachine):
     def cancel(self, index, wait):
         self.now += wait
         ids = sorted(self.orders) or [1]
-        order_id = ids[index % len(ids)]
+        self._cancel(ids[index % len(ids)])
+
+    def _cancel(self, order_id):
         try:
             self.model.cancel(order_id)
         except ModelReject as refusal:
@@ -361,6 +374,29 @@ class MatchingStreams(RuleBasedStateMachine):
         assert expected_code is None
         assert cancelled is self.orders[order_id]
         assert cancelled.status is OrderStatus.CANCELLED
+
+    @rule(
+        account=st.integers(0, 3),
+        market=st.integers(0, 1),
+        delivery=st.sampled_from(VALID_DELIVERIES),
+        side=st.sampled_from(Side),
+        price=st.integers(96, 104),
+        spread=st.sampled_from([1, 4]),
+        keep_every=st.integers(3, 40),
+    )
+    def quote_and_cancel_many(self, account, market, delivery, side, price, spread, keep_every):
+        """A burst of quotes, most cancelled at once: lazy deletion must clean up after itself
+        (the book compacts long queues of cancelled orders and stale prices) without losing
+        priority."""
+        if self.bursts == 2:  # bursts are long: two per stream keep the file quick
+            return
+        self.bursts += 1
+        for n in range(80):
+            offset = n % spread
+            quote_price = price - offset if side is Side.BUY else price + offset
+            order = self._place(account, market, delivery, side, quote_price, 1, GTC, None)
+            if order is not None and n % keep_every:
+                self._cancel(order.id)
 
     @rule(wait=waits(10))
     def expire(self, wait):
@@ -467,8 +503,8 @@ class MatchingStreams(RuleBasedStateMachine):
 
     def teardown(self):
         # shown by --hypothesis-show-statistics: how much each stream exercised
-        event(f"orders placed: {len(self.orders) // 10 * 10}+")
-        event(f"trades: {len(self.trades) // 10 * 10}+")
+        for name, count in (("orders placed", len(self.orders)), ("trades", len(self.trades))):
+            event(f"{name}: {next(b for b in (1000, 100, 10, 1, 0) if count >= b)}+")
 
 
 MatchingStreams.TestCase.settings = settings(

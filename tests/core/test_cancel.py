@@ -161,3 +161,70 @@ def test_a_new_order_at_a_cancelled_price_rests_and_matches_normally(engine, buy
 
     assert [t.sell_order_id for t in result.trades] == [new.id]
     assert engine.book("epex_at", None).is_empty()
+
+
+# -- lazy deletion stays bounded ---------------------------------------------------------------
+
+
+@pytest.mark.parametrize("side", ["bids", "asks"])
+def test_quoting_and_cancelling_behind_the_best_price_keeps_the_book_small(engine, buy, sell, side):
+    place, best, behind = (buy, 100, 90) if side == "bids" else (sell, 100, 110)
+    place(1, best, 1)  # the best price never trades, so its level never empties
+    for n in range(5_000):
+        quote = place(2, behind + n % 3, 1).order
+        engine.cancel(quote.id, LATER)
+
+    book_side = getattr(engine.book("epex_at", None), side)
+    assert list(book_side.levels) == [best]
+    assert len(book_side.heap) < 100  # stale prices are dropped, not piled up
+
+
+def test_cancelling_behind_a_front_order_that_never_trades_keeps_the_level_small(engine, sell):
+    sell(1, 105, 1)
+    for _ in range(5_000):
+        engine.cancel(sell(2, 105, 1).order.id, LATER)
+
+    level = engine.book("epex_at", None).asks.levels[105]
+    assert len(level.orders) < 200
+    assert level.lots == 1
+
+
+def test_priority_survives_the_clean_up_of_many_cancelled_orders(engine, buy, sell):
+    front = sell(1, 105, 3).order
+    buy(9, 105, 1)  # the front order is now partially filled
+    kept = []
+    for n in range(1_000):
+        order = sell(2 + n % 2, 105, 1).order
+        if n % 97 == 0:
+            kept.append(order)
+        else:
+            engine.cancel(order.id, LATER)
+    asks = engine.book("epex_at", None).asks
+    assert list(asks.depth()) == [(105, 2 + len(kept), 1 + len(kept))]
+
+    result = buy(9, 105, len(kept) + 2)
+
+    fills = [(t.sell_order_id, t.quantity) for t in result.trades]
+    assert fills == [(front.id, 2)] + [(o.id, 1) for o in kept]
+    assert asks.best() is None
+
+
+@pytest.mark.parametrize("side", ["bids", "asks"])
+def test_best_price_survives_the_clean_up_of_many_emptied_levels(engine, buy, sell, side):
+    place, sweep, sign = (buy, sell, -1) if side == "bids" else (sell, buy, 1)
+    live = {}
+    for n in range(2_000):
+        price = 100 + sign * (n * 7 % 50)
+        order = place(1, price, 1).order
+        if n % 13 == 0:
+            live[order.id] = price
+        else:
+            engine.cancel(order.id, LATER)
+
+    book = engine.book("epex_at", None)
+    best = book.best_bid() if side == "bids" else book.best_ask()
+    assert best == (max if side == "bids" else min)(live.values())
+    trades = sweep(2, 100 + sign * 100, len(live)).trades
+    expected = sorted(live.items(), key=lambda item: (sign * item[1], item[0]))
+    resting_ids = [t.buy_order_id if side == "bids" else t.sell_order_id for t in trades]
+    assert resting_ids == [order_id for order_id, _ in expected]

@@ -101,14 +101,15 @@ def test_the_next_order_id_continues_after_the_highest_restored_id():
     assert engine.place(2, "epex_at", Side.BUY, 90, 1, T0).order.id == 13
 
 
-def test_restoring_ids_from_one_upwards_continues_after_the_last():
+def test_every_restored_id_moves_the_next_id_past_it():
     engine = MatchingEngine(default_markets())
+
     engine.restore(Order(1, 1, "epex_at", Side.BUY, 100, 1))
+    assert engine.next_order_id == 2
     engine.restore(Order(2, 2, "epex_at", Side.BUY, 100, 1))
+    assert engine.next_order_id == 3
 
-    new = engine.place(3, "epex_at", Side.BUY, 100, 1, T0).order
-
-    assert new.id == 3
+    assert engine.place(3, "epex_at", Side.BUY, 100, 1, T0).order.id == 3
     assert engine.open_orders.keys() == {1, 2, 3}
 
 

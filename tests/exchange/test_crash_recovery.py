@@ -89,7 +89,7 @@ def test_acknowledged_orders_and_trades_survive_sigkill(tmp_path):
         with proc.client() as admin:
             live = {o["id"] for o in admin.get("/api/orders").json()}
             for market in ("epex_at", "epex_de"):
-                book = admin.get("/api/book", params={"market": market, "levels": 100}).json()
+                book = admin.get("/api/book", params={"market": market, "levels": 1000}).json()
                 if book["bids"] and book["asks"]:
                     assert book["bids"][0]["price"] < book["asks"][0]["price"]
                 expected = defaultdict(float)

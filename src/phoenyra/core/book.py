@@ -2,17 +2,18 @@
 
 Structure, chosen for speed in CPython:
 - each side keeps ``levels`` (price in ticks → ``Level``) and a heap of its prices (bids negated),
-  so the best price is ``heap[0]`` after dropping prices whose level has gone;
+  so the best price is ``heap[0]`` after dropping prices whose level has gone (and the heap is
+  rebuilt when such stale prices outnumber the live ones);
 - a level is a FIFO deque of orders; a cancel marks the order and subtracts its remaining lots
   from the level (lazy deletion), so cancelling is O(1) and the deque is cleaned when matching
-  reaches the cancelled order or the level empties.
+  reaches the cancelled order, the level empties, or the deque grows to twice its open orders.
 """
 
 from __future__ import annotations
 
 from collections import deque
 from collections.abc import Callable, Iterator
-from heapq import heappop, heappush
+from heapq import heapify, heappop, heappush
 
 from .markets import PriceRule, SelfTradePrevention
 from .orders import (
@@ -31,11 +32,12 @@ _GTC = TimeInForce.GTC
 
 
 class Level:
-    __slots__ = ("lots", "orders")
+    __slots__ = ("compact_at", "lots", "orders")
 
     def __init__(self) -> None:
         self.orders: deque[Order] = deque()
         self.lots = 0  # open lots resting at this price
+        self.compact_at = 64  # queue length at which cancelled orders are dropped
 
 
 class BookSide:
@@ -59,9 +61,24 @@ class BookSide:
         level = self.levels.get(order.price)
         if level is None:
             level = self.levels[order.price] = Level()
-            heappush(self.heap, -order.price if self.is_bid else order.price)
-        level.orders.append(order)
+            heap = self.heap
+            heappush(heap, -order.price if self.is_bid else order.price)
+            if len(heap) > 2 * len(self.levels) + 32:
+                # An emptied level's price stays in the heap until it reaches the top, so prices
+                # re-added behind the best (quote, cancel, quote again) would pile up without
+                # bound. Rebuild in place: the matching loop holds a reference to this list.
+                heap[:] = [-p for p in self.levels] if self.is_bid else list(self.levels)
+                heapify(heap)
+        orders = level.orders
+        orders.append(order)
         level.lots += order.quantity - order.filled
+        if len(orders) > level.compact_at:
+            # Cancelled orders stay queued until matching reaches them; behind a front order
+            # that never trades they would pile up without bound. Drop them, keeping the order.
+            live = [o for o in orders if o.status is ACCEPTED or o.status is PARTIALLY_FILLED]
+            orders.clear()
+            orders.extend(live)
+            level.compact_at = 2 * len(live) + 64
 
     def remove_lots(self, price: int, lots: int) -> None:
         level = self.levels[price]

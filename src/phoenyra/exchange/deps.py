@@ -13,7 +13,7 @@ from .auth import CAN_ADMIN, CAN_READ, CAN_SEND_TELEMETRY, CAN_TRADE, Account, r
 from .service import ExchangeService
 
 
-def get_service(request: Request) -> ExchangeService:
+async def get_service(request: Request) -> ExchangeService:
     return request.app.state.service
 
 

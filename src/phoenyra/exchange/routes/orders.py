@@ -145,7 +145,7 @@ async def book(
     service: Service,
     market: str = "epex_at",
     delivery_start: str | None = None,
-    levels: Annotated[int, Query(ge=1, le=100)] = 10,
+    levels: Annotated[int, Query(ge=1, le=1000)] = 10,
 ):
     from ..wire import parse_iso
 
