@@ -51,7 +51,6 @@ import os
 import platform
 import random
 import sqlite3
-import subprocess
 import sys
 import tempfile
 import time
@@ -69,6 +68,8 @@ try:
     import uvloop
 except ImportError:  # pragma: no cover - uvicorn[standard] installs it
     uvloop = None
+
+from common import cpu_model, git_commit
 
 HERE = Path(__file__).resolve().parent
 RESULTS = HERE / "results" / "durable.json"
@@ -597,33 +598,6 @@ def tenths(marks: Sequence[float], step: int) -> list[int]:
         out.append(round(step / (t - prev)) if t > prev else 0)
         prev = t
     return out
-
-
-def cpu_model() -> str:
-    try:
-        with open("/proc/cpuinfo", encoding="utf-8") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
-
-
-def git_commit() -> str | None:
-    try:
-        out = subprocess.run(
-            ["git", "rev-parse", "HEAD"],
-            cwd=HERE,
-            capture_output=True,
-            text=True,
-            timeout=10,
-            check=False,
-        )
-    except (OSError, subprocess.SubprocessError):
-        return None
-    commit = out.stdout.strip()
-    return commit if out.returncode == 0 and commit else None
 
 
 def filesystem_of(path: Path) -> dict:

@@ -41,7 +41,6 @@ import os
 import platform
 import random
 import sqlite3
-import subprocess
 import sys
 import tempfile
 import threading
@@ -51,6 +50,7 @@ from datetime import UTC, datetime
 from heapq import heappop, heappush
 from pathlib import Path
 
+from common import cpu_model, git, git_commit
 from phoenyra.core.engine import MatchingEngine
 from phoenyra.core.errors import Reject
 from phoenyra.core.markets import QUARTER_HOUR, default_markets
@@ -516,32 +516,6 @@ def median(values: list[float]) -> float:
     s = sorted(values)
     mid = len(s) // 2
     return s[mid] if len(s) % 2 else (s[mid - 1] + s[mid]) / 2
-
-
-def cpu_model() -> str:
-    try:
-        with open("/proc/cpuinfo", encoding="utf-8") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
-
-
-def git(*args: str) -> str | None:
-    """Output of a git command run in the repository, or None (no git, no repository, no commit)."""
-    try:
-        out = subprocess.run(
-            ["git", *args], cwd=HERE, capture_output=True, text=True, timeout=10, check=False
-        )
-    except (OSError, subprocess.SubprocessError):
-        return None
-    return out.stdout.strip() if out.returncode == 0 else None
-
-
-def git_commit() -> str | None:
-    return git("rev-parse", "HEAD") or None
 
 
 def git_dirty() -> bool | None:

@@ -78,6 +78,8 @@ from fastapi import FastAPI, Header
 from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field
 
+from common import cpu_model, git, git_commit
+
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 RESULTS = HERE / "results" / "http.json"
@@ -672,27 +674,6 @@ def measure(kind: str, connections: int, args: argparse.Namespace) -> dict:
 
 
 # -- machine, output --------------------------------------------------------------------------
-def cpu_model() -> str:
-    try:
-        with open("/proc/cpuinfo", encoding="utf-8") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
-
-
-def git(*args: str) -> str | None:
-    try:
-        out = subprocess.run(
-            ["git", *args], cwd=ROOT, capture_output=True, text=True, timeout=10, check=False
-        )
-    except (OSError, subprocess.SubprocessError):
-        return None
-    return out.stdout.strip() if out.returncode == 0 else None
-
-
 def ensure_wrk() -> str:
     path = shutil.which("wrk")
     if path:
@@ -808,7 +789,7 @@ def main(argv: list[str] | None = None) -> int:
     result = {
         "benchmark": "http",
         "date": started.isoformat(timespec="seconds"),
-        "git_commit": git("rev-parse", "HEAD"),
+        "git_commit": git_commit(),
         "git_dirty": bool(git("status", "--porcelain", "--untracked-files=no")),
         "machine": {
             "cpu_model": cpu_model(),

@@ -130,7 +130,3 @@ class Settings(BaseSettings):
                 + "; ".join(problems)
                 + ". Set PHOENYRA_ENV=development for a local demo."
             )
-
-
-def load_settings(**overrides: Any) -> Settings:
-    return Settings(**overrides)

@@ -95,3 +95,7 @@ def test_unknown_route_and_bad_cursor_get_json_errors(exchange, trader):
     assert r.status_code == 404 and r.json()["error"]["code"] == "NOT_FOUND"
     r = trader.get("/orders", params={"cursor": "abc"})
     assert r.status_code == 422 and r.json()["error"]["code"] == "INVALID_CURSOR"
+    r = trader.get("/trades", params={"since": "yesterday"})
+    assert r.status_code == 422 and r.json()["error"]["code"] == "INVALID_TIME"
+    r = trader.get("/api/book", params={"market": "epex_at", "delivery_start": "soon"})
+    assert r.status_code == 422 and r.json()["error"]["code"] == "INVALID_DELIVERY"

@@ -88,6 +88,27 @@ class MatchingEngine:
         return self._client_ids.get((account_id, client_order_id))
 
     # -- commands -------------------------------------------------------------------------
+    def _new_order(
+        self,
+        account_id: int,
+        market: str,
+        side: Side,
+        price: int,
+        quantity: int,
+        now: float,
+        tif: TimeInForce,
+        delivery_start: int | None,
+        client_order_id: str | None,
+    ) -> Order:
+        """A new order with the next id, indexed by its client id (idempotent entry)."""
+        order = Order(
+            self._order_id(), account_id, market, side, price, quantity, tif, delivery_start,
+            now, client_order_id,
+        )  # fmt: skip
+        if client_order_id is not None:
+            self._client_ids[(account_id, client_order_id)] = order
+        return order
+
     def place(
         self,
         account_id: int,
@@ -110,20 +131,9 @@ class MatchingEngine:
             self.spec(market)  # raises UNKNOWN_MARKET
         if delivery_start is not None:
             spec.check_delivery_start(delivery_start, now)
-        order = Order(
-            self._order_id(),
-            account_id,
-            market,
-            side,
-            price,
-            quantity,
-            tif,
-            delivery_start,
-            now,
-            client_order_id,
+        order = self._new_order(
+            account_id, market, side, price, quantity, now, tif, delivery_start, client_order_id
         )
-        if client_order_id is not None:
-            self._client_ids[(account_id, client_order_id)] = order
         key = (market, delivery_start)
         book = self.books.get(key)
         if book is None:
@@ -152,22 +162,11 @@ class MatchingEngine:
         client_order_id: str | None = None,
     ) -> Order:
         """Record an order refused by a risk rule: it gets an id and status REJECTED, no book."""
-        order = Order(
-            self._order_id(),
-            account_id,
-            market,
-            side,
-            price,
-            quantity,
-            tif,
-            delivery_start,
-            now,
-            client_order_id,
-            status=REJECTED,
+        order = self._new_order(
+            account_id, market, side, price, quantity, now, tif, delivery_start, client_order_id
         )
+        order.status = REJECTED
         order.reject_code = code
-        if client_order_id is not None:
-            self._client_ids[(account_id, client_order_id)] = order
         return order
 
     def cancel(self, order_id: int, now: float) -> Order:

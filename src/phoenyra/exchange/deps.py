@@ -11,6 +11,7 @@ from fastapi.responses import Response
 from ..core.errors import Reject
 from .auth import CAN_ADMIN, CAN_READ, CAN_SEND_TELEMETRY, CAN_TRADE, Account, require
 from .service import ExchangeService
+from .wire import parse_iso
 
 
 async def get_service(request: Request) -> ExchangeService:
@@ -63,3 +64,13 @@ def parse_cursor(cursor: str | None) -> int | None:
     if value < 0:
         raise Reject("INVALID_CURSOR", "cursor must be the 'next' value of a previous page.")
     return value
+
+
+def parse_time(name: str, value: str | None, code: str = "INVALID_TIME") -> float | None:
+    """An ISO 8601 query parameter as epoch seconds; a clear 422 when it is not one."""
+    if not value:
+        return None
+    try:
+        return parse_iso(value)
+    except ValueError as exc:
+        raise Reject(code, f"{name}: {exc}") from None

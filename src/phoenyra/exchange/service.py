@@ -198,9 +198,6 @@ class ExchangeService:
     def _row(self, order: Order) -> dict:
         return order_row(order, self.markets[order.market])
 
-    def spec(self, market: str) -> MarketSpec:
-        return self.engine.spec(market)
-
     async def _commit(self, order_rows: list[dict], trade_rows: list[dict]) -> None:
         try:
             await self.writer.commit(order_rows, trade_rows)

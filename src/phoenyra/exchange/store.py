@@ -171,12 +171,6 @@ class Store:
             "reject_code = excluded.reject_code",
         )
         self._sqlite_trade_insert = _sqlite_insert_sql(trades)
-        self._battery_upsert = _upsert(
-            self.dialect,
-            batteries,
-            "id",
-            ("soc_percent", "power_mw_now", "temperature_c", "status_at", "source"),
-        )
 
     # -- schema ---------------------------------------------------------------------------
     def migrate(self) -> None:

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Query
 
 from ...core.errors import Reject
 from ...core.orders import OrderStatus, Side
-from ..deps import Reader, Service, Trader, json_response, parse_cursor
+from ..deps import Reader, Service, Trader, json_response, parse_cursor, parse_time
 from ..service import OrderRequest
 from ..wire import order_wire, trade_wire
 from .models import (
@@ -147,15 +147,8 @@ async def book(
     delivery_start: str | None = None,
     levels: Annotated[int, Query(ge=1, le=1000)] = 10,
 ):
-    from ..wire import parse_iso
-
-    ds = None
-    if delivery_start:
-        try:
-            ds = int(parse_iso(delivery_start))
-        except ValueError as exc:
-            raise Reject("INVALID_DELIVERY", f"delivery_start: {exc}") from None
-    return json_response(service.book_depth(market, ds, levels))
+    ds = parse_time("delivery_start", delivery_start, "INVALID_DELIVERY")
+    return json_response(service.book_depth(market, None if ds is None else int(ds), levels))
 
 
 @router.get(

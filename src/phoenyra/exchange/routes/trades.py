@@ -6,9 +6,8 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
-from ...core.errors import Reject
-from ..deps import Reader, Service, json_response, parse_cursor
-from ..wire import parse_iso, trade_wire
+from ..deps import Reader, Service, json_response, parse_cursor, parse_time
+from ..wire import trade_wire
 from .models import TradeOut, TradePage
 from .orders import ERRORS
 
@@ -37,15 +36,6 @@ async def recent_trades(
     return json_response(out)
 
 
-def _time(name: str, value: str | None) -> float | None:
-    if value is None:
-        return None
-    try:
-        return parse_iso(value)
-    except ValueError as exc:
-        raise Reject("INVALID_TIME", f"{name}: {exc}") from None
-
-
 @router.get(
     "/trades",
     response_model=TradePage,
@@ -67,8 +57,8 @@ def all_trades(
         limit,
         market,
         account.id if mine else None,
-        _time("since", since),
-        _time("until", until),
+        parse_time("since", since),
+        parse_time("until", until),
     )
     nxt = str(rows[-1]["id"]) if len(rows) == limit else None
     return json_response({"items": [trade_wire(r) for r in rows], "next": nxt})
