@@ -35,6 +35,7 @@ format: setup
 	$(BIN)/ruff check --fix src tests bench
 
 bench: setup
+	$(BIN)/pip install --quiet -e '.[dev,bench]'
 	$(BIN)/python bench/run_all.py
 
 clean:

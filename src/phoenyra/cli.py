@@ -62,27 +62,270 @@ def exchange(host: str | None, port: int | None, log_level: str) -> None:
 @click.option("--host", default="127.0.0.1", show_default=True)
 def up(host: str) -> None:
     """Run the whole system on this machine (development mode, SQLite under ./data)."""
-    import subprocess
+    from .supervisor import Child, Supervisor
 
     env = dict(os.environ)
     env.setdefault("PHOENYRA_ENV", "development")
     settings = Settings(**{"PHOENYRA_ENV": env["PHOENYRA_ENV"]})
     port = settings.exchange_port
+    env.setdefault("EXCHANGE_URL", f"http://{host}:{port}")
+    source = settings.market_source or (
+        "entsoe" if settings.entso_e_token else "awattar (synthetic when offline)"
+    )
     click.echo(
         "Phoenyra BESS Trade\n"
-        f"  exchange   http://{host}:{port}   (API docs: http://{host}:{port}/docs)\n"
-        f"  API key    {settings.effective_api_key if settings.is_dev else '(from API_KEY)'}"
+        f"  exchange     http://{host}:{port}   (API docs: http://{host}:{port}/docs)\n"
+        f"  API key      {settings.effective_api_key if settings.is_dev else '(from API_KEY)'}"
         "   (header X-API-Key)\n"
-        f"  data       {settings.data_dir.resolve()}\n"
+        f"  market feed  {settings.market} from {source}, every {settings.update_interval:g} s"
+        f"   (health: http://{host}:{settings.feed_port}/readyz)\n"
+        f"  data         {settings.data_dir.resolve()}\n"
         "Ctrl-C stops everything."
     )
-    cmd = [sys.executable, "-m", "phoenyra.cli", "exchange", "--host", host, "--port", str(port)]
-    proc = subprocess.Popen(cmd, env=env)
+    py = [sys.executable, "-m", "phoenyra.cli"]
+    children = [
+        Child("exchange", [*py, "exchange", "--host", host, "--port", str(port)], env),
+        Child("market-feed", [*py, "market-feed"], {**env, "EXCHANGE_HOST": host}),
+    ]
+    sys.exit(Supervisor(children).run())
+
+
+# -- market feed ----------------------------------------------------------------------------
+def _zone_of(settings: Settings, market: str) -> str:
+    spec = settings.markets.get(market)
+    if spec is None:
+        raise click.ClickException(
+            f"unknown market {market!r}; choose one of {', '.join(sorted(settings.markets))}"
+        )
+    return spec.zone
+
+
+def _feed_key(settings: Settings) -> str:
+    key = settings.effective_feed_api_key
+    if not key:
+        raise click.ClickException(
+            "FEED_API_KEY is not set: create a key with `phoenyra accounts create market-feed "
+            "--role feed` and export it (development mode uses the demo key)"
+        )
+    return key
+
+
+async def _dev_fallback(source, settings: Settings, zone: str):
+    """In development without a token or network, run on synthetic prices (and say so)."""
+    from .feed.model import BadRequestError, NetworkError
+    from .feed.runner import local_days
+    from .feed.sources import make_source
+
+    if settings.market_source or not settings.is_dev:
+        return source
     try:
-        sys.exit(proc.wait())
-    except KeyboardInterrupt:
-        proc.terminate()
-        proc.wait(timeout=10)
+        await source.fetch(zone, *local_days(time.time()))
+        return source
+    except (NetworkError, BadRequestError) as exc:
+        import logging
+
+        logging.getLogger("phoenyra.feed").warning(
+            "%s; using SIMULATED prices (synthetic source) for the demo. Set ENTSO_E_TOKEN or "
+            "MARKET_SOURCE for real prices.",
+            exc.message,
+        )
+        await source.aclose()
+        return make_source("synthetic", settings)
+
+
+@main.command("market-feed")
+@click.option(
+    "--once", is_flag=True, help="Run one fetch-and-push cycle and exit (status 1 on failure)"
+)
+@click.option("--log-level", default="INFO", show_default=True)
+def market_feed(once: bool, log_level: str) -> None:
+    """Fetch day-ahead prices (today and tomorrow) every UPDATE_INTERVAL s and push them to the
+    exchange. Source: MARKET_SOURCE (entsoe with ENTSO_E_TOKEN, else awattar; synthetic,
+    csv:PATH)."""
+    import logging
+
+    from .feed.runner import FeedRunner
+    from .feed.sources import make_source
+    from .logs import setup_logging
+
+    settings = _settings()
+    setup_logging("market-feed", log_level)
+    zone = _zone_of(settings, settings.market)
+    key = _feed_key(settings)
+    try:
+        source = make_source(settings.effective_market_source, settings)
+    except (ValueError, OSError) as exc:
+        raise click.ClickException(str(exc)) from exc
+
+    async def run() -> int:
+        nonlocal source
+        source = await _dev_fallback(source, settings, zone)
+        runner = FeedRunner(
+            source,
+            market=settings.market,
+            zone=zone,
+            exchange_url=settings.exchange_url,
+            api_key=key,
+            interval=settings.update_interval,
+        )
+        logging.getLogger("phoenyra.feed").info(
+            "market feed started",
+            extra={
+                "market": settings.market,
+                "zone": zone,
+                "source": source.name,
+                "simulated": source.simulated,
+                "interval_s": settings.update_interval,
+                "exchange": settings.exchange_url,
+            },
+        )
+        try:
+            if once:
+                return 0 if await runner.run_once() else 1
+            import uvicorn
+
+            from .feed.app import create_app
+
+            server = uvicorn.Server(
+                uvicorn.Config(
+                    create_app(runner),
+                    host=settings.exchange_host,
+                    port=settings.feed_port,
+                    log_config=None,
+                    access_log=False,
+                )
+            )
+            loop_task = asyncio.create_task(runner.run_forever())
+            await server.serve()
+            loop_task.cancel()
+            return 0
+        finally:
+            await runner.aclose()
+
+    sys.exit(asyncio.run(run()))
+
+
+@main.group()
+def prices() -> None:
+    """Fetch day-ahead prices from a source, or import a CSV file into the exchange."""
+
+
+def _print_series(intervals, fmt: str) -> None:
+    import orjson
+
+    if fmt == "json":
+        click.echo(orjson.dumps([iv.to_wire() for iv in intervals], option=orjson.OPT_INDENT_2))
+    else:
+        click.echo("start,end,resolution,price,source")
+        for iv in intervals:
+            w = iv.to_wire()
+            click.echo(f"{w['start']},{w['end']},{w['resolution']},{w['price']},{w['source']}")
+
+
+def _load_into_exchange(settings: Settings, market: str, source, intervals) -> None:
+    import httpx
+
+    from .feed.runner import push_prices
+
+    key = _feed_key(settings)
+
+    async def go() -> dict:
+        async with httpx.AsyncClient(timeout=30.0) as client:
+            with click.progressbar(
+                length=len(intervals), label=f"loading into {market}", file=sys.stderr
+            ) as bar:
+                return await push_prices(
+                    client,
+                    settings.exchange_url,
+                    key,
+                    market,
+                    source.name,
+                    source.simulated,
+                    intervals,
+                    progress=bar.update,
+                )
+
+    totals = asyncio.run(go())
+    click.echo(
+        f"{market}: {totals['received']} periods: {totals['inserted']} new, "
+        f"{totals['updated']} corrected, {totals['unchanged']} unchanged",
+        err=True,
+    )
+
+
+@prices.command("fetch")
+@click.option("--source", "source_name", default=None, help="entsoe, awattar, synthetic, csv:PATH")
+@click.option("--zone", default=None, help="AT, DE-LU, CH or IT-North (default: the market's)")
+@click.option("--market", default=None, help="Market whose zone to fetch (default MARKET)")
+@click.option("--start", default=None, help="ISO 8601 date or UTC time (default: today, local)")
+@click.option("--end", default=None, help="ISO 8601 date or UTC time, exclusive (default: +2 days)")
+@click.option(
+    "--format", "fmt", type=click.Choice(["json", "csv"]), default="json", show_default=True
+)
+@click.option(
+    "--sequence", type=int, default=None, help="ENTSO-E classificationSequence (1 = SDAC)"
+)
+@click.option("--load", is_flag=True, help="Load the series into the exchange instead of printing")
+def prices_fetch(source_name, zone, market, start, end, fmt, sequence, load) -> None:
+    """Print a price series (JSON: an array of {start, end, resolution, price, source})."""
+    from .feed.model import FeedError, parse_utc
+    from .feed.runner import local_days
+    from .feed.sources import source_class
+
+    settings = _settings()
+    market = market or settings.market
+    zone = zone or _zone_of(settings, market)
+    spec = source_name or settings.effective_market_source
+    name, _, arg = spec.partition(":")
+    options = {"path": arg} if arg else {}
+    if sequence is not None:
+        options["sequence"] = sequence
+    try:
+        lo, hi = local_days(time.time())
+        lo = parse_utc(start) if start else lo
+        hi = parse_utc(end) if end else hi
+        source = source_class(name).from_settings(settings, **options)
+    except (ValueError, TypeError, OSError) as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(2)
+
+    async def go():
+        try:
+            return await source.fetch(zone, lo, hi)
+        finally:
+            await source.aclose()
+
+    try:
+        intervals = asyncio.run(go())
+    except FeedError as exc:
+        click.echo(f"error: {exc.reason}: {exc.message}", err=True)
+        sys.exit(1)
+    if load:
+        _load_into_exchange(settings, market, source, intervals)
+    else:
+        _print_series(intervals, fmt)
+
+
+@prices.command("import")
+@click.argument("path", type=click.Path(exists=True, dir_okay=False))
+@click.option("--market", default=None, help="Market to load into (default MARKET)")
+def prices_import(path: str, market: str | None) -> None:
+    """Load a CSV file (timestamp_utc,price_eur_mwh) into the exchange's price store."""
+    from .feed.model import FeedError
+    from .feed.sources import source_class
+
+    settings = _settings()
+    market = market or settings.market
+    _zone_of(settings, market)
+    source = source_class("csv").from_settings(settings, path=path)
+    try:
+        from .feed.sources.csv_file import load_csv
+
+        intervals = load_csv(path)
+    except FeedError as exc:
+        click.echo(f"error: {exc.reason}: {exc.message}", err=True)
+        sys.exit(1)
+    _load_into_exchange(settings, market, source, intervals)
 
 
 @main.group()
@@ -106,7 +349,7 @@ def _service():
 @click.argument("name")
 @click.option(
     "--role",
-    type=click.Choice(["admin", "trader", "viewer", "telemetry"]),
+    type=click.Choice(["admin", "trader", "viewer", "telemetry", "feed"]),
     default="trader",
     show_default=True,
 )

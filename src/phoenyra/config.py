@@ -14,7 +14,10 @@ from .core.markets import MarketSpec, default_markets
 DEV_API_KEY = "demo"
 DEV_HMAC_SECRET = "dev-hmac-secret"
 DEV_BESS_API_KEY = "demo-bess"
-DEMO_SECRETS = frozenset({DEV_API_KEY, DEV_HMAC_SECRET, DEV_BESS_API_KEY, "", "..."})
+DEV_FEED_API_KEY = "demo-feed"
+DEMO_SECRETS = frozenset(
+    {DEV_API_KEY, DEV_HMAC_SECRET, DEV_BESS_API_KEY, DEV_FEED_API_KEY, "", "..."}
+)
 
 
 class ConfigError(Exception):
@@ -73,6 +76,44 @@ class Settings(BaseSettings):
         30.0, validation_alias=AliasChoices("BESS_UPDATE_INTERVAL"), gt=0
     )
 
+    # Market feed (``phoenyra market-feed``)
+    market: str = Field("epex_at", validation_alias=AliasChoices("MARKET"))
+    market_source: str | None = Field(
+        None,
+        validation_alias=AliasChoices("MARKET_SOURCE"),
+        description="entsoe, awattar, synthetic or csv:PATH; default entsoe with a token, "
+        "else awattar",
+    )
+    update_interval: float = Field(300.0, validation_alias=AliasChoices("UPDATE_INTERVAL"), gt=0)
+    exchange_url: str = Field(
+        "http://127.0.0.1:9000", validation_alias=AliasChoices("EXCHANGE_URL")
+    )
+    feed_api_key: str | None = Field(
+        None,
+        validation_alias=AliasChoices("FEED_API_KEY"),
+        description="key of the feed role that may push prices to the exchange",
+    )
+    feed_port: int = Field(
+        9101,
+        validation_alias=AliasChoices("MARKET_FEED_PORT"),
+        description="the feed's /healthz, /readyz and /metrics",
+    )
+    entso_e_token: str | None = Field(None, validation_alias=AliasChoices("ENTSO_E_TOKEN"))
+    entso_e_base_url: str = Field(
+        "https://web-api.tp.entsoe.eu/api", validation_alias=AliasChoices("ENTSO_E_BASE_URL")
+    )
+    awattar_base_url: str | None = Field(
+        None,
+        validation_alias=AliasChoices("AWATTAR_BASE_URL"),
+        description="default https://api.awattar.at (AT) and https://api.awattar.de (DE-LU)",
+    )
+    market_stale_s: float = Field(
+        900.0,
+        validation_alias=AliasChoices("PHOENYRA_MARKET_STALE_S"),
+        gt=0,
+        description="market data older than this (no push from the feed) is shown as stale",
+    )
+
     @field_validator("bess_soc_max")
     @classmethod
     def _soc_order(cls, v: float, info) -> float:
@@ -104,6 +145,16 @@ class Settings(BaseSettings):
     def effective_bess_api_key(self) -> str | None:
         return self.bess_api_key or (DEV_BESS_API_KEY if self.is_dev else None)
 
+    @property
+    def effective_feed_api_key(self) -> str | None:
+        return self.feed_api_key or (DEV_FEED_API_KEY if self.is_dev else None)
+
+    @property
+    def effective_market_source(self) -> str:
+        if self.market_source:
+            return self.market_source
+        return "entsoe" if self.entso_e_token else "awattar"
+
     @cached_property
     def markets(self) -> dict[str, MarketSpec]:
         unknown = set(self.markets_override) - set(default_markets())
@@ -121,7 +172,11 @@ class Settings(BaseSettings):
         problems = []
         if not self.hmac_secret or self.hmac_secret in DEMO_SECRETS or len(self.hmac_secret) < 16:
             problems.append("HMAC_SECRET must be set to a secret of at least 16 characters")
-        for name, value in (("API_KEY", self.api_key), ("BESS_API_KEY", self.bess_api_key)):
+        for name, value in (
+            ("API_KEY", self.api_key),
+            ("BESS_API_KEY", self.bess_api_key),
+            ("FEED_API_KEY", self.feed_api_key),
+        ):
             if value is not None and (value in DEMO_SECRETS or len(value) < 16):
                 problems.append(f"{name} is a demo or short key; use at least 16 random characters")
         if problems:

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import hashlib
-import hmac
 import json
 import secrets
 import time
@@ -12,31 +10,10 @@ import time
 import pytest
 import websockets
 
-from support import new_trader
-
-SECRET = "dev-hmac-secret"  # the development default of HMAC_SECRET
+from support import new_trader, signed_url, ws_events
 
 
-def signed_url(exchange, key_id="api", ts=None, nonce=None, secret=SECRET):
-    ts = str(int(time.time())) if ts is None else str(ts)
-    nonce = nonce or secrets.token_hex(8)
-    sig = hmac.new(secret.encode(), f"{key_id}:{ts}:{nonce}".encode(), hashlib.sha256).hexdigest()
-    base = exchange.base_url.replace("http://", "ws://")
-    return f"{base}/ws?key_id={key_id}&ts={ts}&nonce={nonce}&sig={sig}"
-
-
-async def _events(url: str, count: int, action) -> list[dict]:
-    async with websockets.connect(url) as ws:
-        hello = json.loads(await asyncio.wait_for(ws.recv(), 5))
-        assert hello["type"] == "hello"
-        await asyncio.to_thread(action)
-        out = []
-        while len(out) < count:
-            out.append(json.loads(await asyncio.wait_for(ws.recv(), 5)))
-        return out
-
-
-def test_signed_client_receives_order_and_trade_events(exchange):
+def test_signed_client_receives_order_and_tradews_events(exchange):
     seller, buyer = new_trader(exchange), new_trader(exchange)
 
     def trade():
@@ -48,7 +25,7 @@ def test_signed_client_receives_order_and_trade_events(exchange):
             "/api/orders", json={"market": "epex_at", "side": "BUY", "quantity": 1.0, "price": 77.0}
         )
 
-    events = asyncio.run(_events(signed_url(exchange), 4, trade))
+    events = asyncio.run(ws_events(signed_url(exchange), 4, trade))
     kinds = [e["type"] for e in events]
     assert kinds == ["order", "order", "order", "trade"]
     assert events[0]["data"]["status"] == "ACCEPTED"
@@ -64,7 +41,7 @@ def test_telemetry_events_are_streamed(exchange):
                 json={"soc_percent": 42.5, "power_mw": -0.3, "temperature_c": 21.0},
             )
 
-    (event,) = asyncio.run(_events(signed_url(exchange), 1, send))
+    (event,) = asyncio.run(ws_events(signed_url(exchange), 1, send))
     assert event["type"] == "telemetry"
     assert (event["data"]["soc_percent"], event["data"]["power_mw"]) == (42.5, -0.3)
 
@@ -127,5 +104,5 @@ def test_trader_stream_carries_only_its_own_orders(exchange):
             "/api/orders", json={"market": "epex_it", "side": "BUY", "quantity": 1.0, "price": 2.0}
         )
 
-    (event,) = asyncio.run(_events(signed_url(exchange, key_id=key_id), 1, act))
+    (event,) = asyncio.run(ws_events(signed_url(exchange, key_id=key_id), 1, act))
     assert event["type"] == "order" and event["data"]["account_id"] == me["id"]

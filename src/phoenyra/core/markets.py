@@ -18,6 +18,11 @@ class PriceRule(StrEnum):
     MAKER = "maker"  # the resting order's price, as on EPEX continuous intraday
 
 
+class MarkSource(StrEnum):
+    DAYAHEAD = "dayahead"  # the day-ahead price of the period containing now
+    LAST_TRADE = "last_trade"  # the latest trade price on this exchange
+
+
 class SelfTradePrevention(StrEnum):
     CANCEL_RESTING = "cancel_resting"
     CANCEL_INCOMING = "cancel_incoming"
@@ -46,6 +51,7 @@ class MarketSpec:
     price_rule: PriceRule = PriceRule.AVERAGE
     self_trade: SelfTradePrevention = SelfTradePrevention.CANCEL_RESTING
     gate_closure_s: int = 300  # product books close this long before delivery starts
+    mark_source: MarkSource = MarkSource.DAYAHEAD
     max_quantity: float = 10_000.0  # MWh per order: a fat-finger guard
     # Derived integer bounds, filled in by __post_init__.
     min_ticks: int = field(init=False, default=0)
@@ -55,6 +61,7 @@ class MarketSpec:
     def __post_init__(self) -> None:
         if not (self.tick > 0 and self.lot > 0):
             raise ValueError(f"market {self.name}: tick and lot must be positive")
+        object.__setattr__(self, "mark_source", MarkSource(self.mark_source))
         if self.min_price >= self.max_price:
             raise ValueError(f"market {self.name}: min_price must be below max_price")
         object.__setattr__(self, "min_ticks", round(self.min_price / self.tick))

@@ -14,12 +14,13 @@ from dataclasses import dataclass
 
 from ..core.errors import Reject
 
-ROLES = ("admin", "trader", "viewer", "telemetry")
+ROLES = ("admin", "trader", "viewer", "telemetry", "feed")
 # What each role may do; admin may do everything.
 CAN_TRADE = frozenset({"admin", "trader"})
 CAN_READ = frozenset({"admin", "trader", "viewer"})
 CAN_SEND_TELEMETRY = frozenset({"admin", "telemetry"})
 CAN_ADMIN = frozenset({"admin"})
+CAN_PUSH_PRICES = frozenset({"admin", "feed"})
 
 
 @dataclass(slots=True, frozen=True)

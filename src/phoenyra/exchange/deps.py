@@ -9,7 +9,15 @@ from fastapi import Depends, Header, Request
 from fastapi.responses import Response
 
 from ..core.errors import Reject
-from .auth import CAN_ADMIN, CAN_READ, CAN_SEND_TELEMETRY, CAN_TRADE, Account, require
+from .auth import (
+    CAN_ADMIN,
+    CAN_PUSH_PRICES,
+    CAN_READ,
+    CAN_SEND_TELEMETRY,
+    CAN_TRADE,
+    Account,
+    require,
+)
 from .service import ExchangeService
 from .wire import parse_iso
 
@@ -43,6 +51,7 @@ Reader = Annotated[Account, Depends(_role(CAN_READ, "read orders and trades"))]
 Trader = Annotated[Account, Depends(_role(CAN_TRADE, "place or cancel orders"))]
 Admin = Annotated[Account, Depends(_role(CAN_ADMIN, "manage accounts and batteries"))]
 TelemetrySender = Annotated[Account, Depends(_role(CAN_SEND_TELEMETRY, "send telemetry"))]
+FeedSender = Annotated[Account, Depends(_role(CAN_PUSH_PRICES, "push market prices"))]
 AnyAccount = Annotated[Account, Depends(current_account)]
 
 

@@ -67,6 +67,36 @@ class StateCollector(Collector):
         books = GaugeMetricFamily("phoenyra_order_books", "Order books (products) open")
         books.add_metric([], len(svc.engine.books))
         yield from (energy, notional, realized, open_orders, books)
+        yield from self._market(svc)
+
+    @staticmethod
+    def _market(svc: ExchangeService):
+        now = time.time()
+        price = GaugeMetricFamily(
+            "phoenyra_market_price_eur_mwh",
+            "Market indicators: mark (day-ahead price now), ema (alpha 0.2), vwap (96 QH), EUR/MWh",
+            labels=["market", "kind"],
+        )
+        updated = GaugeMetricFamily(
+            "phoenyra_market_data_updated_timestamp_seconds",
+            "When the market feed last delivered prices (epoch seconds)",
+            labels=["market", "source"],
+        )
+        stale = GaugeMetricFamily(
+            "phoenyra_market_data_stale",
+            "1 when the market data cannot be trusted as current",
+            labels=["market"],
+        )
+        for market in sorted(svc.markets):
+            snap = svc.market.snapshot(market, now)
+            for kind, value in (("mark", snap.mark), ("ema", snap.ema), ("vwap", snap.vwap)):
+                if value is not None:
+                    price.add_metric([market, kind], value)
+            feed = svc.market.feeds.get(market)
+            if feed is not None:
+                updated.add_metric([market, feed["source"]], feed["updated_at"])
+            stale.add_metric([market], 1.0 if svc.market.data(market, now)["stale"] else 0.0)
+        yield from (price, updated, stale)
 
 
 class ExchangeMetrics:

@@ -29,6 +29,7 @@ from .auth import (
     new_key,
 )
 from .events import EventBus
+from .market import MarketData
 from .metrics import ExchangeMetrics
 from .store import Store
 from .wire import iso, order_from_row, order_row, order_wire, trade_row, trade_wire
@@ -67,6 +68,7 @@ class ExchangeService:
         self.recent_trades: deque[dict] = deque(maxlen=1000)
         self._counters: dict[tuple, object] = {}
         self.batteries: dict[str, dict] = {}
+        self.market = MarketData(self.markets, store, self.bus, settings.market_stale_s)
         self.ready = False
         self._reset_core()
         self._expiry_task: asyncio.Task | None = None
@@ -78,6 +80,7 @@ class ExchangeService:
             throttle_burst=self.settings.throttle_burst,
             status_max_age_s=3 * self.settings.bess_update_interval,
         )
+        self.market.reset()
 
     # -- start-up -------------------------------------------------------------------------
     def load(self) -> None:
@@ -111,6 +114,7 @@ class ExchangeService:
         configured = (
             ("operator", "admin", DEFAULT_BATTERY, s.effective_api_key, "api"),
             ("bess-telemetry", "telemetry", DEFAULT_BATTERY, s.effective_bess_api_key, "bess"),
+            ("market-feed", "feed", None, s.effective_feed_api_key, "feed"),
         )
         for name, role, battery, key, key_id in configured:
             if key is None:
@@ -141,8 +145,10 @@ class ExchangeService:
                 self.risk.track_order(order, self.markets[order.market].lot)
             else:
                 self.engine.remember_client_id(order)
+        self.market.load(time.time())
         for row in self.store.iter_trades():
             self._apply_trade_row(row)
+        self.risk.marks.update(self.market.tick(time.time()))
         # Battery readings last: continuous fills made before a reading are in that reading.
         for battery_id, row in self.batteries.items():
             if row["soc_percent"] is not None and row["status_at"] is not None:
@@ -181,6 +187,7 @@ class ExchangeService:
             row["executed_at"],
         )
         self.risk.apply_trade(trade, row["quantity"], row["price"])
+        self.market.add_trade(row["market"], row["executed_at"], row["price"], row["quantity"])
 
     async def start(self) -> None:
         self.writer.start()
@@ -298,9 +305,11 @@ class ExchangeService:
             risk.track_order(resting, lot)
             order_rows.append(order_row(resting, spec))
         trade_rows = []
+        add_trade = self.market.add_trade
         for t in result.trades:
             row = trade_row(t, spec)
             risk.apply_trade(t, row["quantity"], row["price"])
+            add_trade(row["market"], row["executed_at"], row["price"], row["quantity"])
             trade_rows.append(row)
         return order_rows, trade_rows
 
@@ -363,6 +372,10 @@ class ExchangeService:
     async def _expire_loop(self) -> None:
         while True:
             await asyncio.sleep(1.0)
+            try:
+                self.risk.marks.update(self.market.tick(time.time()))
+            except Exception:  # market data must never stop gate closure
+                log.exception("market data update failed")
             expired = self.engine.expire(time.time())
             if not expired:
                 continue

@@ -23,6 +23,7 @@ from sqlalchemy import (
     String,
     Table,
     UniqueConstraint,
+    bindparam,
     create_engine,
     event,
     func,
@@ -112,6 +113,28 @@ batteries = Table(
     Column("temperature_c", Float, nullable=True),
     Column("status_at", Float, nullable=True),
     Column("source", String(32), nullable=True),
+)
+
+# Day-ahead prices: one row per market, period start and resolution; a re-fetch replaces in place.
+market_prices = Table(
+    "market_prices",
+    metadata,
+    Column("market", String(16), primary_key=True),
+    Column("start", BigInteger, primary_key=True),  # epoch seconds, UTC
+    Column("resolution", Integer, primary_key=True),  # seconds: 900 or 3600
+    Column("price", Float, nullable=False),  # EUR/MWh
+    Column("source", String(32), nullable=False),
+    Column("updated_at", Float, nullable=False),
+)
+
+# What the feed last delivered per market (source, simulated or not, when).
+market_feeds = Table(
+    "market_feeds",
+    metadata,
+    Column("market", String(16), primary_key=True),
+    Column("source", String(32), nullable=False),
+    Column("simulated", Integer, nullable=False),
+    Column("updated_at", Float, nullable=False),
 )
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
@@ -378,3 +401,109 @@ class Store:
             q = q.where(trades.c.executed_at < until)
         with self.engine.connect() as conn:
             return [r._asdict() for r in conn.execute(q)]
+
+    # -- market prices --------------------------------------------------------------------
+    def upsert_prices(
+        self,
+        market: str,
+        source: str,
+        simulated: bool,
+        rows: list[tuple[int, int, float]],
+        now: float,
+    ) -> tuple[int, int]:
+        """Store (start, resolution s, price) rows of one market in one transaction; a period
+        already stored is replaced when its price or source differs. Returns (inserted, updated).
+        """
+        inserted = updated = 0
+        with self.engine.begin() as conn:
+            if rows:
+                lo = min(r[0] for r in rows)
+                hi = max(r[0] for r in rows)
+                t = market_prices.c
+                existing = {
+                    (r.start, r.resolution): (r.price, r.source)
+                    for r in conn.execute(
+                        select(t.start, t.resolution, t.price, t.source).where(
+                            t.market == market, t.start >= lo, t.start <= hi
+                        )
+                    )
+                }
+                new, changed = [], []
+                for start, res, price in rows:
+                    old = existing.get((start, res))
+                    values = {
+                        "market": market,
+                        "start": start,
+                        "resolution": res,
+                        "price": price,
+                        "source": source,
+                        "updated_at": now,
+                    }
+                    if old is None:
+                        new.append(values)
+                    elif old != (price, source):
+                        changed.append(values)
+                if new:
+                    conn.execute(market_prices.insert(), new)
+                if changed:
+                    conn.execute(
+                        update(market_prices)
+                        .where(
+                            t.market == bindparam("b_market"),
+                            t.start == bindparam("b_start"),
+                            t.resolution == bindparam("b_resolution"),
+                        )
+                        .values(
+                            price=bindparam("price"),
+                            source=bindparam("source"),
+                            updated_at=bindparam("updated_at"),
+                        ),
+                        [
+                            {
+                                "b_market": v["market"],
+                                "b_start": v["start"],
+                                "b_resolution": v["resolution"],
+                                "price": v["price"],
+                                "source": v["source"],
+                                "updated_at": now,
+                            }
+                            for v in changed
+                        ],
+                    )
+                inserted, updated = len(new), len(changed)
+            feed = {"source": source, "simulated": int(simulated), "updated_at": now}
+            done = conn.execute(
+                update(market_feeds).where(market_feeds.c.market == market).values(**feed)
+            )
+            if done.rowcount == 0:
+                conn.execute(market_feeds.insert().values(market=market, **feed))
+        return inserted, updated
+
+    def prices(
+        self,
+        market: str,
+        start: float | None,
+        end: float | None,
+        resolution: int | None,
+        limit: int,
+    ) -> list[dict]:
+        t = market_prices.c
+        q = select(market_prices).where(t.market == market).order_by(t.start, t.resolution)
+        if start is not None:
+            q = q.where(t.start + t.resolution > start)  # periods overlapping the range
+        if end is not None:
+            q = q.where(t.start < end)
+        if resolution is not None:
+            q = q.where(t.resolution == resolution)
+        with self.engine.connect() as conn:
+            return [r._asdict() for r in conn.execute(q.limit(limit))]
+
+    def prices_since(self, since: float) -> list[dict]:
+        t = market_prices.c
+        q = select(market_prices).where(t.start >= since).order_by(t.market, t.start)
+        with self.engine.connect() as conn:
+            return [r._asdict() for r in conn.execute(q)]
+
+    def load_market_feeds(self) -> list[dict]:
+        with self.engine.connect() as conn:
+            return [r._asdict() for r in conn.execute(select(market_feeds))]

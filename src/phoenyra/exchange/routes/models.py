@@ -144,9 +144,9 @@ class AccountIn(BaseModel):
         pattern=r"^[A-Za-z0-9._@\- ]+$",
         description="Unique account name",
     )
-    role: Literal["admin", "trader", "viewer", "telemetry"] = Field(
+    role: Literal["admin", "trader", "viewer", "telemetry", "feed"] = Field(
         description="admin: everything; trader: own orders; viewer: read; telemetry: send "
-        "battery telemetry"
+        "battery telemetry; feed: push market prices"
     )
     battery_id: str | None = Field(
         None,
@@ -158,7 +158,7 @@ class AccountIn(BaseModel):
 class AccountOut(BaseModel):
     id: int = Field(description=ID)
     name: str = Field(description="Unique account name")
-    role: str = Field(description="admin, trader, viewer or telemetry")
+    role: str = Field(description="admin, trader, viewer, telemetry or feed")
     battery_id: str | None = Field(description="Battery the account trades for, or null")
 
 
@@ -209,3 +209,77 @@ class BatteryLimitsIn(BaseModel):
     soc_max_percent: float | None = Field(
         None, ge=0, le=100, description="Buying (charging) stops above this SoC, percent"
     )
+
+
+# -- market data ------------------------------------------------------------------------------
+class PriceIntervalIn(BaseModel):
+    model_config = ConfigDict(extra="ignore", allow_inf_nan=False)
+
+    start: AwareDatetime = Field(description=f"Start of the delivery period, {UTC}, inclusive")
+    end: AwareDatetime = Field(description=f"End of the delivery period, {UTC}, exclusive")
+    resolution: Literal["PT15M", "PT30M", "PT60M"] = Field(
+        description="Length of the period (ISO 8601 duration)"
+    )
+    price: float = Field(description="Day-ahead price in EUR/MWh; may be negative")
+
+
+class PricesIn(BaseModel):
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
+
+    market: str = Field(description="Market: epex_at, epex_de, epex_ch or epex_it")
+    source: str = Field(
+        min_length=1,
+        max_length=32,
+        pattern=r"^[a-z0-9_\-]+$",
+        description="Provider of the prices: entsoe, awattar, csv, synthetic",
+    )
+    simulated: bool = Field(False, description="True when the prices are made up (synthetic)")
+    intervals: list[PriceIntervalIn] = Field(
+        max_length=5000, description="Delivery periods with their prices, any order"
+    )
+
+
+class PricesStored(BaseModel):
+    market: str = Field(description="Market the prices were stored for")
+    received: int = Field(description="Periods in the request")
+    inserted: int = Field(description="Periods stored for the first time")
+    updated: int = Field(description="Periods whose stored price or source was replaced")
+    unchanged: int = Field(description="Periods already stored with the same price")
+
+
+class PriceOut(BaseModel):
+    start: str = Field(description=f"Start of the delivery period, {UTC}")
+    end: str = Field(description=f"End of the delivery period, {UTC}")
+    resolution: str = Field(description="PT15M or PT60M")
+    price: float = Field(description="Day-ahead price in EUR/MWh")
+    source: str = Field(description="Provider: entsoe, awattar, csv or synthetic")
+
+
+class MarketData(BaseModel):
+    market: str = Field(description="Market, e.g. epex_at")
+    mark: float | None = Field(
+        description="Mark price in EUR/MWh: the day-ahead price of the period containing now "
+        "(or the last trade price where the market is configured so); null without data"
+    )
+    mark_start: str | None = Field(description=f"Start of the mark's period, {UTC}")
+    mark_end: str | None = Field(description=f"End of the mark's period, {UTC}")
+    mark_source: str = Field(description="dayahead or last_trade")
+    ema: float | None = Field(description="EMA (alpha 0.2) over successive marks, EUR/MWh")
+    vwap: float | None = Field(
+        description="Volume-weighted average price of this exchange's trades over the last 96 "
+        "quarter-hours, EUR/MWh; null without trades"
+    )
+    vwap_volume_mwh: float = Field(description="Energy traded in the VWAP window, MWh")
+    unit: Literal["EUR/MWh"] = Field(description="Unit of mark, ema and vwap")
+    source: str | None = Field(description="Provider of the day-ahead prices, or null")
+    simulated: bool = Field(description="True when the prices are synthetic (demo data)")
+    updated_at: str | None = Field(description=f"When the feed last delivered prices, {UTC}")
+    stale: bool = Field(description="True when the data cannot be trusted as current")
+    stale_reason: str | None = Field(description="Why the data is stale, for a person")
+
+
+class VwapPoint(BaseModel):
+    start: str = Field(description=f"Start of the quarter-hour, {UTC}")
+    end: str = Field(description=f"End of the quarter-hour, {UTC}")
+    vwap: float = Field(description="VWAP of the trades executed in the quarter-hour, EUR/MWh")
+    volume_mwh: float = Field(description="Energy traded in the quarter-hour, MWh")

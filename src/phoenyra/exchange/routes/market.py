@@ -1,0 +1,111 @@
+"""Market data: day-ahead prices (ingested from the feed), Mark / EMA / VWAP."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Query
+
+from ...core.errors import Reject
+from ..deps import AnyAccount, FeedSender, Service, json_response, parse_time
+from ..market import RESOLUTIONS
+from ..wire import iso
+from .models import MarketData, PriceOut, PricesIn, PricesStored, VwapPoint
+from .orders import ERRORS
+
+router = APIRouter(tags=["market"])
+
+MARKET_Q = Query(description="Market: epex_at, epex_de, epex_ch or epex_it (default MARKET)")
+# One year of quarter-hours plus a DST hour.
+MAX_PRICES = 35_140
+
+
+@router.get(
+    "/api/market-data",
+    response_model=MarketData,
+    responses=ERRORS,
+    summary="Mark, EMA and VWAP of a market, with the data source and its staleness",
+)
+async def market_data(
+    account: AnyAccount, service: Service, market: Annotated[str | None, MARKET_Q] = None
+):
+    return json_response(service.market.data(market or service.settings.market))
+
+
+@router.get(
+    "/api/market/vwap",
+    response_model=list[VwapPoint],
+    responses=ERRORS,
+    summary="VWAP of the exchange's trades per quarter-hour over the last 96 quarter-hours",
+)
+async def vwap_series(
+    account: AnyAccount, service: Service, market: Annotated[str | None, MARKET_Q] = None
+):
+    return json_response(service.market.vwap_series(market or service.settings.market))
+
+
+@router.get(
+    "/market/prices",
+    response_model=list[PriceOut],
+    responses=ERRORS,
+    summary="Day-ahead prices of a market (default: yesterday to the day after tomorrow)",
+)
+async def prices(
+    account: AnyAccount,
+    service: Service,
+    market: Annotated[str | None, MARKET_Q] = None,
+    start: Annotated[str | None, Query(description="ISO 8601 UTC, periods ending after it")] = None,
+    end: Annotated[
+        str | None, Query(description="ISO 8601 UTC, periods starting before it")
+    ] = None,
+    resolution: Annotated[
+        Literal["PT15M", "PT30M", "PT60M"] | None,
+        Query(description="Only periods of this length; default all"),
+    ] = None,
+):
+    market = market or service.settings.market
+    service.market.spec(market)
+    now = time.time()
+    lo = parse_time("start", start)
+    hi = parse_time("end", end)
+    day = 86_400
+    lo = (now // day - 1) * day if lo is None else lo
+    hi = (now // day + 3) * day if hi is None else hi
+    if hi <= lo:
+        raise Reject("INVALID_TIME", "end must be after start.")
+    if hi - lo > 366 * day + 3600:
+        raise Reject("INVALID_TIME", "Ask for at most one year of prices per request.")
+    rows = await asyncio.to_thread(
+        service.store.prices,
+        market,
+        lo,
+        hi,
+        RESOLUTIONS[resolution] if resolution else None,
+        MAX_PRICES,
+    )
+    names = {v: k for k, v in RESOLUTIONS.items()}
+    return json_response(
+        [
+            {
+                "start": iso(r["start"]),
+                "end": iso(r["start"] + r["resolution"]),
+                "resolution": names.get(r["resolution"], f"PT{r['resolution'] // 60}M"),
+                "price": r["price"],
+                "source": r["source"],
+            }
+            for r in rows
+        ]
+    )
+
+
+@router.post(
+    "/api/market/prices",
+    response_model=PricesStored,
+    responses=ERRORS,
+    summary="Store day-ahead prices (feed role); a period already stored is replaced",
+)
+async def ingest_prices(body: PricesIn, account: FeedSender, service: Service):
+    result = await service.market.ingest(body.market, body.source, body.simulated, body.intervals)
+    return json_response(result)

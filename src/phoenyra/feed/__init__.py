@@ -1,0 +1,1 @@
+"""Market data: price sources (one module per provider in ``sources/``) and the feed runner."""
