@@ -509,6 +509,8 @@ def run_wrk(
     seconds: float,
     seed: int,
     cpus: set[int] | None,
+    script: Path = LUA,
+    script_args: list[str] | None = None,
 ) -> tuple[dict, float]:
     """One wrk run; returns (its JSON summary, its CPU seconds)."""
     cmd = [
@@ -520,11 +522,10 @@ def run_wrk(
         "10s",
         "--latency",
         "-s",
-        str(LUA),
+        str(script),
         url,
         "--",
-        ",".join(keys),
-        str(seed),
+        *(script_args if script_args is not None else [",".join(keys), str(seed)]),
     ]
     before = children_cpu()
     out = subprocess.run(

@@ -10,9 +10,9 @@
 -- [mid - 0.60, mid + 0.40] and SELL limits in [mid - 0.40, mid + 0.60], so many orders cross.
 -- The API key rotates per request over the keys given.
 --
--- response() counts statuses; done() prints one line "WRK_JSON {...}" for the wrapper.
+-- wrk_report.lua counts statuses and prints one line "WRK_JSON {...}" for the wrapper.
 
-local threads = {}
+threads = {}
 
 function setup(thread)
   thread:set("thread_no", #threads + 1)
@@ -64,34 +64,5 @@ function request()
   return requests_pool[next_request]
 end
 
-function response(status, headers, body)
-  statuses[status] = (statuses[status] or 0) + 1
-end
-
-function done(summary, latency, requests)
-  local counts = {}
-  for _, thread in ipairs(threads) do
-    local s = thread:get("statuses")
-    for code, n in pairs(s or {}) do
-      counts[code] = (counts[code] or 0) + n
-    end
-  end
-  local parts = {}
-  for code, n in pairs(counts) do
-    table.insert(parts, string.format('"%d":%d', code, n))
-  end
-  local e = summary.errors
-  io.write(string.format(
-    'WRK_JSON {"requests":%d,"duration_us":%d,"bytes":%d,'
-      .. '"errors":{"connect":%d,"read":%d,"write":%d,"status":%d,"timeout":%d},'
-      .. '"statuses":{%s},'
-      .. '"latency_us":{"min":%d,"mean":%.1f,"stdev":%.1f,"p50":%d,"p90":%d,"p99":%d,'
-      .. '"p999":%d,"max":%d}}\n',
-    summary.requests, summary.duration, summary.bytes,
-    e.connect, e.read, e.write, e.status, e.timeout,
-    table.concat(parts, ","),
-    latency.min, latency.mean, latency.stdev,
-    latency:percentile(50), latency:percentile(90), latency:percentile(99),
-    latency:percentile(99.9), latency.max
-  ))
-end
+-- response() and done(): shared with the other wrk scripts.
+dofile((debug.getinfo(1, "S").source:match("^@(.*/)") or "./") .. "wrk_report.lua")
