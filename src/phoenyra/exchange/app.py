@@ -16,6 +16,7 @@ from ..config import Settings
 from ..core.errors import Reject
 from .deps import json_response
 from .routes import accounts, bess, health, market, orders, trades, ws
+from .routes.models import OrderIn
 from .service import ExchangeService
 from .store import Store
 
@@ -185,6 +186,17 @@ def create_app(settings: Settings, store: Store | None = None) -> FastAPI:
 
     for module in (orders, trades, accounts, bess, market, health, ws):
         app.include_router(module.router)
+    generate_openapi = app.openapi
+
+    def openapi() -> dict:
+        if app.openapi_schema is None:
+            schemas = generate_openapi()["components"]["schemas"]
+            order_in = OrderIn.model_json_schema(ref_template="#/components/schemas/{model}")
+            schemas.update(order_in.pop("$defs", {}))
+            schemas["OrderIn"] = order_in
+        return app.openapi_schema
+
+    app.openapi = openapi
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
     app.add_middleware(Timing, service=service)
     return app
