@@ -54,7 +54,6 @@ import argparse
 import hashlib
 import json
 import os
-import platform
 import re
 import resource
 import secrets
@@ -78,7 +77,7 @@ from fastapi import FastAPI, Header
 from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field
 
-from common import cpu_model, git, git_commit
+from common import git_commit, git_dirty, machine, version_of
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
@@ -691,15 +690,6 @@ def ensure_wrk() -> str:
     return path
 
 
-def version_of(module: str) -> str | None:
-    from importlib.metadata import PackageNotFoundError, version
-
-    try:
-        return version(module)
-    except PackageNotFoundError:
-        return None
-
-
 def markdown(rows: list[dict], ratios: list[dict]) -> str:
     lines = [
         "| implementation | connections | orders/s | p50 ms | p99 ms | non-2xx | valid "
@@ -791,22 +781,17 @@ def main(argv: list[str] | None = None) -> int:
         "benchmark": "http",
         "date": started.isoformat(timespec="seconds"),
         "git_commit": git_commit(),
-        "git_dirty": bool(git("status", "--porcelain", "--untracked-files=no")),
-        "machine": {
-            "cpu_model": cpu_model(),
-            "cpus_online": os.cpu_count(),
-            "python": platform.python_version(),
-            "implementation": platform.python_implementation(),
-            "platform": platform.platform(),
-            "sqlite": sqlite3.sqlite_version,
-            "wrk": wrk_version[0].split(" [")[0] if wrk_version else None,
-            "uvicorn": version_of("uvicorn"),
-            "fastapi": version_of("fastapi"),
-            "uvloop": version_of("uvloop"),
-            "httptools": version_of("httptools"),
-            "load_average_before": [round(x, 2) for x in load_before],
-            "load_average_after": [round(x, 2) for x in os.getloadavg()],
-        },
+        "git_dirty": git_dirty(),
+        "machine": machine(
+            sqlite=sqlite3.sqlite_version,
+            wrk=wrk_version[0].split(" [")[0] if wrk_version else None,
+            uvicorn=version_of("uvicorn"),
+            fastapi=version_of("fastapi"),
+            uvloop=version_of("uvloop"),
+            httptools=version_of("httptools"),
+            load_average_before=[round(x, 2) for x in load_before],
+            load_average_after=[round(x, 2) for x in os.getloadavg()],
+        ),
         "parameters": {
             "duration_s": args.duration,
             "warmup_s": args.warmup,

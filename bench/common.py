@@ -33,3 +33,31 @@ def git(*args: str) -> str | None:
 
 def git_commit() -> str | None:
     return git("rev-parse", "HEAD") or None
+
+
+def git_dirty() -> bool:
+    """Tracked files differ from the commit (untracked files are not looked at)."""
+    return bool(git("status", "--porcelain", "--untracked-files=no"))
+
+
+def machine(**extra: object) -> dict:
+    """The machine and interpreter, plus what a benchmark adds (library versions, ...)."""
+    import os
+
+    return {
+        "cpu_model": cpu_model(),
+        "cpus_online": os.cpu_count(),
+        "python": platform.python_version(),
+        "implementation": platform.python_implementation(),
+        "platform": platform.platform(),
+        **extra,
+    }
+
+
+def version_of(distribution: str) -> str | None:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version(distribution)
+    except PackageNotFoundError:
+        return None

@@ -7,7 +7,13 @@ import sys
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-BENCHMARKS = ["bench_engine.py", "bench_durable.py", "bench_http.py"]
+BENCHMARKS = [
+    "bench_engine.py",
+    "bench_durable.py",
+    "bench_http.py",
+    "bench_entsoe_parse.py",
+    "bench_market.py",
+]
 
 
 def main() -> int:

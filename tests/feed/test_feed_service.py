@@ -294,3 +294,25 @@ def test_prices_import_loads_a_csv_file_into_the_exchange(exchange, tmp_path):
         ).json()
     assert len(rows) == 48
     assert rows[0]["price"] == float(first[1]) and rows[0]["source"] == "csv"
+
+
+def test_prices_fetch_from_entsoe_serves_the_recorded_day(recorded_server):
+    body = (
+        ROOT / "tests" / "fixtures" / "entsoe" / "entsoe_a44_ch_2025-11-26_pt60m.xml"
+    ).read_bytes()
+    recorded_server.routes["/api"] = [Reply(200, body)]
+    done = subprocess.run(
+        [sys.executable, "-m", "phoenyra.cli", "prices", "fetch", "--source", "entsoe",
+         "--zone", "CH", "--start", "2025-11-25T23:00:00Z", "--end", "2025-11-26T23:00:00Z"],
+        env={**os.environ, "ENTSO_E_TOKEN": "test-token",
+             "ENTSO_E_BASE_URL": f"{recorded_server.url}/api"},
+        cwd=ROOT, capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    series = json.loads(done.stdout)
+    assert len(series) == 24
+    assert {p["resolution"] for p in series} == {"PT60M"}
+    assert series[0]["start"] == "2025-11-25T23:00:00Z" and series[0]["source"] == "entsoe"
+    (seen,) = recorded_server.seen
+    assert seen.query["securityToken"] == "test-token"
+    assert seen.query["in_Domain"] == "10YCH-SWISSGRIDZ"

@@ -69,20 +69,27 @@ class PoliteClient:
         await self._client.aclose()
 
     async def _spaced_get(self, url: str, params: dict[str, Any] | None) -> httpx.Response:
+        # One request at a time, the next one ``min_interval`` after the previous one ended:
+        # stricter than spacing the starts, so connection set-up never squeezes the gap.
         async with self._lock:
             wait = self._last + self.min_interval - time.monotonic()
             if wait > 0:
                 await asyncio.sleep(wait)
-            self._last = time.monotonic()
             self.requests += 1
-        try:
-            return await self._client.get(url, params=params)
-        except httpx.TimeoutException as exc:
-            raise _Retryable(NetworkError(f"{self.provider}: no answer in time ({exc})")) from exc
-        except httpx.TransportError as exc:
-            raise _Retryable(
-                NetworkError(f"{self.provider}: cannot reach {url} ({type(exc).__name__}: {exc})")
-            ) from exc
+            try:
+                return await self._client.get(url, params=params)
+            except httpx.TimeoutException as exc:
+                raise _Retryable(
+                    NetworkError(f"{self.provider}: no answer in time ({exc})")
+                ) from exc
+            except httpx.TransportError as exc:
+                raise _Retryable(
+                    NetworkError(
+                        f"{self.provider}: cannot reach {url} ({type(exc).__name__}: {exc})"
+                    )
+                ) from exc
+            finally:
+                self._last = time.monotonic()
 
     def _wait(self, state) -> float:
         exc = state.outcome.exception() if state.outcome else None
