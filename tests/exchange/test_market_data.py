@@ -80,6 +80,9 @@ def test_prices_are_stored_and_served_by_market_and_range(exchange):
         "entsoe",
     )
     assert rows[-1]["price"] == 105.0
+    with exchange.client() as c:  # the names for the range: from / to
+        same = c.get("/market/prices", params={"market": "epex_de", "from": DAY, "to": NEXT})
+    assert same.json() == rows
     # Another market's store is separate.
     assert stored(exchange, "epex_ch", DAY, NEXT) == []
 

@@ -64,12 +64,14 @@ async def prices(
         Literal["PT15M", "PT30M", "PT60M"] | None,
         Query(description="Only periods of this length; default all"),
     ] = None,
+    from_: Annotated[str | None, Query(alias="from", description="Same as start")] = None,
+    to: Annotated[str | None, Query(description="Same as end")] = None,
 ):
     market = market or service.settings.market
     service.market.spec(market)
     now = time.time()
-    lo = parse_time("start", start)
-    hi = parse_time("end", end)
+    lo = parse_time("start", start or from_)
+    hi = parse_time("end", end or to)
     day = 86_400
     lo = (now // day - 1) * day if lo is None else lo
     hi = (now // day + 3) * day if hi is None else hi
