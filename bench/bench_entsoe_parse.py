@@ -43,12 +43,12 @@ from zoneinfo import ZoneInfo
 
 from lxml import etree
 
-from common import git_commit, git_dirty, machine, version_of
+from common import SHARED_DATA, git_commit, git_dirty, machine, version_of
 from phoenyra.feed.sources.entsoe import _PARSER, merge, parse_a44
 
 HERE = Path(__file__).resolve().parent
 RESULTS = HERE / "results" / "entsoe_parse.json"
-DATA = Path("/work/shared/data")
+DATA = SHARED_DATA
 CSV = DATA / "de_lu_2023_15min_exaa.csv"
 SHAPE = DATA / "entsoe_a44_de_lu_2025-10-31_pt15m_two_sequences.xml"
 

@@ -61,3 +61,19 @@ def version_of(distribution: str) -> str | None:
         return version(distribution)
     except PackageNotFoundError:
         return None
+
+
+# The real market data beside the repository (../shared/data); PHOENYRA_SHARED_DATA points
+# elsewhere.
+def _shared_data() -> Path:
+    import os
+
+    if os.environ.get("PHOENYRA_SHARED_DATA"):
+        return Path(os.environ["PHOENYRA_SHARED_DATA"])
+    for p in (ROOT.parent / "shared" / "data", Path("/work/shared/data")):
+        if p.is_dir():
+            return p
+    return ROOT.parent / "shared" / "data"
+
+
+SHARED_DATA = _shared_data()

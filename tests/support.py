@@ -20,6 +20,15 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 IN_CI = os.environ.get("CI", "").lower() == "true"
+# The real market data shipped beside the repository (../shared/data); PHOENYRA_SHARED_DATA
+# points elsewhere.
+SHARED_DATA = Path(
+    os.environ.get("PHOENYRA_SHARED_DATA")
+    or next(
+        (p for p in (ROOT.parent / "shared" / "data", Path("/work/shared/data")) if p.is_dir()),
+        ROOT.parent / "shared" / "data",
+    )
+)
 PG_URL = os.environ.get(
     "PHOENYRA_TEST_PG_URL", "postgresql+psycopg://phoenyra:phoenyra@127.0.0.1:5432/phoenyra_test"
 )

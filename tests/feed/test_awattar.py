@@ -7,7 +7,6 @@ import csv
 import json
 from datetime import UTC, datetime
 from itertools import pairwise
-from pathlib import Path
 
 import pytest
 
@@ -20,8 +19,9 @@ from phoenyra.feed.model import (
 )
 from phoenyra.feed.sources import make_source, source_class
 from recorded_http import Reply, fixture_bytes
+from support import SHARED_DATA
 
-DATA = Path("/work/shared/data")
+DATA = SHARED_DATA
 REAL = "awattar_de_2024-06-14_to_2024-06-16.json"
 PT15M = "awattar_de_pt15m_2023-10-29_handmade.json"
 EMPTY = "awattar_at_empty_handmade.json"

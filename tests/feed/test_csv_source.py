@@ -16,8 +16,9 @@ from phoenyra.config import Settings
 from phoenyra.feed.model import BadRequestError, MalformedResponseError
 from phoenyra.feed.sources import make_source, source_class
 from phoenyra.feed.sources.csv_file import CsvSource, load_csv
+from support import SHARED_DATA
 
-DATA = Path("/work/shared/data")
+DATA = SHARED_DATA
 EXAA = DATA / "de_lu_2023_15min_exaa.csv"
 AT = DATA / "at_2024_h.csv"
 BERLIN = ZoneInfo("Europe/Berlin")

@@ -271,11 +271,9 @@ def test_prices_fetch_fails_with_a_one_line_reason(recorded_server):
 
 
 def test_prices_import_loads_a_csv_file_into_the_exchange(exchange, tmp_path):
-    # Two days of the real AT 2024 hourly series (../shared/data/at_2024_h.csv).
-    src = ROOT.parent / "shared" / "data" / "at_2024_h.csv"
-    if not src.exists():
-        src = ROOT / "tests" / "fixtures" / "at_2024_h_first_days.csv"
-    lines = src.read_text().splitlines()[: 1 + 48]
+    # Two days of the real AT 2024 hourly series (tests/fixtures/prices/README.md).
+    lines = (ROOT / "tests/fixtures/prices/at_2024_h_first_2_days.csv").read_text().splitlines()
+    assert len(lines) == 49
     path = tmp_path / "at.csv"
     path.write_text("\n".join(lines) + "\n")
     cmd = [sys.executable, "-m", "phoenyra.cli", "prices", "import", str(path), "--market",
