@@ -68,6 +68,37 @@ class StateCollector(Collector):
         books.add_metric([], len(svc.engine.books))
         yield from (energy, notional, realized, open_orders, books)
         yield from self._market(svc)
+        yield from self._batteries(svc)
+
+    @staticmethod
+    def _batteries(svc: ExchangeService):
+        families = {
+            "soc_percent": GaugeMetricFamily(
+                "phoenyra_bess_soc_percent", "State of charge (percent)", labels=["battery"]
+            ),
+            "power_mw": GaugeMetricFamily(
+                "phoenyra_bess_power_mw",
+                "Active power (MW, + discharging / - charging)",
+                labels=["battery"],
+            ),
+            "temperature_c": GaugeMetricFamily(
+                "phoenyra_bess_temperature_celsius", "Battery temperature (°C)", labels=["battery"]
+            ),
+        }
+        online = GaugeMetricFamily(
+            "phoenyra_bess_online",
+            "1 when a valid reading arrived within 3 update intervals",
+            labels=["battery"],
+        )
+        for battery_id in sorted(svc.batteries):
+            status = svc.battery_status(battery_id)
+            online.add_metric([battery_id], 1.0 if status["online"] else 0.0)
+            if not status["online"]:
+                continue  # a stale value is never shown as live
+            for key, family in families.items():
+                if status[key] is not None:
+                    family.add_metric([battery_id], status[key])
+        yield from (*families.values(), online)
 
     @staticmethod
     def _market(svc: ExchangeService):

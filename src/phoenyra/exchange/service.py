@@ -38,6 +38,8 @@ from .writer import GroupCommitWriter, WriteFailed
 log = logging.getLogger("phoenyra.exchange")
 
 DEFAULT_BATTERY = "default"
+# Battery readings are kept this long for charts (one reading every 30 s is ≈86k rows a month).
+HISTORY_S = 30 * 86_400
 # Risk refusals are recorded as REJECTED orders (an audit trail); input errors are not.
 RECORDED_REFUSALS = frozenset(
     {"SOC_LIMIT", "ENERGY_LIMIT", "BATTERY_STATUS_UNKNOWN", "BATTERY_STATUS_STALE"}
@@ -87,6 +89,7 @@ class ExchangeService:
         """Migrate the schema, set up configured accounts, rebuild books and positions."""
         started = time.perf_counter()
         self.store.migrate()
+        self.store.prune_battery_history(time.time() - HISTORY_S)
         self._bootstrap_accounts()
         self._load_state()
         log.info(
@@ -370,8 +373,17 @@ class ExchangeService:
         return order_wire(row)
 
     async def _expire_loop(self) -> None:
+        next_prune = time.monotonic() + 3600
         while True:
             await asyncio.sleep(1.0)
+            if time.monotonic() > next_prune:
+                next_prune += 3600
+                try:
+                    await asyncio.to_thread(
+                        self.store.prune_battery_history, time.time() - HISTORY_S
+                    )
+                except Exception:
+                    log.exception("pruning the battery history failed")
             try:
                 self.risk.marks.update(self.market.tick(time.time()))
             except Exception:  # market data must never stop gate closure
@@ -506,10 +518,10 @@ class ExchangeService:
                 f"power_mw {power} is outside ±{limit:g} MW "
                 f"(1.2 × the rated {row['power_mw']:g} MW).",
             )
-        if row["status_at"] is not None and at < row["status_at"]:
+        if row["status_at"] is not None and at <= row["status_at"]:
             raise Reject(
                 "STALE_TELEMETRY",
-                "This reading is older than the status already held; it was not applied.",
+                "This reading is not newer than the status already held; it was not applied.",
                 409,
             )
         update = {
@@ -526,6 +538,52 @@ class ExchangeService:
         status = self.battery_status(battery_id)
         self.bus.publish({"type": "telemetry", "data": status})
         return status
+
+    def battery_statuses(self) -> list[dict]:
+        return [self.battery_status(b) for b in sorted(self.batteries)]
+
+    async def create_battery(self, battery_id: str, values: dict) -> dict:
+        if battery_id in self.batteries:
+            raise Reject("CONFLICT", f"Battery {battery_id!r} exists already.", 409)
+        s = self.settings
+        row = {
+            "id": battery_id,
+            "capacity_mwh": values.get("capacity_mwh") or s.bess_capacity_mwh,
+            "power_mw": values.get("power_mw") or s.bess_power_mw,
+            "soc_min_percent": values.get("soc_min_percent", s.bess_soc_min),
+            "soc_max_percent": values.get("soc_max_percent", s.bess_soc_max),
+        }
+        if not 0 <= row["soc_min_percent"] < row["soc_max_percent"] <= 100:
+            raise Reject("INVALID_LIMITS", "Need 0 ≤ soc_min_percent < soc_max_percent ≤ 100.")
+        await asyncio.to_thread(self.store.ensure_battery, row)
+        full = {
+            **row,
+            "soc_percent": None,
+            "power_mw_now": None,
+            "temperature_c": None,
+            "status_at": None,
+            "source": None,
+        }
+        self.batteries[battery_id] = full
+        self.risk.set_limits(battery_id, self._limits(full))
+        return self.battery_status(battery_id)
+
+    async def battery_history(
+        self, battery_id: str, since: float | None, until: float | None, limit: int
+    ) -> list[dict]:
+        if battery_id not in self.batteries:
+            raise Reject("NOT_FOUND", f"Battery {battery_id!r} is not known.", 404)
+        rows = await asyncio.to_thread(self.store.battery_history, battery_id, since, until, limit)
+        return [
+            {
+                "at": iso(r["at"]),
+                "soc_percent": r["soc_percent"],
+                "power_mw": r["power_mw"],
+                "temperature_c": r["temperature_c"],
+                "source": r["source"],
+            }
+            for r in rows
+        ]
 
     async def update_battery_limits(self, battery_id: str, values: dict) -> dict:
         row = self.batteries.get(battery_id)

@@ -115,6 +115,18 @@ batteries = Table(
     Column("source", String(32), nullable=True),
 )
 
+# Accepted battery readings, for charts (the latest one is also kept in ``batteries``).
+battery_readings = Table(
+    "battery_readings",
+    metadata,
+    Column("battery_id", String(64), primary_key=True),
+    Column("at", Float, primary_key=True),  # epoch seconds of the reading
+    Column("soc_percent", Float, nullable=False),
+    Column("power_mw", Float, nullable=False),
+    Column("temperature_c", Float, nullable=False),
+    Column("source", String(32), nullable=False),
+)
+
 # Day-ahead prices: one row per market, period start and resolution; a re-fetch replaces in place.
 market_prices = Table(
     "market_prices",
@@ -345,12 +357,44 @@ class Store:
             conn.execute(update(batteries).where(batteries.c.id == battery_id).values(**values))
 
     def save_battery_status(self, row: dict) -> None:
+        """The latest status and one history row, in one transaction."""
         with self.engine.begin() as conn:
             conn.execute(
                 update(batteries)
                 .where(batteries.c.id == row["id"])
                 .values({k: v for k, v in row.items() if k != "id"})
             )
+            conn.execute(
+                battery_readings.insert().values(
+                    battery_id=row["id"],
+                    at=row["status_at"],
+                    soc_percent=row["soc_percent"],
+                    power_mw=row["power_mw_now"],
+                    temperature_c=row["temperature_c"],
+                    source=row["source"],
+                )
+            )
+
+    def battery_history(
+        self, battery_id: str, since: float | None, until: float | None, limit: int
+    ) -> list[dict]:
+        """Readings in [since, until), the newest ``limit`` of them, oldest first."""
+        t = battery_readings.c
+        q = select(battery_readings).where(t.battery_id == battery_id)
+        if since is not None:
+            q = q.where(t.at >= since)
+        if until is not None:
+            q = q.where(t.at < until)
+        with self.engine.connect() as conn:
+            rows = [r._asdict() for r in conn.execute(q.order_by(t.at.desc()).limit(limit))]
+        rows.reverse()
+        return rows
+
+    def prune_battery_history(self, before: float) -> int:
+        with self.engine.begin() as conn:
+            return conn.execute(
+                battery_readings.delete().where(battery_readings.c.at < before)
+            ).rowcount
 
     # -- reads for the API ----------------------------------------------------------------
     def get_order(self, order_id: int) -> dict | None:

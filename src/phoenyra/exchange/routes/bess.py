@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import time
+from typing import Annotated
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Query
 
 from ...core.errors import Reject
-from ..deps import Admin, AnyAccount, Service, TelemetrySender, json_response
-from .models import BatteryLimitsIn, BatteryStatus, TelemetryIn
+from ..deps import Admin, AnyAccount, Service, TelemetrySender, json_response, parse_time
+from .models import BatteryIn, BatteryLimitsIn, BatteryReading, BatteryStatus, TelemetryIn
 from .orders import ERRORS
 
 router = APIRouter(tags=["bess"])
@@ -81,3 +82,45 @@ async def set_limits(battery_id: str, body: BatteryLimitsIn, admin: Admin, servi
     if not values:
         raise Reject("VALIDATION_ERROR", "Send at least one field to change.")
     return json_response(await service.update_battery_limits(battery_id, values))
+
+
+@router.get(
+    "/api/batteries",
+    response_model=list[BatteryStatus],
+    responses=ERRORS,
+    summary="Every battery of the fleet with its current status",
+)
+async def list_batteries(account: AnyAccount, service: Service):
+    return json_response(service.battery_statuses())
+
+
+@router.post(
+    "/api/batteries",
+    status_code=201,
+    response_model=BatteryStatus,
+    responses=ERRORS,
+    summary="Add a battery to the fleet (limits default to the BESS_* settings)",
+)
+async def create_battery(body: BatteryIn, admin: Admin, service: Service):
+    values = {k: v for k, v in body.model_dump().items() if v is not None and k != "battery_id"}
+    return json_response(await service.create_battery(body.battery_id, values), 201)
+
+
+@router.get(
+    "/api/bess/history",
+    response_model=list[BatteryReading],
+    responses=ERRORS,
+    summary="Accepted readings of a battery for charts, oldest first",
+)
+async def bess_history(
+    account: AnyAccount,
+    service: Service,
+    battery_id: str = "default",
+    start: Annotated[str | None, Query(description="ISO 8601 UTC, inclusive")] = None,
+    end: Annotated[str | None, Query(description="ISO 8601 UTC, exclusive")] = None,
+    limit: Annotated[int, Query(ge=1, le=10_000, description="The newest this many")] = 1000,
+):
+    rows = await service.battery_history(
+        battery_id, parse_time("start", start), parse_time("end", end), limit
+    )
+    return json_response(rows)

@@ -211,6 +211,23 @@ class BatteryLimitsIn(BaseModel):
     )
 
 
+class BatteryIn(BatteryLimitsIn):
+    battery_id: str = Field(
+        min_length=1,
+        max_length=64,
+        pattern=r"^[A-Za-z0-9._\-]+$",
+        description="Id of the new battery (letters, digits, . _ -)",
+    )
+
+
+class BatteryReading(BaseModel):
+    at: str = Field(description=f"Time of the reading, {UTC}")
+    soc_percent: float = Field(description="State of charge in percent")
+    power_mw: float = Field(description="Active power in MW, + discharging / − charging")
+    temperature_c: float = Field(description="Temperature in °C")
+    source: str = Field(description="Where the reading came from: rest, modbus, mqtt")
+
+
 # -- market data ------------------------------------------------------------------------------
 class PriceIntervalIn(BaseModel):
     model_config = ConfigDict(extra="ignore", allow_inf_nan=False)

@@ -1,0 +1,96 @@
+"""Batteries as a fleet: several batteries by id, their readings kept for charts, their metrics."""
+
+from __future__ import annotations
+
+import time
+from datetime import UTC, datetime
+
+from support import new_trader
+
+
+def reading(battery_id: str, soc: float, at: float, power: float = 0.2, temp: float = 24.0):
+    return {
+        "battery_id": battery_id,
+        "soc_percent": soc,
+        "power_mw": power,
+        "temperature_c": temp,
+        "timestamp": datetime.fromtimestamp(at, UTC).isoformat(),
+    }
+
+
+def test_a_second_battery_is_added_with_its_own_limits_and_listed(exchange):
+    with exchange.client() as admin:
+        r = admin.post(
+            "/api/batteries",
+            json={"battery_id": "vienna-2", "capacity_mwh": 4.0, "power_mw": 2.0},
+        )
+        assert r.status_code == 201, r.text
+        body = r.json()
+        assert (body["capacity_mwh"], body["rated_power_mw"]) == (4.0, 2.0)
+        assert (body["soc_min_percent"], body["soc_max_percent"]) == (15.0, 90.0)
+        assert body["online"] is False and body["soc_percent"] is None
+        assert admin.post("/api/batteries", json={"battery_id": "vienna-2"}).status_code == 409
+        bad = admin.post(
+            "/api/batteries",
+            json={"battery_id": "x", "soc_min_percent": 80, "soc_max_percent": 20},
+        )
+        assert bad.status_code == 422
+        ids = [b["battery_id"] for b in admin.get("/api/batteries").json()]
+    assert {"default", "vienna-2"} <= set(ids)
+    assert "x" not in ids
+
+
+def test_only_an_admin_adds_batteries(exchange):
+    with new_trader(exchange) as trader:
+        assert trader.post("/api/batteries", json={"battery_id": "mine"}).status_code == 403
+
+
+def test_readings_of_each_battery_are_kept_in_order_for_charts(exchange):
+    with exchange.client() as admin:
+        admin.post("/api/batteries", json={"battery_id": "graz-1"})
+    now = time.time()
+    with exchange.client("demo-bess") as bess:
+        for i, soc in enumerate([40.0, 41.5, 43.0]):
+            r = bess.post("/api/bess/telemetry", json=reading("graz-1", soc, now - 30 + i * 10))
+            assert r.status_code == 202, r.text
+        # the same timestamp again is not newer: refused, nothing stored twice
+        again = bess.post("/api/bess/telemetry", json=reading("graz-1", 99.0, now - 10))
+        assert again.status_code == 409
+        # out of range is refused and stores nothing
+        assert bess.post("/api/bess/telemetry", json=reading("graz-1", 101, now)).status_code == 422
+    with exchange.client() as c:
+        history = c.get("/api/bess/history", params={"battery_id": "graz-1"}).json()
+        last_two = c.get("/api/bess/history", params={"battery_id": "graz-1", "limit": 2}).json()
+        assert c.get("/api/bess/history", params={"battery_id": "nope"}).status_code == 404
+        status = c.get("/api/bess/status", params={"battery_id": "graz-1"}).json()
+    assert [h["soc_percent"] for h in history] == [40.0, 41.5, 43.0]
+    assert [h["soc_percent"] for h in last_two] == [41.5, 43.0]
+    assert {h["source"] for h in history} == {"rest"}
+    assert status["soc_percent"] == 43.0 and status["online"] is True
+
+
+def test_battery_metrics_show_live_values_and_never_stale_ones(exchange):
+    with exchange.client() as admin:
+        admin.post("/api/batteries", json={"battery_id": "linz-1"})
+        admin.post("/api/batteries", json={"battery_id": "linz-old"})
+    now = time.time()
+    with exchange.client("demo-bess") as bess:
+        assert (
+            bess.post(
+                "/api/bess/telemetry", json=reading("linz-1", 61.25, now, power=-0.5, temp=31.0)
+            ).status_code
+            == 202
+        )
+        # a reading older than 3 update intervals (3 × 30 s): the battery is offline
+        assert (
+            bess.post("/api/bess/telemetry", json=reading("linz-old", 12.0, now - 600)).status_code
+            == 202
+        )
+    with exchange.client() as c:
+        text = c.get("/metrics").text
+    assert 'phoenyra_bess_soc_percent{battery="linz-1"} 61.25' in text
+    assert 'phoenyra_bess_power_mw{battery="linz-1"} -0.5' in text
+    assert 'phoenyra_bess_temperature_celsius{battery="linz-1"} 31.0' in text
+    assert 'phoenyra_bess_online{battery="linz-1"} 1.0' in text
+    assert 'phoenyra_bess_online{battery="linz-old"} 0.0' in text
+    assert 'phoenyra_bess_soc_percent{battery="linz-old"}' not in text
