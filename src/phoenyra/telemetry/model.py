@@ -29,6 +29,7 @@ class Reading:
             "power_mw": self.power_mw,
             "temperature_c": self.temperature_c,
             "timestamp": datetime.fromtimestamp(self.at, tz=UTC).isoformat(),
+            "source": self.source,
         }
 
 

@@ -15,12 +15,12 @@ from .orders import ERRORS
 router = APIRouter(tags=["bess"])
 
 
-async def _receive(body: TelemetryIn, service, source: str):
+async def _receive(body: TelemetryIn, service):
     at = body.timestamp.timestamp() if body.timestamp else time.time()
     if at > time.time() + 60:
         raise Reject("INVALID_TELEMETRY", "timestamp is in the future.")
     status = await service.record_battery_status(
-        body.battery_id, body.soc_percent, body.power_mw, body.temperature_c, at, source
+        body.battery_id, body.soc_percent, body.power_mw, body.temperature_c, at, body.source
     )
     return json_response(status, 202)
 
@@ -33,7 +33,7 @@ async def _receive(body: TelemetryIn, service, source: str):
     summary="Receive telemetry from an external system",
 )
 async def bess_telemetry(body: TelemetryIn, account: TelemetrySender, service: Service):
-    return await _receive(body, service, "rest")
+    return await _receive(body, service)
 
 
 @router.post(
@@ -44,7 +44,7 @@ async def bess_telemetry(body: TelemetryIn, account: TelemetrySender, service: S
     summary="Send BESS telemetry (same contract as /api/bess/telemetry)",
 )
 async def telemetry(body: TelemetryIn, account: TelemetrySender, service: Service):
-    return await _receive(body, service, "rest")
+    return await _receive(body, service)
 
 
 def _status(service, battery_id: str):

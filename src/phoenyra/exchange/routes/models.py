@@ -183,6 +183,11 @@ class TelemetryIn(BaseModel):
     timestamp: AwareDatetime | None = Field(
         None, strict=False, description="Time of the reading, ISO 8601 UTC; default: now"
     )
+    source: Literal["rest", "modbus", "mqtt"] = Field(
+        "rest",
+        description="How the reading was taken: rest (pushed by a client), or modbus / mqtt "
+        "when relayed by the telemetry service",
+    )
 
 
 class BatteryStatus(BaseModel):

@@ -1,0 +1,155 @@
+"""The telemetry service: run the configured sources and push their readings to the exchange.
+
+Readings are coalesced per battery: a source may produce many per second (MQTT sends one per
+message), the exchange gets the latest one at most every ``min_push_interval`` seconds. A battery
+whose source stops delivering simply stops being pushed; the exchange shows it OFFLINE after
+3 update intervals and refuses its orders (it never presents stale values as live).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from typing import Protocol
+
+import httpx
+from prometheus_client import CollectorRegistry, Counter, Gauge
+
+from .model import Reading, TelemetryError
+
+log = logging.getLogger("phoenyra.telemetry")
+
+
+class Poller(Protocol):
+    """A polled source (Modbus): one reading per call, or a TelemetryError."""
+
+    name: str
+
+    async def read(self) -> Reading: ...
+
+
+class TelemetryRunner:
+    def __init__(
+        self,
+        exchange_url: str,
+        api_key: str,
+        *,
+        interval: float = 30.0,
+        min_push_interval: float = 1.0,
+        client: httpx.AsyncClient | None = None,
+    ) -> None:
+        self.url = exchange_url.rstrip("/") + "/api/bess/telemetry"
+        self.api_key = api_key
+        self.interval = interval
+        self.min_push_interval = min_push_interval
+        self.client = client or httpx.AsyncClient(timeout=10.0)
+        self._pending: dict[str, Reading] = {}
+        self._wake = asyncio.Event()
+        self._failing: set[str] = set()  # names in a failure streak (logged once)
+        self.last_pushed: dict[str, Reading] = {}
+        self.registry = CollectorRegistry()
+        self.m_readings = Counter(
+            "phoenyra_telemetry_readings",
+            "Readings from the sources, by source and result (pushed, refused, failed)",
+            ["source", "result"],
+            registry=self.registry,
+        )
+        self.m_last = Gauge(
+            "phoenyra_telemetry_last_push_timestamp_seconds",
+            "When a reading of the battery was last accepted by the exchange",
+            ["battery"],
+            registry=self.registry,
+        )
+
+    # -- intake ---------------------------------------------------------------------------
+    def submit(self, reading: Reading) -> None:
+        """Called by sources; keeps only the latest reading per battery until it is pushed."""
+        self._pending[reading.battery_id] = reading
+        self._wake.set()
+
+    def _streak(self, name: str, ok: bool, message: str = "") -> None:
+        if ok:
+            if name in self._failing:
+                self._failing.discard(name)
+                log.info("%s recovered", name)
+        elif name not in self._failing:
+            self._failing.add(name)
+            log.warning("%s: %s", name, message)
+
+    # -- output ---------------------------------------------------------------------------
+    async def push(self, reading: Reading) -> bool:
+        try:
+            r = await self.client.post(
+                self.url, json=reading.to_wire(), headers={"X-API-Key": self.api_key}
+            )
+        except httpx.TransportError as exc:
+            self.m_readings.labels(reading.source, "failed").inc()
+            self._streak(
+                "exchange",
+                False,
+                f"cannot reach {self.url} ({type(exc).__name__}); is the exchange running?",
+            )
+            return False
+        self._streak("exchange", True)
+        if r.status_code == 202:
+            self.m_readings.labels(reading.source, "pushed").inc()
+            self.last_pushed[reading.battery_id] = reading
+            self.m_last.labels(reading.battery_id).set(time.time())
+            return True
+        self.m_readings.labels(reading.source, "refused").inc()
+        try:
+            err = r.json()["error"]
+            detail = f"{err['code']}: {err['message']}"
+        except Exception:
+            detail = r.text[:200]
+        # Not a streak: each refused reading says why (they are rare and each is different).
+        log.warning(
+            "the exchange refused a reading of %s (HTTP %d) %s",
+            reading.battery_id,
+            r.status_code,
+            detail,
+        )
+        return False
+
+    async def push_loop(self) -> None:
+        while True:
+            await self._wake.wait()
+            self._wake.clear()
+            pending, self._pending = self._pending, {}
+            for reading in pending.values():
+                await self.push(reading)
+            await asyncio.sleep(self.min_push_interval)
+
+    # -- sources --------------------------------------------------------------------------
+    async def poll_loop(self, poller: Poller) -> None:
+        """Read a polled source every ``interval`` seconds."""
+        while True:
+            started = time.monotonic()
+            try:
+                reading = await poller.read()
+            except TelemetryError as exc:
+                self.m_readings.labels(poller.name, "failed").inc()
+                self._streak(poller.name, False, f"{exc.kind}: {exc.message}")
+            except Exception:
+                self.m_readings.labels(poller.name, "failed").inc()
+                log.exception("%s: reading crashed", poller.name)
+            else:
+                self._streak(poller.name, True)
+                self.submit(reading)
+            await asyncio.sleep(max(0.0, self.interval - (time.monotonic() - started)))
+
+    async def run(self, pollers: list[Poller], subscribers: list[Callable[[], Awaitable]]) -> None:
+        """Run until cancelled: the push loop, one poll loop per poller, each subscriber."""
+        tasks = [asyncio.create_task(self.push_loop())]
+        tasks += [asyncio.create_task(self.poll_loop(p)) for p in pollers]
+        tasks += [asyncio.create_task(run()) for run in subscribers]
+        try:
+            await asyncio.gather(*tasks)
+        finally:
+            for t in tasks:
+                t.cancel()
+
+    async def aclose(self) -> None:
+        await self.client.aclose()
