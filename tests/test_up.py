@@ -20,10 +20,20 @@ def _start(tmp_path, **env):
         "PHOENYRA_DATA_DIR": str(tmp_path / "data"),
         "EXCHANGE_PORT": str(port),
         "MARKET_FEED_PORT": str(feed_port),
+        "BESS_SIMULATOR_PORT": str(free_port()),
+        "BESS_TELEMETRY_PORT": str(free_port()),
+        "BESS_UPDATE_INTERVAL": "1",
         "PYTHONUNBUFFERED": "1",
         **env,
     }
-    for name in ("PHOENYRA_ENV", "DATABASE_URL", "MARKET_SOURCE", "ENTSO_E_TOKEN"):
+    for name in (
+        "PHOENYRA_ENV",
+        "DATABASE_URL",
+        "MARKET_SOURCE",
+        "ENTSO_E_TOKEN",
+        "BESS_MODBUS_ENABLED",
+        "BESS_MQTT_ENABLED",
+    ):
         if name not in env:
             full_env.pop(name, None)
     log = open(tmp_path / f"up-{port}.log", "wb")  # noqa: SIM115 - closed by the caller
@@ -56,7 +66,23 @@ def _stop(proc) -> int:
     return proc.wait(timeout=30)
 
 
-def test_up_runs_exchange_and_feed_offline_on_labelled_synthetic_prices(tmp_path):
+def _wait_for_battery(base: str, proc, log_path, timeout: float = 60.0) -> dict:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        assert proc.poll() is None, log_path.read_text(errors="replace")
+        try:
+            r = httpx.get(f"{base}/api/bess/status", headers={"X-API-Key": "demo"}, timeout=2)
+            if r.status_code == 200 and r.json()["source"] == "modbus":
+                return r.json()
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.3)
+    raise AssertionError("no battery reading:\n" + log_path.read_text(errors="replace")[-4000:])
+
+
+def test_up_runs_the_system_offline_on_labelled_synthetic_prices_and_a_simulated_battery(
+    tmp_path,
+):
     # No token and no network (aWattar points at a closed port): the demo falls back to
     # synthetic prices and says so, in the log and in the market data.
     env = {"AWATTAR_BASE_URL": "http://127.0.0.1:9"}
@@ -70,6 +96,9 @@ def test_up_runs_exchange_and_feed_offline_on_labelled_synthetic_prices(tmp_path
         with httpx.Client(base_url=base, headers={"X-API-Key": "demo"}) as c:
             count = len(c.get("/market/prices", params={"market": "epex_at"}).json())
         assert count >= 92  # today at least (tomorrow too), quarter-hours
+        # No battery configured: the simulated one, over Modbus TCP, is live in the exchange.
+        battery = _wait_for_battery(base, proc, log_path)
+        assert battery["online"] is True and 0 <= battery["soc_percent"] <= 100
     finally:
         code = _stop(proc)
         log.close()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import sys
 import time
@@ -83,10 +84,37 @@ def up(host: str) -> None:
         "Ctrl-C stops everything."
     )
     py = [sys.executable, "-m", "phoenyra.cli"]
+    service_env = {**env, "EXCHANGE_HOST": host}
     children = [
         Child("exchange", [*py, "exchange", "--host", host, "--port", str(port)], env),
-        Child("market-feed", [*py, "market-feed"], {**env, "EXCHANGE_HOST": host}),
+        Child("market-feed", [*py, "market-feed"], service_env),
     ]
+    real_battery = any(
+        env.get(name, "").strip().lower() in {"1", "true", "yes", "on"}
+        for name in ("BESS_MODBUS_ENABLED", "BESS_MQTT_ENABLED")
+    )
+    if not real_battery:
+        # No battery configured: a simulated one over real Modbus TCP, polled by the service.
+        sim_port = env.get("BESS_SIMULATOR_PORT", "5020")
+        children.append(
+            Child(
+                "simulate-bess",
+                [*py, "simulate-bess", "--host", host, "--port", sim_port],
+                service_env,
+            )
+        )
+        service_env = {
+            **service_env,
+            "BESS_MODBUS_ENABLED": "true",
+            "BESS_MODBUS_HOST": host,
+            "BESS_MODBUS_PORT": sim_port,
+        }
+    children.append(Child("bess-telemetry", [*py, "bess-telemetry"], service_env))
+    click.echo(
+        f"  battery      {'configured (BESS_*)' if real_battery else 'simulated'}"
+        f", telemetry every {settings.bess_update_interval:g} s"
+        f"   (health: http://{host}:{settings.telemetry_port}/readyz)"
+    )
     sys.exit(Supervisor(children).run())
 
 
@@ -326,6 +354,124 @@ def prices_import(path: str, market: str | None) -> None:
         click.echo(f"error: {exc.reason}: {exc.message}", err=True)
         sys.exit(1)
     _load_into_exchange(settings, market, source, intervals)
+
+
+# -- telemetry --------------------------------------------------------------------------------
+def _modbus_from_env(settings: Settings):
+    """The BESS_MODBUS_* configuration (None when disabled); BESS_MODBUS_PRESET picks a device
+    preset instead of the spec's simple register numbers."""
+    from .telemetry.sources.modbus import load_config, modbus_config_from_env
+
+    config = modbus_config_from_env(os.environ)
+    preset = os.environ.get("BESS_MODBUS_PRESET")
+    if config is not None and preset:
+        config = load_config(
+            {
+                **config.model_dump(exclude={"map"}),
+                "preset": preset,
+                "unit_id": int(os.environ["BESS_MODBUS_UNIT_ID"])
+                if os.environ.get("BESS_MODBUS_UNIT_ID")
+                else None,
+            }
+        )
+    if config is not None:
+        config = config.model_copy(update={"rated_power_mw": settings.bess_power_mw})
+    return config
+
+
+@main.command("bess-telemetry")
+@click.option("--log-level", default="INFO", show_default=True)
+def bess_telemetry(log_level: str) -> None:
+    """Read the battery over Modbus TCP (BESS_MODBUS_*) and/or MQTT (BESS_MQTT_*) and push its
+    readings to the exchange every BESS_UPDATE_INTERVAL s (REST push goes to the exchange)."""
+    import logging
+
+    from .health import create_health_app, serve_health
+    from .logs import setup_logging
+    from .telemetry.model import TelemetryError
+    from .telemetry.runner import TelemetryRunner
+    from .telemetry.sources.modbus import ModbusSource
+    from .telemetry.sources.mqtt import MqttSource, mqtt_config_from_env
+
+    settings = _settings()
+    setup_logging("bess-telemetry", log_level)
+    log = logging.getLogger("phoenyra.telemetry")
+    key = settings.effective_bess_api_key
+    if not key:
+        raise click.ClickException("BESS_API_KEY is not set: the exchange needs it for telemetry")
+    try:
+        modbus = _modbus_from_env(settings)
+        mqtt = mqtt_config_from_env(os.environ)
+    except TelemetryError as exc:
+        raise click.ClickException(f"configuration error: {exc.message}") from exc
+    runner = TelemetryRunner(settings.exchange_url, key, interval=settings.bess_update_interval)
+    pollers = [ModbusSource(modbus)] if modbus is not None else []
+    subscribers = []
+    if mqtt.enabled:
+        subscribers.append(MqttSource(mqtt, on_reading=runner.submit).run)
+    if not pollers and not subscribers:
+        log.warning(
+            "no telemetry source enabled (BESS_MODBUS_ENABLED, BESS_MQTT_ENABLED); readings can "
+            "still be pushed to the exchange's POST /api/bess/telemetry"
+        )
+    log.info(
+        "telemetry service started",
+        extra={
+            "modbus": pollers[0].name if pollers else None,
+            "mqtt": f"{mqtt.broker}:{mqtt.port}" if mqtt.enabled else None,
+            "interval_s": settings.bess_update_interval,
+            "exchange": settings.exchange_url,
+        },
+    )
+    app = create_health_app(
+        "bess-telemetry", runner.status, lambda s: not s["failing"], runner.registry
+    )
+
+    async def run() -> None:
+        try:
+            await asyncio.gather(
+                runner.run(pollers, subscribers),
+                serve_health(app, settings.exchange_host, settings.telemetry_port),
+            )
+        finally:
+            for p in pollers:
+                await p.close()
+            await runner.aclose()
+
+    with contextlib.suppress(KeyboardInterrupt, asyncio.CancelledError):
+        asyncio.run(run())
+
+
+@main.command("simulate-bess")
+@click.option("--preset", default="generic", show_default=True, help="Register map to serve")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=5020, show_default=True, type=int)
+@click.option("--step", "step_s", default=1.0, show_default=True, type=float, help="Model step, s")
+@click.option("--initial-soc", default=50.0, show_default=True, type=float)
+def simulate_bess(preset: str, host: str, port: int, step_s: float, initial_soc: float) -> None:
+    """A simulated battery (BESS_CAPACITY_MWH, BESS_POWER_MW) served over real Modbus TCP with a
+    preset's register map; it follows a power setpoint written over Modbus."""
+    from .core.battery import BatteryParams
+    from .logs import setup_logging
+    from .simulator import serve
+    from .telemetry.model import TelemetryError
+
+    settings = _settings()
+    setup_logging("simulate-bess")
+    params = BatteryParams(
+        capacity_mwh=settings.bess_capacity_mwh,
+        max_charge_mw=settings.bess_power_mw,
+        max_discharge_mw=settings.bess_power_mw,
+    )
+    click.echo(f"simulated battery ({preset}) on modbus://{host}:{port}", err=True)
+    try:
+        asyncio.run(
+            serve(preset, host, port, params=params, step_s=step_s, initial_soc=initial_soc)
+        )
+    except TelemetryError as exc:
+        raise click.ClickException(exc.message) from exc
+    except KeyboardInterrupt:
+        pass
 
 
 @main.group()

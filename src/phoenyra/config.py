@@ -76,6 +76,12 @@ class Settings(BaseSettings):
         30.0, validation_alias=AliasChoices("BESS_UPDATE_INTERVAL"), gt=0
     )
 
+    telemetry_port: int = Field(
+        9102,
+        validation_alias=AliasChoices("BESS_TELEMETRY_PORT"),
+        description="the telemetry service's /healthz, /readyz and /metrics",
+    )
+
     # Market feed (``phoenyra market-feed``)
     market: str = Field("epex_at", validation_alias=AliasChoices("MARKET"))
     market_source: str | None = Field(

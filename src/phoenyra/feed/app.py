@@ -2,33 +2,15 @@
 
 from __future__ import annotations
 
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.applications import Starlette
-from starlette.responses import JSONResponse, Response
-from starlette.routing import Route
 
+from ..health import create_health_app
 from .runner import FeedRunner
 
 
 def create_app(runner: FeedRunner) -> Starlette:
-    async def healthz(request):
-        return JSONResponse({"status": "ok", "service": "market-feed"})
+    def status() -> dict:
+        current = runner.status()
+        return {"checks": {"fresh_prices": not current["stale"]}, **current}
 
-    async def readyz(request):
-        status = runner.status()
-        ok = not status["stale"]
-        return JSONResponse(
-            {"status": "ok" if ok else "unavailable", "checks": {"fresh_prices": ok}, **status},
-            status_code=200 if ok else 503,
-        )
-
-    async def metrics(request):
-        return Response(generate_latest(runner.registry), media_type=CONTENT_TYPE_LATEST)
-
-    return Starlette(
-        routes=[
-            Route("/healthz", healthz),
-            Route("/readyz", readyz),
-            Route("/metrics", metrics),
-        ]
-    )
+    return create_health_app("market-feed", status, lambda s: not s["stale"], runner.registry)

@@ -151,5 +151,16 @@ class TelemetryRunner:
             for t in tasks:
                 t.cancel()
 
+    def status(self) -> dict:
+        from datetime import UTC, datetime
+
+        return {
+            "failing": sorted(self._failing),
+            "last_readings": {
+                b: datetime.fromtimestamp(r.at, tz=UTC).isoformat()
+                for b, r in sorted(self.last_pushed.items())
+            },
+        }
+
     async def aclose(self) -> None:
         await self.client.aclose()
