@@ -15,7 +15,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from ..config import Settings
 from ..core.errors import Reject
 from .deps import json_response
-from .routes import accounts, bess, health, market, orders, trades, ws
+from .routes import accounts, bess, config, health, market, orders, trades, ws
 from .routes.models import OrderIn
 from .service import ExchangeService
 from .store import Store
@@ -184,7 +184,7 @@ def create_app(settings: Settings, store: Store | None = None) -> FastAPI:
         log.exception("unhandled error", extra={"path": request.url.path})
         return error("INTERNAL", "Internal error; it was logged.", 500)
 
-    for module in (orders, trades, accounts, bess, market, health, ws):
+    for module in (orders, trades, accounts, bess, market, config, health, ws):
         app.include_router(module.router)
     generate_openapi = app.openapi
 

@@ -22,6 +22,7 @@ from sqlalchemy import (
     MetaData,
     String,
     Table,
+    Text,
     UniqueConstraint,
     bindparam,
     create_engine,
@@ -125,6 +126,16 @@ battery_readings = Table(
     Column("power_mw", Float, nullable=False),
     Column("temperature_c", Float, nullable=False),
     Column("source", String(32), nullable=False),
+)
+
+# The telemetry configuration per battery (JSON), versioned so the service sees changes.
+telemetry_configs = Table(
+    "telemetry_configs",
+    metadata,
+    Column("battery_id", String(64), primary_key=True),
+    Column("config", Text, nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("updated_at", Float, nullable=False),
 )
 
 # Day-ahead prices: one row per market, period start and resolution; a re-fetch replaces in place.
@@ -551,3 +562,30 @@ class Store:
     def load_market_feeds(self) -> list[dict]:
         with self.engine.connect() as conn:
             return [r._asdict() for r in conn.execute(select(market_feeds))]
+
+    # -- telemetry configuration ------------------------------------------------------------
+    def load_telemetry_config(self, battery_id: str) -> dict | None:
+        with self.engine.connect() as conn:
+            row = conn.execute(
+                select(telemetry_configs).where(telemetry_configs.c.battery_id == battery_id)
+            ).first()
+        return row._asdict() if row else None
+
+    def save_telemetry_config(self, battery_id: str, config_json: str, now: float) -> int:
+        """Store and return the new version (1 for the first save)."""
+        t = telemetry_configs.c
+        with self.engine.begin() as conn:
+            version = conn.execute(select(t.version).where(t.battery_id == battery_id)).scalar()
+            if version is None:
+                conn.execute(
+                    telemetry_configs.insert().values(
+                        battery_id=battery_id, config=config_json, version=1, updated_at=now
+                    )
+                )
+                return 1
+            conn.execute(
+                update(telemetry_configs)
+                .where(t.battery_id == battery_id)
+                .values(config=config_json, version=version + 1, updated_at=now)
+            )
+            return version + 1

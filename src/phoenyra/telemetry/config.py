@@ -1,0 +1,119 @@
+"""The telemetry configuration an operator edits (web app /config, ``POST /api/config/save``):
+one battery's Modbus TCP, MQTT and REST interfaces. Stored by the exchange, applied by the
+running telemetry service without a restart."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from .model import ConfigInvalid
+from .registers import RegisterMap
+from .sources.modbus import ModbusConfig
+from .sources.modbus import load_config as load_modbus
+from .sources.mqtt import MqttConfig
+from .sources.mqtt import load_config as load_mqtt
+
+MASK = "********"
+
+
+class ModbusInterface(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    enabled: bool = False
+    host: str = Field("127.0.0.1", min_length=1)
+    port: int = Field(502, ge=1, le=65535)
+    unit_id: int | None = Field(None, ge=0, le=255, description="overrides the map's unit id")
+    preset: str | None = Field("generic", description="a preset name, or null with a custom map")
+    map: RegisterMap | None = Field(None, description="a custom register map (preset null)")
+    timeout_s: float = Field(2.0, gt=0, le=30)
+
+    def source_config(self, battery_id: str, rated_power_mw: float) -> ModbusConfig:
+        return load_modbus(
+            {
+                "host": self.host,
+                "port": self.port,
+                "battery_id": battery_id,
+                "preset": self.preset,
+                "map": self.map,
+                "unit_id": self.unit_id,
+                "rated_power_mw": rated_power_mw,
+                "timeout_s": self.timeout_s,
+            }
+        )
+
+
+class RestInterface(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    enabled: bool = True
+
+
+class TelemetryConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    battery_id: str = Field("default", min_length=1, max_length=64)
+    rated_power_mw: float = Field(1.0, gt=0, le=100_000, description="for validating readings")
+    interval_s: float = Field(30.0, ge=0.2, le=3600, description="Modbus poll interval")
+    modbus: ModbusInterface = ModbusInterface()
+    mqtt: MqttConfig = MqttConfig()
+    rest: RestInterface = RestInterface()
+
+    @model_validator(mode="after")
+    def _sources_agree(self) -> TelemetryConfig:
+        # The MQTT source validates against the battery it reports for.
+        self.mqtt = self.mqtt.model_copy(
+            update={"battery_id": self.battery_id, "rated_power_mw": self.rated_power_mw}
+        )
+        return self
+
+    def modbus_source(self) -> ModbusConfig | None:
+        if not self.modbus.enabled:
+            return None
+        return self.modbus.source_config(self.battery_id, self.rated_power_mw)
+
+    def mqtt_source(self) -> MqttConfig | None:
+        return load_mqtt(self.mqtt) if self.mqtt.enabled else None
+
+    def check(self) -> None:
+        """Everything the sources would refuse at start, refused now (presets exist, maps are
+        valid, TLS files load)."""
+        if self.modbus.enabled:
+            self.modbus_source().register_map()
+        if self.mqtt.enabled:
+            from .sources.mqtt import tls_context
+
+            tls_context(self.mqtt.tls)
+
+    def masked(self) -> dict[str, Any]:
+        out = self.model_dump(mode="json")
+        out["mqtt"] = self.mqtt.masked()
+        return out
+
+    def secret_json(self) -> dict[str, Any]:
+        """The full configuration, secrets included (stored; sent to the telemetry service)."""
+        out = self.model_dump(mode="json")
+        pw = self.mqtt.password
+        out["mqtt"]["password"] = pw.get_secret_value() if pw is not None else None
+        return out
+
+
+def load(data: Mapping[str, Any], previous: TelemetryConfig | None = None) -> TelemetryConfig:
+    """Validate; a masked password ("********") keeps the previously stored one."""
+    data = dict(data)
+    mqtt = dict(data.get("mqtt") or {})
+    if mqtt.get("password") == MASK:
+        old = previous.mqtt.password if previous is not None else None
+        mqtt["password"] = old.get_secret_value() if old is not None else None
+        data["mqtt"] = mqtt
+    try:
+        config = TelemetryConfig.model_validate(data)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in e['loc']) or 'config'}: {e['msg']}" for e in exc.errors()
+        )
+        raise ConfigInvalid(f"telemetry configuration invalid: {problems}") from None
+    config.check()
+    return config
