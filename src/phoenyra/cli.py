@@ -427,15 +427,27 @@ def bess_telemetry(log_level: str) -> None:
         "bess-telemetry", runner.status, lambda s: not s["failing"], runner.registry
     )
 
+    def build(config):
+        """A configuration saved through the API replaces the one from the environment."""
+        modbus_cfg, mqtt_cfg = config.modbus_source(), config.mqtt_source()
+        new_pollers = [ModbusSource(modbus_cfg)] if modbus_cfg is not None else []
+        new_subscribers = []
+        if mqtt_cfg is not None:
+            new_subscribers.append(MqttSource(mqtt_cfg, on_reading=runner.submit).run)
+        return new_pollers, new_subscribers, config.interval_s
+
     async def run() -> None:
         try:
             await asyncio.gather(
                 runner.run(pollers, subscribers),
+                runner.watch_config(
+                    os.environ.get("BESS_ID", "default"),
+                    build,
+                    float(os.environ.get("BESS_CONFIG_POLL_S", "5")),
+                ),
                 serve_health(app, settings.exchange_host, settings.telemetry_port),
             )
         finally:
-            for p in pollers:
-                await p.close()
             await runner.aclose()
 
     with contextlib.suppress(KeyboardInterrupt, asyncio.CancelledError):

@@ -105,3 +105,54 @@ def test_simulated_battery_over_modbus_reaches_status_and_risk_checks(tmp_path):
                 proc.terminate()
                 proc.wait(timeout=10)
         exchange.stop()
+
+
+def test_a_configuration_saved_through_the_api_is_applied_without_a_restart(tmp_path):
+    first_port, second_port, health_port = free_port(), free_port(), free_port()
+    exchange = ExchangeProcess(tmp_path / "ex").start()
+    env = {
+        **os.environ,
+        "PHOENYRA_ENV": "development",
+        "EXCHANGE_URL": exchange.base_url,
+        "BESS_MODBUS_ENABLED": "true",
+        "BESS_MODBUS_HOST": "127.0.0.1",
+        "BESS_MODBUS_PORT": str(first_port),
+        "BESS_UPDATE_INTERVAL": "0.5",
+        "BESS_CONFIG_POLL_S": "0.5",
+        "BESS_TELEMETRY_PORT": str(health_port),
+        "PYTHONUNBUFFERED": "1",
+    }
+    logs = [tmp_path / "sim1.log", tmp_path / "sim2.log", tmp_path / "telemetry.log"]
+    procs = [
+        _spawn(["simulate-bess", "--port", str(first_port), "--initial-soc", "30"], env, logs[0]),
+        _spawn(
+            ["simulate-bess", "--preset", "sma", "--port", str(second_port), "--initial-soc", "70"],
+            env,
+            logs[1],
+        ),
+    ]
+    try:
+        time.sleep(1.0)
+        procs.append(_spawn(["bess-telemetry"], env, logs[2]))
+        _wait(lambda: abs((_status(exchange)["soc_percent"] or 0) - 30) < 1, 20, "30 %", logs)
+        # The operator switches the battery to the SMA device over the API.
+        config = {
+            "battery_id": "default",
+            "interval_s": 0.5,
+            "modbus": {"enabled": True, "host": "127.0.0.1", "port": second_port, "preset": "sma"},
+        }
+        with exchange.client() as admin:
+            assert admin.post("/api/config/save", json=config).status_code == 200
+        status = _wait(
+            lambda: abs((s := _status(exchange))["soc_percent"] - 70) < 1 and s,
+            20,
+            "the new device's 70 %",
+            logs,
+        )
+        assert status["source"] == "modbus" and status["online"] is True
+        assert "configuration 1 applied" in logs[2].read_text()
+    finally:
+        for proc in procs:
+            proc.terminate()
+            proc.wait(timeout=10)
+        exchange.stop()

@@ -49,6 +49,9 @@ class TelemetryRunner:
         self._wake = asyncio.Event()
         self._failing: set[str] = set()  # names in a failure streak (logged once)
         self.last_pushed: dict[str, Reading] = {}
+        self._source_tasks: list[asyncio.Task] = []
+        self._pollers: list[Poller] = []
+        self._closing: set[asyncio.Task] = set()  # closes of replaced pollers, kept referenced
         self.registry = CollectorRegistry()
         self.m_readings = Counter(
             "phoenyra_telemetry_readings",
@@ -142,14 +145,70 @@ class TelemetryRunner:
 
     async def run(self, pollers: list[Poller], subscribers: list[Callable[[], Awaitable]]) -> None:
         """Run until cancelled: the push loop, one poll loop per poller, each subscriber."""
-        tasks = [asyncio.create_task(self.push_loop())]
-        tasks += [asyncio.create_task(self.poll_loop(p)) for p in pollers]
-        tasks += [asyncio.create_task(run()) for run in subscribers]
+        push = asyncio.create_task(self.push_loop())
+        self.replace_sources(pollers, subscribers)
         try:
-            await asyncio.gather(*tasks)
+            await push
         finally:
-            for t in tasks:
-                t.cancel()
+            push.cancel()
+            await self.stop_sources()
+
+    # -- sources that can be replaced while running (a new configuration) -------------------
+    def replace_sources(
+        self, pollers: list[Poller], subscribers: list[Callable[[], Awaitable]]
+    ) -> None:
+        old_tasks, old_pollers = self._source_tasks, self._pollers
+        for task in old_tasks:
+            task.cancel()
+        for poller in old_pollers:
+            close = getattr(poller, "close", None)
+            if close is not None:
+                task = asyncio.ensure_future(close())
+                self._closing.add(task)
+                task.add_done_callback(self._closing.discard)
+        self._failing.clear()
+        self._pollers = list(pollers)
+        self._source_tasks = [asyncio.create_task(self.poll_loop(p)) for p in pollers]
+        self._source_tasks += [asyncio.create_task(run()) for run in subscribers]
+
+    async def stop_sources(self) -> None:
+        self.replace_sources([], [])
+        await asyncio.sleep(0)
+
+    async def watch_config(self, battery_id: str, build, every_s: float = 5.0) -> None:
+        """Apply a configuration saved through the API (``/api/config/save``) without a restart.
+
+        ``build(config) -> (pollers, subscribers, interval)`` turns a TelemetryConfig into sources.
+        Version 0 means nothing was saved: the sources from the environment stay.
+        """
+        from .config import TelemetryConfig
+        from .model import TelemetryError
+
+        url = self.url.replace("/api/bess/telemetry", "/api/telemetry/config")
+        applied = 0
+        while True:
+            try:
+                r = await self.client.get(
+                    url, params={"battery_id": battery_id}, headers={"X-API-Key": self.api_key}
+                )
+                if r.status_code == 200:
+                    body = r.json()
+                    if body["version"] > applied:
+                        config = TelemetryConfig.model_validate(body["config"])
+                        pollers, subscribers, interval = build(config)
+                        self.interval = interval
+                        self.replace_sources(pollers, subscribers)
+                        applied = body["version"]
+                        log.info(
+                            "telemetry configuration %d applied",
+                            applied,
+                            extra={"battery_id": battery_id, "sources": len(self._source_tasks)},
+                        )
+            except (httpx.HTTPError, ValueError, TelemetryError) as exc:
+                self._streak("configuration", False, f"cannot apply the configuration: {exc}")
+            else:
+                self._streak("configuration", True)
+            await asyncio.sleep(every_s)
 
     def status(self) -> dict:
         from datetime import UTC, datetime
