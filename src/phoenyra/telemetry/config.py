@@ -7,9 +7,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from .model import ConfigInvalid
+from .model import validated
 from .registers import RegisterMap
 from .sources.modbus import ModbusConfig
 from .sources.modbus import load_config as load_modbus
@@ -108,12 +108,6 @@ def load(data: Mapping[str, Any], previous: TelemetryConfig | None = None) -> Te
         old = previous.mqtt.password if previous is not None else None
         mqtt["password"] = old.get_secret_value() if old is not None else None
         data["mqtt"] = mqtt
-    try:
-        config = TelemetryConfig.model_validate(data)
-    except ValidationError as exc:
-        problems = "; ".join(
-            f"{'.'.join(str(p) for p in e['loc']) or 'config'}: {e['msg']}" for e in exc.errors()
-        )
-        raise ConfigInvalid(f"telemetry configuration invalid: {problems}") from None
+    config = validated(TelemetryConfig, data, "telemetry configuration")
     config.check()
     return config

@@ -79,3 +79,19 @@ class OutOfRange(TelemetryError):
 
 class ConfigInvalid(TelemetryError):
     kind = "config_invalid"
+
+
+def validated(model: type, data: object, what: str):
+    """``data`` as a ``model`` instance (returned as is when it already is one), or ConfigInvalid
+    naming every wrong field: "<what> invalid: modbus.port: ...; interval_s: ..."."""
+    from pydantic import ValidationError
+
+    if isinstance(data, model):
+        return data
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in e['loc']) or 'config'}: {e['msg']}" for e in exc.errors()
+        )
+        raise ConfigInvalid(f"{what} invalid: {problems}") from None

@@ -22,10 +22,10 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 from pymodbus.client.mixin import ModbusClientMixin
 
-from .model import BadPayload, ConfigInvalid, OutOfRange
+from .model import BadPayload, ConfigInvalid, OutOfRange, validated
 from .validation import number
 
 Table = Literal["holding", "input"]
@@ -150,15 +150,7 @@ class RegisterMap(BaseModel):
 
 def load_map(data: Mapping[str, object] | RegisterMap) -> RegisterMap:
     """A validated map, or ConfigInvalid naming every wrong field."""
-    if isinstance(data, RegisterMap):
-        return data
-    try:
-        return RegisterMap.model_validate(data)
-    except ValidationError as exc:
-        problems = "; ".join(
-            f"{'.'.join(str(p) for p in e['loc']) or 'map'}: {e['msg']}" for e in exc.errors()
-        )
-        raise ConfigInvalid(f"register map invalid: {problems}") from None
+    return validated(RegisterMap, data, "register map")
 
 
 # -- SunSpec ------------------------------------------------------------------------------------

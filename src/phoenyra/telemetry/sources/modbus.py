@@ -31,7 +31,7 @@ import time
 from collections.abc import Mapping
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 from pymodbus.client import AsyncModbusTcpClient
 from pymodbus.exceptions import ConnectionException, ModbusException, ModbusIOException
 
@@ -43,6 +43,7 @@ from ..model import (
     TelemetryError,
     Timeout,
     WrongUnitId,
+    validated,
 )
 from ..registers import (
     SUNS_MARKER,
@@ -103,15 +104,7 @@ class ModbusConfig(BaseModel):
 
 
 def load_config(data: ModbusConfig | Mapping[str, Any]) -> ModbusConfig:
-    if isinstance(data, ModbusConfig):
-        return data
-    try:
-        return ModbusConfig.model_validate(data)
-    except ValidationError as exc:
-        problems = "; ".join(
-            f"{'.'.join(str(p) for p in e['loc']) or 'config'}: {e['msg']}" for e in exc.errors()
-        )
-        raise ConfigInvalid(f"Modbus configuration invalid: {problems}") from None
+    return validated(ModbusConfig, data, "Modbus configuration")
 
 
 def simple_map_from_env(environ: Mapping[str, str]) -> RegisterMap:

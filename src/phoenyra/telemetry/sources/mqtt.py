@@ -50,7 +50,6 @@ from pydantic import (
     ConfigDict,
     Field,
     SecretStr,
-    ValidationError,
     field_validator,
     model_validator,
 )
@@ -63,6 +62,7 @@ from ..model import (
     Reading,
     TelemetryError,
     Timeout,
+    validated,
 )
 from ..validation import check_reading, number
 
@@ -275,15 +275,7 @@ def mqtt_config_from_env(environ: Mapping[str, str]) -> MqttConfig:
 
 def load_config(config: MqttConfig | Mapping[str, Any]) -> MqttConfig:
     """An MqttConfig from a model or a mapping (the config API's JSON); ConfigInvalid if bad."""
-    if isinstance(config, MqttConfig):
-        return config
-    try:
-        return MqttConfig.model_validate(config)
-    except ValidationError as exc:
-        problems = "; ".join(
-            f"{'.'.join(str(p) for p in e['loc']) or 'config'}: {e['msg']}" for e in exc.errors()
-        )
-        raise ConfigInvalid(f"MQTT configuration invalid: {problems}") from None
+    return validated(MqttConfig, config, "MQTT configuration")
 
 
 def tls_context(tls: TlsConfig) -> ssl.SSLContext | None:
