@@ -460,7 +460,26 @@ def bess_telemetry(log_level: str) -> None:
 @click.option("--port", default=5020, show_default=True, type=int)
 @click.option("--step", "step_s", default=1.0, show_default=True, type=float, help="Model step, s")
 @click.option("--initial-soc", default=50.0, show_default=True, type=float)
-def simulate_bess(preset: str, host: str, port: int, step_s: float, initial_soc: float) -> None:
+@click.option(
+    "--mqtt",
+    "mqtt_broker",
+    default=None,
+    metavar="HOST[:PORT]",
+    help="Also publish the state to this MQTT broker (topics bess/soc, bess/power, "
+    "bess/temperature)",
+)
+@click.option(
+    "--mqtt-prefix", default="bess", show_default=True, help="Topic prefix: PREFIX/soc, ..."
+)
+def simulate_bess(
+    preset: str,
+    host: str,
+    port: int,
+    step_s: float,
+    initial_soc: float,
+    mqtt_broker: str | None,
+    mqtt_prefix: str,
+) -> None:
     """A simulated battery (BESS_CAPACITY_MWH, BESS_POWER_MW) served over real Modbus TCP with a
     preset's register map; it follows a power setpoint written over Modbus."""
     from .core.battery import BatteryParams
@@ -477,8 +496,25 @@ def simulate_bess(preset: str, host: str, port: int, step_s: float, initial_soc:
     )
     click.echo(f"simulated battery ({preset}) on modbus://{host}:{port}", err=True)
     try:
+        mqtt = None
+        if mqtt_broker:
+            broker, _, mqtt_port = mqtt_broker.partition(":")
+            mqtt = (broker, int(mqtt_port or 1883))
         asyncio.run(
-            serve(preset, host, port, params=params, step_s=step_s, initial_soc=initial_soc)
+            serve(
+                preset,
+                host,
+                port,
+                params=params,
+                step_s=step_s,
+                initial_soc=initial_soc,
+                mqtt=mqtt,
+                mqtt_topics={
+                    "soc_percent": f"{mqtt_prefix}/soc",
+                    "power_mw": f"{mqtt_prefix}/power",
+                    "temperature_c": f"{mqtt_prefix}/temperature",
+                },
+            )
         )
     except TelemetryError as exc:
         raise click.ClickException(exc.message) from exc

@@ -258,12 +258,22 @@ async def serve(
     initial_soc: float = 50.0,
     step_s: float = 1.0,
     unit_id: int | None = None,
+    mqtt: tuple[str, int] | None = None,
+    mqtt_topics: dict[str, str] | None = None,
 ) -> None:
-    """``phoenyra simulate-bess``: serve until cancelled."""
+    """``phoenyra simulate-bess``: serve until cancelled; with ``mqtt=(broker, port)`` also
+    publish the state there every step."""
     sim = BatterySimulator(preset, params=params, initial_soc=initial_soc, unit_id=unit_id)
     await sim.start(host, port)
+    publisher = None
+    if mqtt is not None:
+        from .mqtt_publisher import publish_state
+
+        publisher = asyncio.create_task(publish_state(sim, mqtt[0], mqtt[1], step_s, mqtt_topics))
     try:
         await sim.run(step_s)
     finally:
+        if publisher is not None:
+            publisher.cancel()
         with contextlib.suppress(Exception):
             await sim.stop()
