@@ -13,6 +13,8 @@ BENCHMARKS = [
     "bench_http.py",
     "bench_entsoe_parse.py",
     "bench_market.py",
+    "bench_mqtt.py",
+    "bench_modbus.py",
 ]
 
 

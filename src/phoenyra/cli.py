@@ -437,6 +437,9 @@ def bess_telemetry(log_level: str) -> None:
         return new_pollers, new_subscribers, config.interval_s
 
     async def run() -> None:
+        from .runtime import tune_gc
+
+        tune_gc()
         try:
             await asyncio.gather(
                 runner.run(pollers, subscribers),

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import gc
 import logging
 import math
 import time
@@ -14,6 +13,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from ..config import Settings
 from ..core.errors import Reject
+from ..runtime import tune_gc
 from .deps import json_response
 from .routes import accounts, bess, config, health, market, orders, trades, ws
 from .routes.models import OrderIn
@@ -124,11 +124,7 @@ def create_app(settings: Settings, store: Store | None = None) -> FastAPI:
         # The cyclic GC, not the order path, set the tail latency: with the default
         # thresholds (700, 10, 10) a full collection ran every ~1 s under load and paused the
         # loop for 60-120 ms, walking every object of the books and the imported modules.
-        # Start-up objects are never garbage: freeze them out of every collection. Most
-        # request garbage is freed by reference counting, so collect young objects rarely.
-        gc.collect()
-        gc.freeze()
-        gc.set_threshold(50_000, 20, 10)
+        tune_gc()
         await service.start()
         log.info("exchange ready", extra={"database": store.dialect, "env": settings.env})
         try:

@@ -9,6 +9,7 @@ whose source stops delivering simply stops being pushed; the exchange shows it O
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections.abc import Awaitable, Callable
@@ -51,7 +52,6 @@ class TelemetryRunner:
         self.last_pushed: dict[str, Reading] = {}
         self._source_tasks: list[asyncio.Task] = []
         self._pollers: list[Poller] = []
-        self._closing: set[asyncio.Task] = set()  # closes of replaced pollers, kept referenced
         self.registry = CollectorRegistry()
         self.m_readings = Counter(
             "phoenyra_telemetry_readings",
@@ -126,8 +126,9 @@ class TelemetryRunner:
             await asyncio.sleep(self.min_push_interval)
 
     # -- sources --------------------------------------------------------------------------
-    async def poll_loop(self, poller: Poller) -> None:
-        """Read a polled source every ``interval`` seconds."""
+    async def poll_loop(self, poller: Poller, offset_s: float = 0.0) -> None:
+        """Read a polled source every ``interval`` seconds, starting after ``offset_s``."""
+        await asyncio.sleep(offset_s)
         while True:
             started = time.monotonic()
             try:
@@ -146,34 +147,41 @@ class TelemetryRunner:
     async def run(self, pollers: list[Poller], subscribers: list[Callable[[], Awaitable]]) -> None:
         """Run until cancelled: the push loop, one poll loop per poller, each subscriber."""
         push = asyncio.create_task(self.push_loop())
-        self.replace_sources(pollers, subscribers)
+        await self.replace_sources(pollers, subscribers)
         try:
             await push
         finally:
             push.cancel()
-            await self.stop_sources()
+            await self.replace_sources([], [])
 
     # -- sources that can be replaced while running (a new configuration) -------------------
-    def replace_sources(
+    async def replace_sources(
         self, pollers: list[Poller], subscribers: list[Callable[[], Awaitable]]
     ) -> None:
+        """Stop the running sources (and wait until they have stopped), then start these."""
         old_tasks, old_pollers = self._source_tasks, self._pollers
-        for task in old_tasks:
-            task.cancel()
+        self._source_tasks, self._pollers = [], []
+        # Python 3.11's wait_for (inside pymodbus) can swallow a cancel that lands as an answer
+        # completes: cancel again until every task has really ended.
+        while pending := [t for t in old_tasks if not t.done()]:
+            for task in pending:
+                task.cancel()
+            await asyncio.wait(pending, timeout=1.0)
         for poller in old_pollers:
             close = getattr(poller, "close", None)
             if close is not None:
-                task = asyncio.ensure_future(close())
-                self._closing.add(task)
-                task.add_done_callback(self._closing.discard)
+                with contextlib.suppress(Exception):
+                    await close()
         self._failing.clear()
         self._pollers = list(pollers)
-        self._source_tasks = [asyncio.create_task(self.poll_loop(p)) for p in pollers]
+        # Staggered over the interval: all batteries polled in the same instant would make the
+        # last answer wait behind all the others (measured in bench/bench_modbus.py).
+        n = max(1, len(pollers))
+        self._source_tasks = [
+            asyncio.create_task(self.poll_loop(p, self.interval * i / n))
+            for i, p in enumerate(pollers)
+        ]
         self._source_tasks += [asyncio.create_task(run()) for run in subscribers]
-
-    async def stop_sources(self) -> None:
-        self.replace_sources([], [])
-        await asyncio.sleep(0)
 
     async def watch_config(self, battery_id: str, build, every_s: float = 5.0) -> None:
         """Apply a configuration saved through the API (``/api/config/save``) without a restart.
@@ -197,7 +205,7 @@ class TelemetryRunner:
                         config = TelemetryConfig.model_validate(body["config"])
                         pollers, subscribers, interval = build(config)
                         self.interval = interval
-                        self.replace_sources(pollers, subscribers)
+                        await self.replace_sources(pollers, subscribers)
                         applied = body["version"]
                         log.info(
                             "telemetry configuration %d applied",
