@@ -431,6 +431,10 @@ def bess_telemetry(log_level: str) -> None:
         """A configuration saved through the API replaces the one from the environment."""
         modbus_cfg, mqtt_cfg = config.modbus_source(), config.mqtt_source()
         new_pollers = [ModbusSource(modbus_cfg)] if modbus_cfg is not None else []
+        if config.https is not None:
+            from .telemetry.sources.tesla import TeslaSource
+
+            new_pollers.append(TeslaSource(config.https))
         new_subscribers = []
         if mqtt_cfg is not None:
             new_subscribers.append(MqttSource(mqtt_cfg, on_reading=runner.submit).run)

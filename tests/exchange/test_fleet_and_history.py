@@ -94,3 +94,22 @@ def test_battery_metrics_show_live_values_and_never_stale_ones(exchange):
     assert 'phoenyra_bess_online{battery="linz-1"} 1.0' in text
     assert 'phoenyra_bess_online{battery="linz-old"} 0.0' in text
     assert 'phoenyra_bess_soc_percent{battery="linz-old"}' not in text
+
+
+def test_a_device_without_temperature_reports_null_and_must_say_so(exchange):
+    with exchange.client() as admin:
+        admin.post("/api/batteries", json={"battery_id": "no-thermo"})
+    body = reading("no-thermo", 55.0, time.time())
+    with exchange.client("demo-bess") as bess:
+        missing = {k: v for k, v in body.items() if k != "temperature_c"}
+        assert bess.post("/api/bess/telemetry", json=missing).status_code == 422
+        r = bess.post("/api/bess/telemetry", json={**body, "temperature_c": None})
+        assert r.status_code == 202, r.text
+    with exchange.client() as c:
+        status = c.get("/api/bess/status", params={"battery_id": "no-thermo"}).json()
+        history = c.get("/api/bess/history", params={"battery_id": "no-thermo"}).json()
+        text = c.get("/metrics").text
+    assert status["temperature_c"] is None and status["soc_percent"] == 55.0
+    assert history[-1]["temperature_c"] is None
+    assert 'phoenyra_bess_soc_percent{battery="no-thermo"} 55.0' in text
+    assert 'phoenyra_bess_temperature_celsius{battery="no-thermo"}' not in text

@@ -125,3 +125,22 @@ def test_mqtt_and_rest_connection_tests_report_silence_precisely(exchange):
     rest = _test(exchange, "rest", {**CONFIG, "battery_id": "default"})
     assert rest["ok"] is False and rest["error"]["kind"] == "timeout"
     assert "/api/bess/telemetry" in rest["error"]["message"]
+
+
+def test_https_connection_test_reads_a_powerwall_and_its_password_is_masked(exchange, tmp_path):
+    from tesla_gateway import Gateway
+
+    gw = Gateway(tmp_path)
+    try:
+        config = {**CONFIG, "battery_id": "default", "https": gw.config()}
+        out = _test(exchange, "https", config)
+        assert out["ok"] is True and out["values"]["soc_percent"] == 69.5, out
+        assert out["values"]["temperature_c"] is None
+        with exchange.client() as admin:
+            assert admin.post("/api/config/save", json=config).status_code == 200
+            loaded = admin.get("/api/config/load").json()["config"]
+        assert loaded["https"]["password"] == "********"
+        wrong = _test(exchange, "https", {**config, "https": gw.config(password="nope")})
+        assert wrong["ok"] is False and wrong["error"]["kind"] == "refused"
+    finally:
+        gw.httpd.shutdown()

@@ -504,7 +504,7 @@ class ExchangeService:
         battery_id: str,
         soc: float,
         power: float,
-        temperature: float,
+        temperature: float | None,
         at: float,
         source: str,
     ) -> dict:

@@ -124,7 +124,7 @@ battery_readings = Table(
     Column("at", Float, primary_key=True),  # epoch seconds of the reading
     Column("soc_percent", Float, nullable=False),
     Column("power_mw", Float, nullable=False),
-    Column("temperature_c", Float, nullable=False),
+    Column("temperature_c", Float, nullable=True),  # null: the device reports none
     Column("source", String(32), nullable=False),
 )
 

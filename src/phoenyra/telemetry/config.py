@@ -15,6 +15,7 @@ from .sources.modbus import ModbusConfig
 from .sources.modbus import load_config as load_modbus
 from .sources.mqtt import MqttConfig
 from .sources.mqtt import load_config as load_mqtt
+from .sources.tesla import TeslaConfig
 
 MASK = "********"
 
@@ -60,13 +61,17 @@ class TelemetryConfig(BaseModel):
     modbus: ModbusInterface = ModbusInterface()
     mqtt: MqttConfig = MqttConfig()
     rest: RestInterface = RestInterface()
+    https: TeslaConfig | None = Field(
+        None, description="a Tesla Powerwall over its local HTTPS API (null: none)"
+    )
 
     @model_validator(mode="after")
     def _sources_agree(self) -> TelemetryConfig:
         # The MQTT source validates against the battery it reports for.
-        self.mqtt = self.mqtt.model_copy(
-            update={"battery_id": self.battery_id, "rated_power_mw": self.rated_power_mw}
-        )
+        same = {"battery_id": self.battery_id, "rated_power_mw": self.rated_power_mw}
+        self.mqtt = self.mqtt.model_copy(update=same)
+        if self.https is not None:
+            self.https = self.https.model_copy(update=same)
         return self
 
     def modbus_source(self) -> ModbusConfig | None:
@@ -76,6 +81,9 @@ class TelemetryConfig(BaseModel):
 
     def mqtt_source(self) -> MqttConfig | None:
         return load_mqtt(self.mqtt) if self.mqtt.enabled else None
+
+    def https_source(self) -> TeslaConfig | None:
+        return self.https
 
     def check(self) -> None:
         """Everything the sources would refuse at start, refused now (presets exist, maps are
@@ -90,6 +98,8 @@ class TelemetryConfig(BaseModel):
     def masked(self) -> dict[str, Any]:
         out = self.model_dump(mode="json")
         out["mqtt"] = self.mqtt.masked()
+        if self.https is not None:
+            out["https"] = self.https.masked()
         return out
 
     def secret_json(self) -> dict[str, Any]:
@@ -97,17 +107,21 @@ class TelemetryConfig(BaseModel):
         out = self.model_dump(mode="json")
         pw = self.mqtt.password
         out["mqtt"]["password"] = pw.get_secret_value() if pw is not None else None
+        if self.https is not None and self.https.password is not None:
+            out["https"]["password"] = self.https.password.get_secret_value()
         return out
 
 
 def load(data: Mapping[str, Any], previous: TelemetryConfig | None = None) -> TelemetryConfig:
     """Validate; a masked password ("********") keeps the previously stored one."""
     data = dict(data)
-    mqtt = dict(data.get("mqtt") or {})
-    if mqtt.get("password") == MASK:
-        old = previous.mqtt.password if previous is not None else None
-        mqtt["password"] = old.get_secret_value() if old is not None else None
-        data["mqtt"] = mqtt
+    for section in ("mqtt", "https"):
+        part = dict(data.get(section) or {})
+        if part.get("password") == MASK:
+            before = getattr(previous, section, None) if previous is not None else None
+            old = before.password if before is not None else None
+            part["password"] = old.get_secret_value() if old is not None else None
+            data[section] = part
     config = validated(TelemetryConfig, data, "telemetry configuration")
     config.check()
     return config

@@ -14,7 +14,7 @@ class Reading:
     battery_id: str
     soc_percent: float
     power_mw: float
-    temperature_c: float
+    temperature_c: float | None  # None: the device reports no temperature
     at: float  # epoch seconds when the values were read
     source: str  # "modbus", "mqtt", "rest"
     extra: dict[str, float | str] = field(default_factory=dict)  # status, capacity, ...

@@ -31,14 +31,14 @@ def number(name: str, value: object) -> float:
 
 
 def check_reading(
-    soc_percent: float, power_mw: float, temperature_c: float, rated_power_mw: float
+    soc_percent: float, power_mw: float, temperature_c: float | None, rated_power_mw: float
 ) -> None:
     """Raise OutOfRange when a value cannot be a real battery's."""
     lo, hi = SOC_RANGE
     if not lo <= soc_percent <= hi:
         raise OutOfRange(f"soc_percent {soc_percent:g} is outside {lo:g}–{hi:g} %")
     lo, hi = TEMPERATURE_RANGE
-    if not lo <= temperature_c <= hi:
+    if temperature_c is not None and not lo <= temperature_c <= hi:
         raise OutOfRange(f"temperature_c {temperature_c:g} is outside {lo:g}…{hi:g} °C")
     limit = POWER_MARGIN * rated_power_mw
     if abs(power_mw) > limit:

@@ -22,7 +22,9 @@ TEST_TIMEOUT_S = 15.0
 
 
 class ConfigTestIn(BaseModel):
-    interface: Literal["modbus", "mqtt", "rest"] = Field(description="Which interface to test")
+    interface: Literal["modbus", "mqtt", "rest", "https"] = Field(
+        description="Which interface to test (https: a Tesla Powerwall's local API)"
+    )
     config: TelemetryConfig | None = Field(
         None, description="The configuration to test (unsaved edits); default: the saved one"
     )
@@ -109,6 +111,12 @@ async def _test(interface: str, config: TelemetryConfig, service, wait_s: float)
 
         mqtt = config.mqtt.model_copy(update={"enabled": True, "rated_power_mw": 1e9})
         return await test_connection(mqtt, timeout=wait_s)
+    if interface == "https":
+        from ...telemetry.sources.tesla import test_connection
+
+        if config.https is None:
+            raise ConfigInvalid("no https (Tesla Powerwall) interface is configured")
+        return await test_connection(config.https.model_copy(update={"rated_power_mw": 1e9}))
     status = service.battery_status(config.battery_id)
     if status["source"] != "rest" or not status["online"]:
         from ...telemetry.model import Timeout

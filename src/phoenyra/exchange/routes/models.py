@@ -179,11 +179,17 @@ class TelemetryIn(BaseModel):
     power_mw: float = Field(
         strict=True, description="Active power in MW, + discharging / − charging"
     )
-    temperature_c: float = Field(ge=-40, le=80, strict=True, description="Temperature in °C")
+    temperature_c: float | None = Field(
+        ge=-40,
+        le=80,
+        strict=True,
+        description="Temperature in °C; null for a device that does not report one (the Tesla "
+        "Powerwall's local API)",
+    )
     timestamp: AwareDatetime | None = Field(
         None, strict=False, description="Time of the reading, ISO 8601 UTC; default: now"
     )
-    source: Literal["rest", "modbus", "mqtt"] = Field(
+    source: Literal["rest", "modbus", "mqtt", "https"] = Field(
         "rest",
         description="How the reading was taken: rest (pushed by a client), or modbus / mqtt "
         "when relayed by the telemetry service",
@@ -229,7 +235,7 @@ class BatteryReading(BaseModel):
     at: str = Field(description=f"Time of the reading, {UTC}")
     soc_percent: float = Field(description="State of charge in percent")
     power_mw: float = Field(description="Active power in MW, + discharging / − charging")
-    temperature_c: float = Field(description="Temperature in °C")
+    temperature_c: float | None = Field(description="Temperature in °C, null if not reported")
     source: str = Field(description="Where the reading came from: rest, modbus, mqtt")
 
 
