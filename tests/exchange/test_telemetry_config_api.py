@@ -106,6 +106,9 @@ def test_modbus_connection_test_reads_the_mapped_registers(exchange):
     [
         ({"port": None}, "refused"),  # nothing listens on the port
         ({"unit_id": 9}, "wrong_unit_id"),
+        # the SMA device at its unit id, read with the Victron register map: the device
+        # answers "illegal data address"
+        ({"preset": "victron-gx", "unit_id": 3}, "illegal_address"),
     ],
 )
 def test_modbus_connection_test_names_each_failure(exchange, modbus, kind):
@@ -144,3 +147,32 @@ def test_https_connection_test_reads_a_powerwall_and_its_password_is_masked(exch
         assert wrong["ok"] is False and wrong["error"]["kind"] == "refused"
     finally:
         gw.httpd.shutdown()
+
+
+def test_mqtt_connection_test_names_a_bad_payload(exchange):
+    import uuid
+
+    import paho.mqtt.publish as publish
+
+    topic = f"phoenyra-test/{uuid.uuid4().hex[:8]}"
+    messages = [(f"{topic}/soc", "full"), (f"{topic}/power", "0.1"), (f"{topic}/temp", "25")]
+    publish.multiple(
+        [{"topic": t, "payload": p, "retain": True, "qos": 1} for t, p in messages],
+        hostname="127.0.0.1",
+    )
+    try:
+        mqtt = {
+            "enabled": True,
+            "broker": "127.0.0.1",
+            "soc_percent": {"topic": f"{topic}/soc"},
+            "power_mw": {"topic": f"{topic}/power"},
+            "temperature_c": {"topic": f"{topic}/temp"},
+        }
+        out = _test(exchange, "mqtt", {**CONFIG, "mqtt": mqtt}, wait_s=3.0)
+    finally:
+        publish.multiple(
+            [{"topic": t, "payload": b"", "retain": True, "qos": 1} for t, _ in messages],
+            hostname="127.0.0.1",
+        )
+    assert out["ok"] is False and out["error"]["kind"] == "bad_payload", out
+    assert f"{topic}/soc" in out["error"]["message"] and "full" in out["error"]["message"]
