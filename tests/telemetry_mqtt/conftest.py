@@ -141,7 +141,12 @@ async def running(config: MqttConfig, connect_timeout: float = 5.0) -> AsyncIter
 class OwnBroker:
     """A Mosquitto of this test's own on a free port: it can be killed and started again."""
 
-    def __init__(self, workdir: Path, password_file: Path | None = None) -> None:
+    def __init__(
+        self,
+        workdir: Path,
+        password_file: Path | None = None,
+        tls: tuple[Path, Path] | None = None,  # (certificate, key): the listener speaks TLS
+    ) -> None:
         self.port = free_port()
         self.conf = workdir / f"mosquitto-{self.port}.conf"
         self.log = workdir / f"mosquitto-{self.port}.log"
@@ -150,6 +155,8 @@ class OwnBroker:
             "persistence false",
             f"listener {self.port} {HOST}",
         ]
+        if tls is not None:
+            lines += [f"certfile {tls[0]}", f"keyfile {tls[1]}"]
         if password_file is None:
             lines.append("allow_anonymous true")
         else:
@@ -179,8 +186,8 @@ def own_broker(tmp_path: Path) -> Iterator[Callable[..., OwnBroker]]:
         service_missing("the mosquitto binary")
     started: list[OwnBroker] = []
 
-    def make(password_file: Path | None = None) -> OwnBroker:
-        broker = OwnBroker(tmp_path, password_file)
+    def make(password_file: Path | None = None, tls: tuple[Path, Path] | None = None) -> OwnBroker:
+        broker = OwnBroker(tmp_path, password_file, tls)
         started.append(broker)
         return broker.start()
 
