@@ -15,9 +15,9 @@ from functools import cache
 from importlib import resources
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from ..model import ConfigInvalid
+from ..model import ConfigInvalid, validated
 from ..registers import RegisterMap
 
 
@@ -60,13 +60,7 @@ def list_presets() -> list[str]:
 
 
 def parse_preset(data: Any, origin: str = "preset") -> Preset:
-    try:
-        return Preset.model_validate(data)
-    except ValidationError as exc:
-        problems = "; ".join(
-            f"{'.'.join(str(p) for p in e['loc']) or 'preset'}: {e['msg']}" for e in exc.errors()
-        )
-        raise ConfigInvalid(f"{origin} invalid: {problems}") from None
+    return validated(Preset, data, origin)
 
 
 @cache
