@@ -42,3 +42,5 @@ def setup_logging(service: str, level: str = "INFO", json: bool | None = None) -
         logging.getLogger(name).propagate = True
     logging.getLogger("uvicorn.access").disabled = True
     logging.getLogger("alembic").setLevel(logging.WARNING)
+    # One line per outgoing request (the feed's and telemetry's polls) drowns the log.
+    logging.getLogger("httpx").setLevel(logging.WARNING)

@@ -82,7 +82,9 @@ class TelemetryRunner:
             log.warning("%s: %s", name, message)
 
     # -- output ---------------------------------------------------------------------------
-    async def push(self, reading: Reading) -> bool:
+    async def push(self, reading: Reading) -> str:
+        """POST one reading: "pushed", "refused" (by the exchange, with its reason logged) or
+        "failed" (the exchange could not be reached or failed; worth retrying)."""
         try:
             r = await self.client.post(
                 self.url, json=reading.to_wire(), headers={"X-API-Key": self.api_key}
@@ -94,13 +96,17 @@ class TelemetryRunner:
                 False,
                 f"cannot reach {self.url} ({type(exc).__name__}); is the exchange running?",
             )
-            return False
+            return "failed"
         self._streak("exchange", True)
         if r.status_code == 202:
             self.m_readings.labels(reading.source, "pushed").inc()
             self.last_pushed[reading.battery_id] = reading
             self.m_last.labels(reading.battery_id).set(time.time())
-            return True
+            return "pushed"
+        if r.status_code >= 500:
+            self.m_readings.labels(reading.source, "failed").inc()
+            self._streak("exchange", False, f"the exchange answered HTTP {r.status_code}")
+            return "failed"
         self.m_readings.labels(reading.source, "refused").inc()
         try:
             err = r.json()["error"]
@@ -114,15 +120,19 @@ class TelemetryRunner:
             r.status_code,
             detail,
         )
-        return False
+        return "refused"
 
     async def push_loop(self) -> None:
         while True:
             await self._wake.wait()
             self._wake.clear()
             pending, self._pending = self._pending, {}
-            for reading in pending.values():
-                await self.push(reading)
+            for battery_id, reading in pending.items():
+                if await self.push(reading) == "failed" and battery_id not in self._pending:
+                    # The exchange was unreachable: try this reading again unless a newer one
+                    # arrives first (a battery must not look offline for a whole interval).
+                    self._pending[battery_id] = reading
+                    self._wake.set()
             await asyncio.sleep(self.min_push_interval)
 
     # -- sources --------------------------------------------------------------------------
