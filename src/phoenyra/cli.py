@@ -73,6 +73,10 @@ def up(host: str) -> None:
     source = settings.market_source or (
         "entsoe" if settings.entso_e_token else "awattar (synthetic when offline)"
     )
+    real_battery = any(
+        env.get(name, "").strip().lower() in {"1", "true", "yes", "on"}
+        for name in ("BESS_MODBUS_ENABLED", "BESS_MQTT_ENABLED")
+    )
     click.echo(
         "Phoenyra BESS Trade\n"
         f"  exchange     http://{host}:{port}   (API docs: http://{host}:{port}/docs)\n"
@@ -80,6 +84,9 @@ def up(host: str) -> None:
         "   (header X-API-Key)\n"
         f"  market feed  {settings.market} from {source}, every {settings.update_interval:g} s"
         f"   (health: http://{host}:{settings.feed_port}/readyz)\n"
+        f"  battery      {'configured (BESS_*)' if real_battery else 'simulated (Modbus TCP)'}"
+        f", telemetry every {settings.bess_update_interval:g} s"
+        f"   (health: http://{host}:{settings.telemetry_port}/readyz)\n"
         f"  data         {settings.data_dir.resolve()}\n"
         "Ctrl-C stops everything."
     )
@@ -89,10 +96,6 @@ def up(host: str) -> None:
         Child("exchange", [*py, "exchange", "--host", host, "--port", str(port)], env),
         Child("market-feed", [*py, "market-feed"], service_env),
     ]
-    real_battery = any(
-        env.get(name, "").strip().lower() in {"1", "true", "yes", "on"}
-        for name in ("BESS_MODBUS_ENABLED", "BESS_MQTT_ENABLED")
-    )
     if not real_battery:
         # No battery configured: a simulated one over real Modbus TCP, polled by the service.
         sim_port = env.get("BESS_SIMULATOR_PORT", "5020")
@@ -110,11 +113,6 @@ def up(host: str) -> None:
             "BESS_MODBUS_PORT": sim_port,
         }
     children.append(Child("bess-telemetry", [*py, "bess-telemetry"], service_env))
-    click.echo(
-        f"  battery      {'configured (BESS_*)' if real_battery else 'simulated'}"
-        f", telemetry every {settings.bess_update_interval:g} s"
-        f"   (health: http://{host}:{settings.telemetry_port}/readyz)"
-    )
     sys.exit(Supervisor(children).run())
 
 
