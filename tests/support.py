@@ -43,9 +43,24 @@ def service_missing(what: str) -> None:
 
 
 def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    return free_ports(1)[0]
+
+
+_handed_out: set[int] = set()
+
+
+def free_ports(n: int) -> list[int]:
+    """``n`` free ports, never one handed out before in this test process: the kernel may give
+    the same just-closed port to two callers, and two services would then collide."""
+    out: list[int] = []
+    while len(out) < n:
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]
+        if port not in _handed_out:
+            _handed_out.add(port)
+            out.append(port)
+    return out
 
 
 class ExchangeProcess:

@@ -10,16 +10,17 @@ import time
 
 import httpx
 
-from support import ROOT, free_port
+from support import ROOT, free_port, free_ports
 
 
 def _start(tmp_path, **env):
-    port, feed_port = free_port(), free_port()
+    port, feed_port, web_port = free_ports(3)
     full_env = {
         **os.environ,
         "PHOENYRA_DATA_DIR": str(tmp_path / "data"),
         "EXCHANGE_PORT": str(port),
         "MARKET_FEED_PORT": str(feed_port),
+        "WEBAPP_PORT": str(web_port),
         "BESS_SIMULATOR_PORT": str(free_port()),
         "BESS_TELEMETRY_PORT": str(free_port()),
         "BESS_UPDATE_INTERVAL": "1",
@@ -44,6 +45,7 @@ def _start(tmp_path, **env):
         stdout=log,
         stderr=subprocess.STDOUT,
     )
+    proc.web = f"http://127.0.0.1:{web_port}"
     return proc, f"http://127.0.0.1:{port}", f"http://127.0.0.1:{feed_port}", log
 
 
@@ -99,6 +101,11 @@ def test_up_runs_the_system_offline_on_labelled_synthetic_prices_and_a_simulated
         # No battery configured: the simulated one, over Modbus TCP, is live in the exchange.
         battery = _wait_for_battery(base, proc, log_path)
         assert battery["online"] is True and 0 <= battery["soc_percent"] <= 100
+        # The web app is up and, in development, opens without sign-in.
+        page = httpx.get(proc.web + "/", timeout=5)
+        assert page.status_code == 200 and "text/html" in page.headers["content-type"]
+        via_web = httpx.get(proc.web + "/api/bess/status", timeout=5).json()
+        assert via_web["battery_id"] == "default"
     finally:
         code = _stop(proc)
         log.close()

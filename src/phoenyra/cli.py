@@ -77,8 +77,10 @@ def up(host: str) -> None:
         env.get(name, "").strip().lower() in {"1", "true", "yes", "on"}
         for name in ("BESS_MODBUS_ENABLED", "BESS_MQTT_ENABLED")
     )
+    web_port = env.get("WEBAPP_PORT", "5000")
     click.echo(
         "Phoenyra BESS Trade\n"
+        f"  web app      http://{host}:{web_port}   (development: no sign-in)\n"
         f"  exchange     http://{host}:{port}   (API docs: http://{host}:{port}/docs)\n"
         f"  API key      {settings.effective_api_key if settings.is_dev else '(from API_KEY)'}"
         "   (header X-API-Key)\n"
@@ -113,7 +115,33 @@ def up(host: str) -> None:
             "BESS_MODBUS_PORT": sim_port,
         }
     children.append(Child("bess-telemetry", [*py, "bess-telemetry"], service_env))
+    children.append(
+        Child(
+            "webapp",
+            [*py, "webapp", "--host", host, "--port", web_port],
+            {**env, "EXCHANGE_BASE_URL": env["EXCHANGE_URL"]},
+        )
+    )
     sys.exit(Supervisor(children).run())
+
+
+@main.command()
+@click.option(
+    "--host", default=None, help="Address to listen on (default WEBAPP_HOST or 127.0.0.1)"
+)
+@click.option("--port", default=None, type=int, help="Port (default WEBAPP_PORT or 5000)")
+@click.option("--log-level", default="INFO", show_default=True)
+def webapp(host: str | None, port: int | None, log_level: str) -> None:
+    """Run the web app (Flask + Socket.IO) on port 5000; it talks to the exchange at
+    EXCHANGE_BASE_URL."""
+    from .logs import setup_logging
+    from .webapp import run
+
+    setup_logging("webapp", log_level)
+    try:
+        run(host, port)
+    except ConfigError as exc:
+        raise click.ClickException(str(exc)) from exc
 
 
 # -- market feed ----------------------------------------------------------------------------

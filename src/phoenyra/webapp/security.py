@@ -61,6 +61,7 @@ def check_startup(host: str, config: WebSettings) -> None:
     if problems:
         where = f"on {host}" if not local else "outside development mode"
         raise ConfigError(
-            f"refusing to start the web app {where}: " + "; ".join(problems)
+            f"refusing to start the web app {where}: "
+            + "; ".join(problems)
             + (". Listen on 127.0.0.1 for a local demo." if not local else ".")
         )

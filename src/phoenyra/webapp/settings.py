@@ -80,9 +80,7 @@ class WebSettings(BaseSettings):
 
     @property
     def secret_key_is_weak(self) -> bool:
-        return (
-            not self.secret_key or self.secret_key in DEMO_SECRETS or len(self.secret_key) < 32
-        )
+        return not self.secret_key or self.secret_key in DEMO_SECRETS or len(self.secret_key) < 32
 
     @property
     def users_db(self) -> Path:

@@ -1,0 +1,156 @@
+"""The Flask app factory and the ``run`` entry (``phoenyra webapp``)."""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+from flask import Flask, render_template, request
+from flask_socketio import SocketIO, join_room
+from flask_wtf.csrf import CSRFError, CSRFProtect
+
+from . import auth, passthrough, views
+from .auth import json_error, load_user, wants_json
+from .exchange_client import ExchangeClient
+from .relay import ROOM_ADMINS, ROOM_ALL, ExchangeRelay
+from .security import check_startup, install_secure_headers
+from .settings import WebSettings
+from .users import UserStore
+
+log = logging.getLogger("phoenyra.webapp")
+
+
+@dataclass
+class WebState:
+    settings: WebSettings
+    users: UserStore
+    exchange: ExchangeClient
+    socketio: SocketIO
+    relay: ExchangeRelay
+    redis: Any | None
+
+
+def _settings(settings_or_env: WebSettings | Mapping[str, Any] | None) -> WebSettings:
+    if isinstance(settings_or_env, WebSettings):
+        return settings_or_env
+    return WebSettings.from_mapping(settings_or_env)
+
+
+def create_app(settings_or_env: WebSettings | Mapping[str, Any] | None = None) -> Flask:
+    settings = _settings(settings_or_env)
+    app = Flask(__name__)
+    app.config.update(
+        # Local development without a configured key: a random one per process (sessions end
+        # at restart). check_startup refuses this anywhere else.
+        SECRET_KEY=settings.secret_key or secrets.token_hex(32),
+        DEBUG=settings.debug,
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_SECURE=settings.secure_cookies,
+        SESSION_COOKIE_NAME="phoenyra_session",
+        PERMANENT_SESSION_LIFETIME=timedelta(hours=12),
+        MAX_CONTENT_LENGTH=1 << 20,
+        # The token is bound to the session; a dashboard stays open all day.
+        WTF_CSRF_TIME_LIMIT=None,
+    )
+    if settings.trust_proxy:
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=1, x_proto=1, x_host=1)
+
+    redis_client = None
+    if settings.redis_url:
+        import redis
+        from flask_session import Session
+
+        redis_client = redis.Redis.from_url(settings.redis_url)
+        app.config.update(
+            SESSION_TYPE="redis",
+            SESSION_REDIS=redis_client,
+            SESSION_KEY_PREFIX=f"{settings.redis_prefix}session:",
+        )
+        Session(app)
+
+    CSRFProtect(app)
+    install_secure_headers(app)
+
+    users = UserStore(settings.users_db)
+    if settings.admin_password:
+        users.ensure_admin(settings.admin_user, settings.admin_password)
+
+    exchange = ExchangeClient(
+        settings.exchange_base_url, settings.effective_api_key, settings.exchange_timeout_s
+    )
+    socketio = SocketIO(
+        app,
+        async_mode="threading",
+        # The session is the Flask one (cookie or Redis), so sign-out also ends socket access.
+        manage_session=False,
+        message_queue=settings.redis_url,
+        channel=f"{settings.redis_prefix}socketio",
+        cors_allowed_origins=[],  # same origin only
+        logger=False,
+        engineio_logger=False,
+    )
+    relay = ExchangeRelay(socketio, settings, exchange, redis_client)
+    app.extensions["phoenyra"] = WebState(settings, users, exchange, socketio, relay, redis_client)
+
+    app.before_request(auth.require_sign_in)
+    app.register_blueprint(auth.bp)
+    app.register_blueprint(views.bp)
+    app.register_blueprint(passthrough.bp)
+
+    @app.context_processor
+    def inject_user():
+        from flask import g
+
+        return {"current_user": getattr(g, "user", None), "login_disabled": settings.login_disabled}
+
+    @app.errorhandler(CSRFError)
+    def csrf_refused(exc: CSRFError):
+        message = f"CSRF check failed: {exc.description} Reload the page and try again."
+        if wants_json() or request.is_json:
+            return json_error(400, "CSRF_FAILED", message)
+        return render_template("error.html", message=message), 400
+
+    @socketio.on("connect")
+    def on_connect(auth_data=None):
+        user = load_user()
+        if user is None:
+            return False  # refuse: not signed in
+        join_room(ROOM_ALL)
+        if user.is_admin:
+            join_room(ROOM_ADMINS)
+        return True
+
+    return app
+
+
+def run(host: str | None = None, port: int | None = None, settings: WebSettings | None = None):
+    """Serve the web app (HTTP and Socket.IO) and relay the exchange's events until stopped."""
+    settings = settings or WebSettings()
+    host = host or settings.host
+    port = port or settings.port
+    check_startup(host, settings)
+    app = create_app(settings)
+    state: WebState = app.extensions["phoenyra"]
+    state.relay.start()
+    log.info("web app on http://%s:%s (exchange %s)", host, port, settings.exchange_base_url)
+    try:
+        state.socketio.run(
+            app,
+            host=host,
+            port=port,
+            debug=False,
+            use_reloader=False,
+            log_output=settings.debug,
+            # threading mode serves with Werkzeug's threaded server (WebSocket via
+            # simple-websocket); fine for a control room's handful of users.
+            allow_unsafe_werkzeug=True,
+        )
+    finally:
+        state.relay.stop()

@@ -1,0 +1,51 @@
+"""With REDIS_URL the sessions live in Redis, so another web app instance knows the user."""
+
+import uuid
+
+import pytest
+import redis
+
+from conftest import ADMIN_PASSWORD, sign_in
+from support import service_missing
+
+REDIS_URL = "redis://127.0.0.1:6379/0"
+
+
+@pytest.fixture
+def redis_prefix():
+    client = redis.Redis.from_url(REDIS_URL)
+    try:
+        client.ping()
+    except redis.RedisError:
+        service_missing(f"Redis at {REDIS_URL}")
+    prefix = f"phoenyra-test:{uuid.uuid4().hex}:"
+    yield client, prefix
+    for key in client.scan_iter(f"{prefix}*"):
+        client.delete(key)
+    client.close()
+
+
+def test_session_is_stored_in_redis_and_shared_by_instances(make_app, exchange, redis_prefix):
+    db, prefix = redis_prefix
+    env = {"REDIS_URL": REDIS_URL, "WEBAPP_REDIS_PREFIX": prefix}
+    first, second = make_app(exchange, **env), make_app(exchange, **env)
+    client = first.test_client()
+    assert sign_in(client, "admin", ADMIN_PASSWORD).status_code == 302
+    keys = list(db.scan_iter(f"{prefix}session:*"))
+    assert len(keys) == 1
+    cookie = client.get_cookie("phoenyra_session")
+    assert cookie is not None and "admin" not in cookie.value  # only a random session id
+
+    other = second.test_client()
+    other.set_cookie("phoenyra_session", cookie.value)
+    assert other.get("/me").get_json() == {"username": "admin", "role": "admin"}
+
+    assert client.post("/logout", data={"csrf_token": _token(client)}).status_code == 302
+    assert other.get("/api/orders").status_code == 401  # signed out everywhere
+    assert client.get("/readyz").get_json()["checks"]["redis"] == "ok"
+
+
+def _token(client):
+    from conftest import csrf_token
+
+    return csrf_token(client, "/")

@@ -1,0 +1,38 @@
+"""POST /order: the dashboard form answers with a flash saying what happened and why."""
+
+FORM = {"market": "epex_at", "side": "BUY", "quantity": "0.1", "time_in_force": "GTC"}
+
+
+def _post(client, token, **fields):
+    r = client.post("/order", data={**FORM, **fields, "csrf_token": token})
+    assert r.status_code == 302 and r.headers["Location"] == "/"
+    return client.get("/").get_data(as_text=True)
+
+
+def test_refused_order_flashes_the_exchanges_reason(client_as):
+    client, token = client_as("trader")
+    page = _post(client, token, price="10.001")
+    assert "Order refused:" in page and "(INVALID_TICK)" in page
+    assert "tick" in page.split("Order refused:")[1].split("</li>")[0].lower()
+
+
+def test_accepted_order_flashes_what_was_accepted(client_as, exchange):
+    client, token = client_as("trader")
+    page = _post(client, token, price="1.5", delivery_start="")
+    assert "BUY 0.1 MWh @ 1.5 EUR/MWh on epex_at: accepted, resting in the book." in page
+    for order in client.get("/api/orders").get_json():
+        if order["price"] == 1.5:
+            client.delete(f"/api/orders/{order['id']}", headers={"X-CSRFToken": token})
+
+
+def test_viewer_gets_a_refusal_flash_and_nothing_is_sent(client_as):
+    client, token = client_as("viewer")
+    page = _post(client, token, price="1.25")
+    assert "Order refused: the role viewer may not place orders." in page
+
+
+def test_exchange_down_flashes_that_the_order_was_not_sent(make_app, client_as):
+    app = make_app(None)  # EXCHANGE_BASE_URL points at a closed port
+    client, token = client_as("trader", app=app)
+    page = _post(client, token, price="1.5")
+    assert "Order not sent: The exchange at http://127.0.0.1:9 cannot be reached" in page

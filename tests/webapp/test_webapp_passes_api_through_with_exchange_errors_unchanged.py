@@ -1,0 +1,36 @@
+"""Pass-through: the exchange's answers, status and error bodies reach the browser unchanged."""
+
+
+def test_get_is_passed_through(client_as, exchange):
+    client, _ = client_as("viewer")
+    r = client.get("/api/market-data?market=epex_at")
+    assert r.status_code == 200
+    assert r.get_json()["market"] == "epex_at"
+    direct = exchange.client().get("/api/bess/status").json()
+    assert client.get("/api/bess/status").get_json()["battery_id"] == direct["battery_id"]
+    assert client.get("/trades").get_json().keys() == {"items", "next"}
+
+
+def test_exchange_error_body_is_forwarded_unchanged(client_as, exchange):
+    client, token = client_as("trader")
+    bad = {"market": "epex_at", "side": "BUY", "quantity": 1, "price": 10.001}
+    direct = exchange.client().post("/api/orders", json=bad)
+    r = client.post("/api/orders", json=bad, headers={"X-CSRFToken": token})
+    assert r.status_code == direct.status_code == 422
+    assert r.get_json() == direct.json()
+    assert r.get_json()["error"]["code"] == "INVALID_TICK"
+    missing = client.get("/api/orders/999999999")
+    assert missing.status_code == 404
+    assert missing.get_json() == exchange.client().get("/api/orders/999999999").json()
+
+
+def test_accepted_order_is_placed_on_the_exchange(client_as, exchange):
+    client, token = client_as("trader")
+    body = {"market": "epex_de", "side": "SELL", "quantity": 0.5, "price": 3001.0}
+    r = client.post("/api/orders", json=body, headers={"X-CSRFToken": token})
+    assert r.status_code == 201, r.get_data(as_text=True)
+    order_id = r.get_json()["id"]
+    assert exchange.client().get(f"/api/orders/{order_id}").json()["status"] == "ACCEPTED"
+    assert (
+        client.delete(f"/api/orders/{order_id}", headers={"X-CSRFToken": token}).status_code == 200
+    )

@@ -1,0 +1,46 @@
+"""Every response carries the secure headers; HSTS only over TLS."""
+
+from conftest import csrf_token
+
+
+def test_pages_and_api_carry_secure_headers(make_app, exchange):
+    client = make_app(exchange).test_client()
+    for path in ("/login", "/healthz", "/api/orders"):
+        h = client.get(path).headers
+        csp = h["Content-Security-Policy"]
+        assert (
+            "script-src 'self';" in csp
+            and "unsafe-inline" not in csp.split("script-src")[1].split(";")[0]
+        )
+        assert "frame-ancestors 'none'" in csp
+        assert h["X-Frame-Options"] == "DENY"
+        assert h["X-Content-Type-Options"] == "nosniff"
+        assert h["Referrer-Policy"] == "strict-origin-when-cross-origin"
+        assert "Strict-Transport-Security" not in h
+
+
+def test_hsts_behind_tls(make_app, exchange):
+    client = make_app(exchange).test_client()
+    h = client.get("/login", base_url="https://webapp.example").headers
+    assert h["Strict-Transport-Security"].startswith("max-age=")
+
+
+def test_session_cookie_is_http_only_and_same_site(make_app, exchange):
+    client = make_app(exchange).test_client()
+    r = client.get("/login")
+    cookie = r.headers["Set-Cookie"]
+    assert "HttpOnly" in cookie and "SameSite=Lax" in cookie
+
+
+def test_pages_have_no_inline_scripts_and_expose_the_csrf_token(make_app, exchange):
+    app = make_app(exchange)
+    client = app.test_client()
+    token = csrf_token(client)
+    assert token
+    from conftest import ADMIN_PASSWORD, sign_in
+
+    sign_in(client, "admin", ADMIN_PASSWORD)
+    page = client.get("/").get_data(as_text=True)
+    assert '<meta name="csrf-token"' in page
+    assert "<script>" not in page and '<script src="/static/app.js"' in page
+    assert client.get("/static/app.js").status_code == 200

@@ -1,0 +1,69 @@
+"""Sign-in: the right password signs in with the user's role; a wrong one does not."""
+
+from conftest import ADMIN_PASSWORD, PASSWORD, add_user, sign_in
+
+
+def test_right_password_signs_in_with_the_users_role(make_app, exchange):
+    app = make_app(exchange)
+    add_user(app, "vera", "viewer")
+    add_user(app, "tom", "trader")
+    for name, role in (("vera", "viewer"), ("tom", "trader")):
+        client = app.test_client()
+        r = sign_in(client, name)
+        assert r.status_code == 302 and r.headers["Location"] == "/"
+        assert client.get("/me").get_json() == {"username": name, "role": role}
+
+
+def test_first_admin_comes_from_webapp_admin_password(make_app, exchange):
+    client = make_app(exchange).test_client()
+    assert sign_in(client, "admin", ADMIN_PASSWORD).status_code == 302
+    assert client.get("/me").get_json() == {"username": "admin", "role": "admin"}
+
+
+def test_wrong_password_or_unknown_user_is_refused(make_app, exchange):
+    app = make_app(exchange)
+    add_user(app, "tom", "trader")
+    for name, password in (("tom", PASSWORD + "x"), ("nobody", PASSWORD)):
+        client = app.test_client()
+        r = sign_in(client, name, password)
+        assert r.status_code == 401
+        assert "Wrong user name or password." in r.get_data(as_text=True)
+        assert client.get("/me").status_code == 302  # still sent to the sign-in page
+
+
+def test_without_sign_in_pages_redirect_and_the_api_answers_401(make_app, exchange):
+    client = make_app(exchange).test_client()
+    r = client.get("/")
+    assert r.status_code == 302 and r.headers["Location"].startswith("/login")
+    r = client.get("/api/orders")
+    assert r.status_code == 401
+    assert r.get_json()["error"]["code"] == "SIGN_IN_REQUIRED"
+
+
+def test_passwords_are_stored_hashed(make_app, exchange):
+    import sqlite3
+
+    app = make_app(exchange)
+    add_user(app, "tom", "trader")
+    db = sqlite3.connect(app.extensions["phoenyra"].users.path)
+    (stored,) = db.execute("SELECT password_hash FROM users WHERE name = 'tom'").fetchone()
+    assert PASSWORD not in stored and stored.startswith("scrypt:")
+
+
+def test_sign_out_ends_the_session(client_as):
+    client, token = client_as("trader")
+    assert client.post("/logout", data={"csrf_token": token}).status_code == 302
+    assert client.get("/api/orders").status_code == 401
+
+
+def test_development_without_admin_password_skips_sign_in(tmp_path, exchange):
+    from phoenyra.webapp import create_app
+
+    app = create_app(
+        {
+            "PHOENYRA_ENV": "development",
+            "PHOENYRA_DATA_DIR": str(tmp_path),
+            "EXCHANGE_BASE_URL": exchange.base_url,
+        }
+    )
+    assert app.test_client().get("/me").get_json()["role"] == "admin"
