@@ -63,30 +63,31 @@ def free_ports(n: int) -> list[int]:
     return out
 
 
-class ExchangeProcess:
-    """`phoenyra exchange` in its own process, as an operator would run it."""
+class ServiceProcess:
+    """One of our services in its own process, as an operator would run it; ready when
+    ``ready(response of GET /readyz)`` holds."""
 
-    def __init__(self, data_dir: Path, database_url: str | None = None, **env: str) -> None:
+    name = "service"
+    timeout = 30.0
+
+    def __init__(self, args: list[str], data_dir: Path, env: dict[str, str]) -> None:
         self.data_dir = data_dir
         self.port = free_port()
         self.base_url = f"http://127.0.0.1:{self.port}"
-        self.env = {
-            **os.environ,
-            "PHOENYRA_ENV": "development",
-            "PHOENYRA_DATA_DIR": str(data_dir),
-            "PYTHONUNBUFFERED": "1",
-            **env,
-        }
-        if database_url:
-            self.env["DATABASE_URL"] = database_url
+        self.args = [*args, "--port", str(self.port)]
+        self.env = {**os.environ, "PYTHONUNBUFFERED": "1", **env}
         self.proc: subprocess.Popen | None = None
-        self.log_path = data_dir / f"exchange-{self.port}.log"
+        self.log_path = data_dir / f"{self.name}-{self.port}.log"
 
-    def start(self, timeout: float = 30.0) -> ExchangeProcess:
+    def ready(self, response: httpx.Response) -> bool:
+        return response.status_code == 200
+
+    def start(self, timeout: float | None = None):
+        timeout = timeout or self.timeout
         self.data_dir.mkdir(parents=True, exist_ok=True)
         log = open(self.log_path, "ab")  # noqa: SIM115 - kept open for the child's lifetime
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "phoenyra.cli", "exchange", "--port", str(self.port)],
+            [sys.executable, "-m", *self.args],
             env=self.env,
             stdout=log,
             stderr=subprocess.STDOUT,
@@ -95,14 +96,14 @@ class ExchangeProcess:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
-                raise RuntimeError(f"exchange exited early:\n{self.log()}")
+                raise RuntimeError(f"{self.name} exited early:\n{self.log()}")
             try:
-                if httpx.get(f"{self.base_url}/readyz", timeout=1).status_code == 200:
+                if self.ready(httpx.get(f"{self.base_url}/readyz", timeout=1)):
                     return self
             except httpx.HTTPError:
                 pass
             time.sleep(0.1)
-        raise RuntimeError(f"exchange not ready after {timeout} s:\n{self.log()}")
+        raise RuntimeError(f"{self.name} not ready after {timeout} s:\n{self.log()}")
 
     def log(self) -> str:
         return self.log_path.read_text(errors="replace")[-5000:]
@@ -121,6 +122,18 @@ class ExchangeProcess:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait()
+
+
+class ExchangeProcess(ServiceProcess):
+    """`phoenyra exchange` in its own process."""
+
+    name = "exchange"
+
+    def __init__(self, data_dir: Path, database_url: str | None = None, **env: str) -> None:
+        base = {"PHOENYRA_ENV": "development", "PHOENYRA_DATA_DIR": str(data_dir), **env}
+        if database_url:
+            base["DATABASE_URL"] = database_url
+        super().__init__(["phoenyra.cli", "exchange"], data_dir, base)
 
     def client(self, key: str = "demo") -> httpx.Client:
         return httpx.Client(base_url=self.base_url, headers={"X-API-Key": key}, timeout=10)

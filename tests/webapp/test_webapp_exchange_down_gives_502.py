@@ -4,7 +4,7 @@ import contextlib
 import socket
 import threading
 
-from conftest import ADMIN_PASSWORD, sign_in
+from webapp_support import ADMIN_PASSWORD, sign_in
 
 
 def _signed_in(app):

@@ -5,8 +5,8 @@ import uuid
 import pytest
 import redis
 
-from conftest import ADMIN_PASSWORD, sign_in
 from support import service_missing
+from webapp_support import ADMIN_PASSWORD, sign_in
 
 REDIS_URL = "redis://127.0.0.1:6379/0"
 
@@ -46,6 +46,6 @@ def test_session_is_stored_in_redis_and_shared_by_instances(make_app, exchange, 
 
 
 def _token(client):
-    from conftest import csrf_token
+    from webapp_support import csrf_token
 
     return csrf_token(client, "/")

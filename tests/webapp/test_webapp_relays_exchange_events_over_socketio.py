@@ -8,8 +8,8 @@ import httpx
 import pytest
 import socketio
 
-from conftest import ADMIN_PASSWORD, PASSWORD, WebappProcess
 from support import new_trader
+from webapp_support import ADMIN_PASSWORD, PASSWORD, WebappProcess
 
 
 @pytest.fixture

@@ -1,6 +1,6 @@
 """Every response carries the secure headers; HSTS only over TLS."""
 
-from conftest import csrf_token
+from webapp_support import csrf_token
 
 
 def test_pages_and_api_carry_secure_headers(make_app, exchange):
@@ -37,7 +37,7 @@ def test_pages_have_no_inline_scripts_and_expose_the_csrf_token(make_app, exchan
     client = app.test_client()
     token = csrf_token(client)
     assert token
-    from conftest import ADMIN_PASSWORD, sign_in
+    from webapp_support import ADMIN_PASSWORD, sign_in
 
     sign_in(client, "admin", ADMIN_PASSWORD)
     page = client.get("/").get_data(as_text=True)

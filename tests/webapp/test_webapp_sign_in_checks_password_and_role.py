@@ -1,6 +1,6 @@
 """Sign-in: the right password signs in with the user's role; a wrong one does not."""
 
-from conftest import ADMIN_PASSWORD, PASSWORD, add_user, sign_in
+from webapp_support import ADMIN_PASSWORD, PASSWORD, add_user, sign_in
 
 
 def test_right_password_signs_in_with_the_users_role(make_app, exchange):
