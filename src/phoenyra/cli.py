@@ -78,6 +78,17 @@ def up(host: str) -> None:
         for name in ("BESS_MODBUS_ENABLED", "BESS_MQTT_ENABLED")
     )
     web_port = env.get("WEBAPP_PORT", "5000")
+    if not real_battery:
+        # The simulated battery reports every 5 s so the dashboard is lively (the spec asks
+        # for at least every 10 s); a real one keeps BESS_UPDATE_INTERVAL.
+        env.setdefault("BESS_UPDATE_INTERVAL", "5")
+    telemetry_s = float(env.get("BESS_UPDATE_INTERVAL", settings.bess_update_interval))
+    counterparty = settings.is_dev and env.get("PHOENYRA_DEMO_COUNTERPARTY", "true").lower() in {
+        "1",
+        "true",
+        "yes",
+        "on",
+    }
     click.echo(
         "Phoenyra BESS Trade\n"
         f"  web app      http://{host}:{web_port}   (development: no sign-in)\n"
@@ -87,9 +98,15 @@ def up(host: str) -> None:
         f"  market feed  {settings.market} from {source}, every {settings.update_interval:g} s"
         f"   (health: http://{host}:{settings.feed_port}/readyz)\n"
         f"  battery      {'configured (BESS_*)' if real_battery else 'simulated (Modbus TCP)'}"
-        f", telemetry every {settings.bess_update_interval:g} s"
+        f", telemetry every {telemetry_s:g} s"
         f"   (health: http://{host}:{settings.telemetry_port}/readyz)\n"
-        f"  data         {settings.data_dir.resolve()}\n"
+        + (
+            "  counterparty simulated market maker quoting around the day-ahead price"
+            " (PHOENYRA_DEMO_COUNTERPARTY=false turns it off)\n"
+            if counterparty
+            else ""
+        )
+        + f"  data         {settings.data_dir.resolve()}\n"
         "Ctrl-C stops everything."
     )
     py = [sys.executable, "-m", "phoenyra.cli"]
@@ -122,6 +139,8 @@ def up(host: str) -> None:
             {**env, "EXCHANGE_BASE_URL": env["EXCHANGE_URL"]},
         )
     )
+    if counterparty:
+        children.append(Child("simulate-market", [*py, "simulate-market"], service_env))
     sys.exit(Supervisor(children).run())
 
 
@@ -553,6 +572,55 @@ def simulate_bess(
         raise click.ClickException(exc.message) from exc
     except KeyboardInterrupt:
         pass
+
+
+@main.command("simulate-market")
+@click.option("--market", default=None, help="Market to quote (default MARKET)")
+@click.option("--spread", default=4.0, show_default=True, type=float, help="Bid–offer, EUR/MWh")
+@click.option("--levels", default=2, show_default=True, type=int, help="Price levels per side")
+@click.option("--size", default=2.0, show_default=True, type=float, help="MWh per level")
+@click.option(
+    "--products", default=12, show_default=True, type=int, help="Quarter-hours ahead quoted"
+)
+@click.option("--interval", default=15.0, show_default=True, type=float, help="Refresh, s")
+def simulate_market(
+    market: str | None, spread: float, levels: int, size: float, products: int, interval: float
+) -> None:
+    """A simulated counterparty for demos: quotes bids and offers around the day-ahead price on
+    the continuous book and the next quarter-hours (EXCHANGE_URL, COUNTERPARTY_API_KEY)."""
+    from .logs import setup_logging
+    from .simulator.counterparty import QuoteParams, run
+
+    settings = _settings()
+    setup_logging("simulate-market")
+    key = settings.effective_counterparty_api_key
+    if not key:
+        raise click.ClickException(
+            "COUNTERPARTY_API_KEY is not set (a trader key not linked to a battery; create one "
+            "with `phoenyra accounts create NAME --role trader`)"
+        )
+    market = market or settings.market
+    spec = settings.markets.get(market)
+    if spec is None:
+        raise click.ClickException(f"unknown market {market!r}")
+    try:
+        params = QuoteParams(
+            market=market,
+            spread=spread,
+            levels=levels,
+            size_mwh=size,
+            products=products,
+            gate_closure_s=spec.gate_closure_s,
+        )
+    except ValueError as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(
+        f"simulated counterparty quoting {market} (±{spread / 2:g} EUR/MWh, {levels}×{size:g} MWh"
+        f" per side) on {settings.exchange_url}",
+        err=True,
+    )
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(run(settings.exchange_url, key, params, interval))
 
 
 @main.group()

@@ -15,8 +15,18 @@ DEV_API_KEY = "demo"
 DEV_HMAC_SECRET = "dev-hmac-secret"
 DEV_BESS_API_KEY = "demo-bess"
 DEV_FEED_API_KEY = "demo-feed"
+# The simulated counterparty of the development demo (phoenyra simulate-market).
+DEV_COUNTERPARTY_API_KEY = "demo-counterparty"
 DEMO_SECRETS = frozenset(
-    {DEV_API_KEY, DEV_HMAC_SECRET, DEV_BESS_API_KEY, DEV_FEED_API_KEY, "", "..."}
+    {
+        DEV_API_KEY,
+        DEV_HMAC_SECRET,
+        DEV_BESS_API_KEY,
+        DEV_FEED_API_KEY,
+        DEV_COUNTERPARTY_API_KEY,
+        "",
+        "...",
+    }
 )
 
 
@@ -99,6 +109,12 @@ class Settings(BaseSettings):
         validation_alias=AliasChoices("FEED_API_KEY"),
         description="key of the feed role that may push prices to the exchange",
     )
+    counterparty_api_key: str | None = Field(
+        None,
+        validation_alias=AliasChoices("COUNTERPARTY_API_KEY"),
+        description="key of the simulated counterparty (a trader not linked to a battery); "
+        "development has one by default",
+    )
     feed_port: int = Field(
         9101,
         validation_alias=AliasChoices("MARKET_FEED_PORT"),
@@ -156,6 +172,10 @@ class Settings(BaseSettings):
         return self.feed_api_key or (DEV_FEED_API_KEY if self.is_dev else None)
 
     @property
+    def effective_counterparty_api_key(self) -> str | None:
+        return self.counterparty_api_key or (DEV_COUNTERPARTY_API_KEY if self.is_dev else None)
+
+    @property
     def effective_market_source(self) -> str:
         if self.market_source:
             return self.market_source
@@ -182,6 +202,7 @@ class Settings(BaseSettings):
             ("API_KEY", self.api_key),
             ("BESS_API_KEY", self.bess_api_key),
             ("FEED_API_KEY", self.feed_api_key),
+            ("COUNTERPARTY_API_KEY", self.counterparty_api_key),
         ):
             if value is not None and (value in DEMO_SECRETS or len(value) < 16):
                 problems.append(f"{name} is a demo or short key; use at least 16 random characters")

@@ -118,6 +118,14 @@ class ExchangeService:
             ("operator", "admin", DEFAULT_BATTERY, s.effective_api_key, "api"),
             ("bess-telemetry", "telemetry", DEFAULT_BATTERY, s.effective_bess_api_key, "bess"),
             ("market-feed", "feed", None, s.effective_feed_api_key, "feed"),
+            # Not linked to a battery: it stands for the other participants of the market.
+            (
+                "simulated-counterparty",
+                "trader",
+                None,
+                s.effective_counterparty_api_key,
+                "counterparty",
+            ),
         )
         for name, role, battery, key, key_id in configured:
             if key is None:

@@ -20,6 +20,7 @@ from flask import (
     url_for,
 )
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 
 from .auth import json_error
 from .exchange_client import ExchangeUnavailable
@@ -30,10 +31,10 @@ bp = Blueprint("views", __name__)
 
 MARKETS = ("epex_at", "epex_de", "epex_ch", "epex_it")
 MARKET_NAMES = {
-    "epex_at": "Austria (AT)",
-    "epex_de": "Germany–Luxembourg (DE-LU)",
-    "epex_ch": "Switzerland (CH)",
-    "epex_it": "Italy North (IT-NORD)",
+    "epex_at": _l("Austria (AT)"),
+    "epex_de": _l("Germany–Luxembourg (DE-LU)"),
+    "epex_ch": _l("Switzerland (CH)"),
+    "epex_it": _l("Italy North (IT-NORD)"),
 }
 TIME_IN_FORCE = ("GTC", "IOC", "FOK")
 # The CSV export reads the exchange's pages of 1000; this caps one download.

@@ -2,7 +2,7 @@
 // editors, live connection tests, save/load, and the REST API keys.
 (function () {
   "use strict";
-  const { api, t, toast, fmt, el } = window.phoenyra;
+  const { api, t, toast, fmt, el, connectLive, setConnection } = window.phoenyra;
   const root = document.getElementById("config-page");
   if (!root) return;
   const $ = (id) => document.getElementById(id);
@@ -328,8 +328,23 @@
     if (iface === "mqtt") body.config.mqtt.enabled = true;
     button.disabled = true;
     showResult(iface, true, el("p", { class: "text-muted", text: t("testing") }));
+    const failed = (code, message) =>
+      showResult(
+        iface,
+        false,
+        el("div", { "data-outcome": "error", "data-code": code }, [
+          el("p", { class: "font-semibold text-sell" }, [el("i", { class: "fa-solid fa-circle-xmark", "aria-hidden": "true" }), " " + t("test_failed") + " (" + code + ")"]),
+          el("p", { class: "mt-1", text: message }),
+        ])
+      );
     try {
       const r = await api("/api/config/test", { method: "POST", json: body });
+      if (!r.ok) {
+        // The test ran and the device did not answer as configured: say how (refused,
+        // timeout, illegal_address, wrong_unit_id, bad_payload, out_of_range, ...).
+        failed(r.error.kind, r.error.message);
+        return;
+      }
       const v = r.values || {};
       const fields = [
         [t("f_soc"), v.soc_percent, "%", 1],
@@ -339,19 +354,12 @@
       const grid = el(
         "dl",
         { class: "mt-2 grid grid-cols-3 gap-2" },
-        fields.map(([k, val, unit, d]) => el("div", { class: "rounded-lg bg-black/30 p-2" }, [el("dt", { class: "kpi-label", text: k }), el("dd", { class: "ticker text-lg font-semibold", "data-value-of": k, text: val === null || val === undefined ? "–" : fmt.num(val, d) + " " + unit })]))
+        fields.map(([k, val, unit, d]) => el("div", { class: "rounded-lg bg-black/30 p-2" }, [el("dt", { class: "kpi-label", text: k }), el("dd", { class: "ticker text-lg font-semibold", text: val === null || val === undefined ? "–" : fmt.num(val, d) + " " + unit })]))
       );
       const head = el("p", { class: "font-semibold text-buy" }, [el("i", { class: "fa-solid fa-circle-check", "aria-hidden": "true" }), " " + t("test_ok") + (r.latency_ms !== null && r.latency_ms !== undefined ? " · " + fmt.num(r.latency_ms, 1) + " ms" : "")]);
       showResult(iface, true, el("div", { "data-outcome": "ok" }, [head, grid]));
     } catch (err) {
-      showResult(
-        iface,
-        false,
-        el("div", { "data-outcome": "error", "data-code": err.code }, [
-          el("p", { class: "font-semibold text-sell" }, [el("i", { class: "fa-solid fa-circle-xmark", "aria-hidden": "true" }), " " + t("test_failed") + " (" + err.code + ")"]),
-          el("p", { class: "mt-1", text: err.message }),
-        ])
-      );
+      failed(err.code, err.message); // the request itself was refused (e.g. an invalid configuration)
     } finally {
       button.disabled = false;
     }
@@ -436,4 +444,5 @@
   loadKeys().catch((err) => toast("error", err.message));
   liveBadge();
   setInterval(liveBadge, 5000);
+  connectLive({}, (live) => setConnection(live ? "live" : "offline"));
 })();

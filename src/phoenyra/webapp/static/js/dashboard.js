@@ -357,6 +357,12 @@
     }
     if (!state.live) setConnection(state.pollOk ? "polling" : "offline");
   }
+  setConnection("connecting");
+  // A socket that neither opens nor fails (a proxy that swallows WebSocket upgrades) must not
+  // leave the page waiting: without a live path after 5 s, poll.
+  setTimeout(() => {
+    if (!state.live && !state.pollTimer) setLive(false);
+  }, 5000);
   connectLive(
     {
       telemetry: renderBattery,
@@ -379,7 +385,6 @@
     },
     setLive
   );
-  setConnection("connecting");
   loadAll()
     .then(() => (state.pollOk = true))
     .catch((err) => {

@@ -1,7 +1,7 @@
 // Trade history: the exchange's /trades pages under the form's filters, "load more" by cursor.
 (function () {
   "use strict";
-  const { api, t, toast, fmt, el } = window.phoenyra;
+  const { api, t, toast, fmt, el, connectLive, setConnection } = window.phoenyra;
   const form = document.getElementById("history-filters");
   if (!form) return;
   const body = document.getElementById("history-body");
@@ -12,9 +12,8 @@
   function params() {
     const p = new URLSearchParams();
     for (const [k, v] of new FormData(form)) if (v) p.set(k, v);
-    if (p.get("mine") !== "false") p.set("mine", "true");
-    else p.delete("mine");
-    if (p.has("side")) p.set("mine", "true"); // the side is ours: only our trades have one
+    // The side is ours: only our trades have one.
+    p.set("mine", p.get("mine") !== "false" || p.has("side") ? "true" : "false");
     for (const k of ["since", "until"]) if (p.has(k)) p.set(k, p.get(k) + "T00:00:00Z");
     p.set("limit", "100");
     return p;
@@ -67,4 +66,5 @@
   more.addEventListener("click", () => load(false));
   syncExport();
   load(true);
+  connectLive({}, (live) => setConnection(live ? "live" : "offline"));
 })();
