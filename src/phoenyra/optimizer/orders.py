@@ -126,7 +126,7 @@ def plan_orders(
             PlannedOrder(
                 delivery_start=int(start),
                 side="BUY" if buy else "SELL",
-                quantity_mwh=round(abs(q), 10),
+                quantity_mwh=round(float(abs(q)), 10),
                 price=_limit_price(float(price), buy, margin_eur_mwh, tick, min_price, max_price),
                 forecast_price=float(price),
             )
