@@ -615,7 +615,7 @@ def _why_run(service: ExchangeService, state: AutoState, now: float) -> str | No
     return None
 
 
-async def _fills(service: ExchangeService, battery_id: str) -> tuple:
+def _fills(service: ExchangeService, battery_id: str) -> tuple:
     return tuple(
         sorted(
             (q, round(v, 6))
