@@ -306,6 +306,31 @@ def _committed(service: ExchangeService, battery_id: str, starts: np.ndarray) ->
     return out
 
 
+def _battery(ctx: Context, body: ScheduleIn) -> Battery:
+    """The battery as the optimiser sees it: the exchange's limits, the request's overrides,
+    and the power whole-lot quarter-hour orders can use."""
+    row = ctx.row
+    power = tradable_power_mw(row["power_mw"], ctx.spec.lot)
+    try:
+        return Battery(
+            capacity_mwh=row["capacity_mwh"],
+            charge_power_mw=power,
+            discharge_power_mw=power,
+            soc_min_percent=row["soc_min_percent"]
+            if body.soc_min_percent is None
+            else body.soc_min_percent,
+            soc_max_percent=row["soc_max_percent"]
+            if body.soc_max_percent is None
+            else body.soc_max_percent,
+            charge_efficiency=body.charge_efficiency,
+            discharge_efficiency=body.discharge_efficiency,
+            degradation_cost_eur_per_mwh=body.degradation_cost_eur_per_mwh,
+            max_cycles_per_day=body.max_cycles_per_day,
+        )
+    except OptimizerError as exc:
+        raise Reject(exc.code, exc.message, 422) from None
+
+
 async def build_schedule(
     service: ExchangeService, account: Account, body: ScheduleIn, now: float
 ) -> dict:
@@ -327,22 +352,8 @@ async def build_schedule(
         )
     committed = _committed(service, ctx.battery_id, starts)
     power = tradable_power_mw(row["power_mw"], spec.lot)
+    battery = _battery(ctx, body)
     try:
-        battery = Battery(
-            capacity_mwh=row["capacity_mwh"],
-            charge_power_mw=power,
-            discharge_power_mw=power,
-            soc_min_percent=row["soc_min_percent"]
-            if body.soc_min_percent is None
-            else body.soc_min_percent,
-            soc_max_percent=row["soc_max_percent"]
-            if body.soc_max_percent is None
-            else body.soc_max_percent,
-            charge_efficiency=body.charge_efficiency,
-            discharge_efficiency=body.discharge_efficiency,
-            degradation_cost_eur_per_mwh=body.degradation_cost_eur_per_mwh,
-            max_cycles_per_day=body.max_cycles_per_day,
-        )
         problem = Problem(
             prices=prices,
             interval_hours=QUARTER_HOUR / 3600,
@@ -532,7 +543,7 @@ async def execute(service: ExchangeService, account: Account, body: ExecuteIn) -
     market = body.market or service.settings.market
     service.market.spec(market)
     # Validate what can be validated before anything is cancelled: bad input changes nothing.
-    _context(service, account, body, time.time())
+    _battery(_context(service, account, body, time.time()), body)
     if body.orders is not None:
         for o in body.orders:
             datetime_seconds(o.delivery_start)
@@ -726,7 +737,8 @@ async def auto_set(request: Request, body: AutoIn, account: Trader, service: Ser
                 "account, so it must be one of the battery.",
                 409,
             )
-        _context(service, account, body.params, time.time())  # refuse bad parameters now
+        # Refuse bad parameters now rather than in every run of the loop.
+        _battery(_context(service, account, body.params, time.time()), body.params)
     state.enabled = body.enabled
     state.config = body
     if body.enabled:
