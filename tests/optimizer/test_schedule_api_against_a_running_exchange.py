@@ -175,3 +175,71 @@ def test_the_loop_re_optimises_when_switched_on_and_stops_when_switched_off(pric
         assert state["last_reason"] in ("SoC moved +10.0 points", "position changed")
         off = c.put("/api/schedule/auto", json={"enabled": False}).json()
         assert off["enabled"] is False
+
+
+def test_a_terminal_soc_above_the_limit_is_refused_before_open_orders_are_cancelled(priced):
+    set_soc(priced, 50)
+    with new_trader(priced, battery_id="default") as c:
+        c.post("/api/schedule/execute", json={})
+        before = {o["id"] for o in c.get("/api/orders").json()}
+        r = c.post("/api/schedule/execute", json={"terminal_soc_percent": 99})
+        assert r.status_code == 422 and "terminal_soc_percent" in r.json()["error"]["message"]
+        assert {o["id"] for o in c.get("/api/orders").json()} == before
+
+
+def test_phoenyra_optimize_prints_tomorrow_from_the_exchange_prices(exchange, tmp_path):
+    import json
+    import os
+    import subprocess
+    import sys
+    from datetime import date, timedelta
+    from zoneinfo import ZoneInfo
+
+    from support import ROOT
+
+    zone = ZoneInfo("Europe/Berlin")
+    tomorrow = datetime.now(zone).date() + timedelta(days=1)
+    lo = int(datetime(tomorrow.year, tomorrow.month, tomorrow.day, tzinfo=zone).timestamp())
+    after = tomorrow + timedelta(days=1)
+    hi = int(datetime(after.year, after.month, after.day, tzinfo=zone).timestamp())
+    hours = (hi - lo) // 3600
+    intervals = [
+        {
+            "start": iso(lo + h * 3600),
+            "end": iso(lo + (h + 1) * 3600),
+            "resolution": "PT60M",
+            "price": [40.0, 120.0][h // 12 % 2] if h < 24 else 80.0,
+        }
+        for h in range(hours)
+    ]
+    with exchange.client("demo-feed") as c:
+        r = c.post(
+            "/api/market/prices",
+            json={"market": "epex_de", "source": "test", "simulated": True, "intervals": intervals},
+        )
+        assert r.status_code == 200, r.text
+    env = {
+        **os.environ,
+        "EXCHANGE_URL": exchange.base_url,
+        "PHOENYRA_ENV": "development",
+        "MARKET": "epex_de",
+    }
+    r = subprocess.run(
+        [sys.executable, "-m", "phoenyra.cli", "optimize", "--json"],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        env=env,
+        timeout=60,
+    )
+    assert r.returncode == 0, r.stderr
+    out = json.loads(r.stdout)
+    assert out["day"] == tomorrow.isoformat() and out["market"] == "epex_de"
+    assert len(out["intervals"]) == hours
+    # Cheap first half, dear second half: it buys in the morning and sells in the afternoon.
+    sides = {o["side"] for o in out["orders"] if ts(o["delivery_start"]) < lo + 12 * 3600}
+    assert sides == {"BUY"}
+    sides = {o["side"] for o in out["orders"] if ts(o["delivery_start"]) >= lo + 12 * 3600}
+    assert sides == {"SELL"}
+    assert out["expected_revenue_eur"] > 0
+    assert date.fromisoformat(out["day"]) == tomorrow

@@ -543,7 +543,15 @@ async def execute(service: ExchangeService, account: Account, body: ExecuteIn) -
     market = body.market or service.settings.market
     service.market.spec(market)
     # Validate what can be validated before anything is cancelled: bad input changes nothing.
-    _battery(_context(service, account, body, time.time()), body)
+    ctx = _context(service, account, body, time.time())
+    battery = _battery(ctx, body)
+    highest = max(battery.soc_max_percent, ctx.row["soc_percent"])
+    if body.terminal_soc_percent is not None and body.terminal_soc_percent > highest:
+        raise Reject(
+            "INVALID_PARAMETERS",
+            f"terminal_soc_percent {body.terminal_soc_percent} is above the highest SoC the "
+            f"battery may reach ({highest:g} %)",
+        )
     if body.orders is not None:
         for o in body.orders:
             datetime_seconds(o.delivery_start)
