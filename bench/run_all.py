@@ -15,6 +15,7 @@ BENCHMARKS = [
     "bench_market.py",
     "bench_mqtt.py",
     "bench_modbus.py",
+    "bench_optimizer.py",
 ]
 
 

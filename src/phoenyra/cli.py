@@ -688,5 +688,14 @@ def accounts_rotate(account_id: int) -> None:
     click.echo(f"(a running exchange picks this up within 30 s; now {time.strftime('%H:%M:%S')})")
 
 
+def _optimizer_commands() -> None:
+    from .cli_optimizer import backtest, optimize
+
+    main.add_command(backtest)
+    main.add_command(optimize)
+
+
+_optimizer_commands()
+
 if __name__ == "__main__":
     main()

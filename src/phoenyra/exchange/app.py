@@ -15,7 +15,7 @@ from ..config import Settings
 from ..core.errors import Reject
 from ..runtime import tune_gc
 from .deps import json_response
-from .routes import accounts, bess, config, health, market, orders, trades, ws
+from .routes import accounts, bess, config, health, market, orders, schedule, trades, ws
 from .routes.models import OrderIn
 from .service import ExchangeService
 from .store import Store
@@ -180,7 +180,7 @@ def create_app(settings: Settings, store: Store | None = None) -> FastAPI:
         log.exception("unhandled error", extra={"path": request.url.path})
         return error("INTERNAL", "Internal error; it was logged.", 500)
 
-    for module in (orders, trades, accounts, bess, market, config, health, ws):
+    for module in (orders, trades, accounts, bess, market, config, health, ws, schedule):
         app.include_router(module.router)
     generate_openapi = app.openapi
 
