@@ -23,7 +23,7 @@ from .users import User
 bp = Blueprint("auth", __name__)
 
 PUBLIC_ENDPOINTS = frozenset(
-    {"auth.login", "static", "views.healthz", "views.readyz", "i18n.set_language"}
+    {"auth.login", "static", "views.healthz", "views.readyz", "views.favicon", "i18n.set_language"}
 )
 DEV_USER = User("developer", "admin")
 

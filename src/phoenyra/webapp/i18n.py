@@ -89,6 +89,21 @@ def js_strings() -> dict[str, str]:
         "schedule_soc": _("State of charge"),
         "no_schedule": _("No schedule yet."),
         "sources": _("data source"),
+        "schedule_meta": _(
+            "%(start)s – %(end)s · SoC %(soc0)s %% → %(soc1)s %% · solved in %(ms)s ms",
+            start="{start}",
+            end="{end}",
+            soc0="{soc0}",
+            soc1="{soc1}",
+            ms="{ms}",
+        ),
+        "schedule_placed": _(
+            "%(placed)s orders placed, %(refused)s refused%(why)s.",
+            placed="{placed}",
+            refused="{refused}",
+            why="{why}",
+        ),
+        "price_axis": _("Price"),
         # configuration page
         "f_soc": _("State of charge"),
         "f_power": _("Power"),

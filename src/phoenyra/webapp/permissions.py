@@ -9,7 +9,8 @@ from __future__ import annotations
 
 READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 ADMIN_ONLY_PREFIXES = ("/api/config", "/api/accounts")
-TRADER_WRITES = ("/api/orders",)
+# A trader may place and cancel orders and have the optimiser plan and place them.
+TRADER_WRITES = ("/api/orders", "/api/schedule/")
 
 
 def refusal(role: str, method: str, path: str) -> str | None:

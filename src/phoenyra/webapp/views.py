@@ -269,6 +269,12 @@ def me():
     return jsonify({"username": g.user.name, "role": g.user.role})
 
 
+@bp.get("/favicon.ico")
+def favicon():
+    # Browsers ask for it whatever the page links; send them to the one we have.
+    return redirect(url_for("static", filename="favicon.svg"), 301)
+
+
 @bp.get("/healthz")
 def healthz():
     return jsonify({"status": "ok", "service": "webapp"})

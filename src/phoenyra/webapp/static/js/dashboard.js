@@ -289,6 +289,103 @@
     ticker($("pos-unrealized"), anyUnrealized ? unrealized : null, 2);
   }
 
+  // ---- optimised schedule ---------------------------------------------------------------------
+  let scheduleChart = null;
+  function renderSchedule(sch) {
+    state.schedule = sch;
+    const iv = sch.intervals;
+    ticker($("sched-revenue"), sch.expected_revenue_eur, 2);
+    ticker($("sched-cycles"), sch.cycles, 2);
+    $("sched-energy").textContent = fmt.num(sch.charged_mwh, 1) + " / " + fmt.num(sch.discharged_mwh, 1);
+    $("sched-orders").textContent = String(sch.orders.length);
+    $("schedule-meta").textContent = t("schedule_meta", {
+      start: fmt.delivery(sch.start),
+      end: fmt.delivery(iv.length ? iv[iv.length - 1].start : sch.end),
+      soc0: fmt.num(sch.initial_soc_percent, 1),
+      soc1: fmt.num(iv.length ? iv[iv.length - 1].soc_percent : sch.terminal_soc_percent, 1),
+      ms: fmt.num(sch.solve_ms, 1),
+    });
+    const exec = $("schedule-execute");
+    if (exec) exec.disabled = sch.orders.length === 0;
+    if (typeof ApexCharts === "undefined") return;
+    const x = (p) => Date.parse(p.start);
+    const series = [
+      { name: t("schedule_power") + " (MW)", type: "column", data: iv.map((p) => [x(p), p.power_mw]) },
+      { name: t("schedule_soc") + " (%)", type: "line", data: iv.map((p) => [x(p), p.soc_percent]) },
+      { name: t("price_axis") + " (EUR/MWh)", type: "line", data: iv.map((p) => [x(p), p.price]) },
+    ];
+    if (scheduleChart) {
+      scheduleChart.updateSeries(series, false);
+      return;
+    }
+    scheduleChart = new ApexCharts(
+      $("schedule-chart"),
+      Object.assign({}, chartBase, {
+        chart: Object.assign({}, chartBase.chart, { type: "line", height: 310, id: "schedule" }),
+        series,
+        colors: [(o) => (o.value >= 0 ? "#00FF00" : "#FFD700"), "#ffffff", "rgba(255,215,0,0.55)"],
+        stroke: { width: [0, 2, 1.5], curve: ["straight", "smooth", "stepline"], dashArray: [0, 0, 4] },
+        plotOptions: { bar: { columnWidth: "85%", borderRadius: 1 } },
+        xaxis: { type: "datetime", labels: { datetimeUTC: false } },
+        yaxis: [
+          { seriesName: series[0].name, title: { text: "MW", style: { color: "#b3b3b3" } }, labels: { formatter: (v) => fmt.num(v, 1) } },
+          { seriesName: series[1].name, opposite: true, min: 0, max: 100, title: { text: "SoC %", style: { color: "#b3b3b3" } }, labels: { formatter: (v) => fmt.num(v, 0) } },
+          { seriesName: series[2].name, opposite: true, title: { text: "EUR/MWh", style: { color: "#b3b3b3" } }, labels: { formatter: (v) => fmt.num(v, 0) } },
+        ],
+        noData: { text: t("no_schedule"), style: { color: "#b3b3b3" } },
+        tooltip: Object.assign({}, chartBase.tooltip, { shared: true }),
+      })
+    );
+    scheduleChart.render();
+  }
+  function scheduleBody() {
+    return { market: state.market, forbid_simultaneous: $("schedule-milp").checked };
+  }
+  async function loadSchedule() {
+    if (!state.indicators.length) {
+      $("schedule-meta").textContent = t("no_prices"); // nothing to optimise against yet
+      return;
+    }
+    try {
+      renderSchedule(await api("/api/schedule/optimize", { method: "POST", json: scheduleBody() }));
+    } catch (err) {
+      $("schedule-meta").textContent = err.message + " (" + err.code + ")";
+      const exec = $("schedule-execute");
+      if (exec) exec.disabled = true;
+    }
+  }
+  const refreshSchedule = debounce(loadSchedule, 1500);
+  $("schedule-optimize").addEventListener("click", loadSchedule);
+  $("schedule-milp").addEventListener("change", loadSchedule);
+  if ($("schedule-execute")) {
+    $("schedule-execute").addEventListener("click", async (ev) => {
+      const button = ev.currentTarget;
+      button.disabled = true;
+      const out = $("schedule-result");
+      out.className = "text-sm text-muted";
+      out.textContent = t("sending");
+      try {
+        const r = await api("/api/schedule/execute", {
+          method: "POST",
+          json: Object.assign(scheduleBody(), { orders: state.schedule ? state.schedule.orders : undefined }),
+        });
+        const codes = {};
+        for (const x of r.results) if (x.outcome === "refused") codes[x.error.code] = (codes[x.error.code] || 0) + 1;
+        const why = Object.keys(codes).length ? " (" + Object.entries(codes).map(([c, n]) => n + "× " + c).join(", ") + ")" : "";
+        const msg = t("schedule_placed", { placed: r.placed, refused: r.refused, why });
+        out.className = "text-sm " + (r.refused ? "text-gold" : "text-buy");
+        out.textContent = msg;
+        toast(r.placed ? "success" : "error", msg);
+        loadOrders().catch(() => {});
+      } catch (err) {
+        out.className = "text-sm text-sell";
+        out.textContent = err.message + " (" + err.code + ")";
+      } finally {
+        button.disabled = false;
+      }
+    });
+  }
+
   // ---- loading -----------------------------------------------------------------------------
   const q = (params) => "?" + new URLSearchParams(params).toString();
   async function loadBattery() {
@@ -322,6 +419,7 @@
   }
   async function loadAll() {
     const results = await Promise.allSettled([loadBattery(), loadMarket(), loadOrders(), loadTrades(), loadPositions()]);
+    if (!state.schedule) loadSchedule(); // after loadMarket: it needs the prices
     const failed = results.find((r) => r.status === "rejected");
     if (failed) throw failed.reason;
   }
@@ -371,7 +469,10 @@
         if (marketChart) marketChart.updateOptions({ annotations: nowAnnotation() }, false, false);
       },
       "market.prices": (d) => {
-        if (!d || !d.market || d.market === state.market) refreshMarket();
+        if (!d || !d.market || d.market === state.market) {
+          refreshMarket();
+          refreshSchedule();
+        }
       },
       order: applyOrder,
       trade: (tr) => {
@@ -397,6 +498,7 @@
     const orderMarket = $("order-market");
     if (orderMarket) orderMarket.value = state.market;
     loadMarket().catch((err) => toast("error", err.message));
+    loadSchedule();
   });
 
   // ---- order entry ---------------------------------------------------------------------------
