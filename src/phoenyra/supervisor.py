@@ -19,6 +19,16 @@ class Child:
     restarts: int = 0
     started_at: float = 0.0
     backoff: float = field(default=1.0)
+    restart_at: float | None = None  # set while a dead child waits out its backoff
+
+
+def _describe_exit(code: int) -> str:
+    if code < 0:
+        try:
+            return f"was killed by {signal.Signals(-code).name}"
+        except ValueError:
+            return f"was killed by signal {-code}"
+    return f"exited with status {code}"
 
 
 def _say(msg: str) -> None:
@@ -44,21 +54,31 @@ class Supervisor:
             self._start(child)
             _say(f"started {child.name} (pid {child.proc.pid})")
         while not self.stopping:
-            time.sleep(0.5)
+            time.sleep(0.2)
+            now = time.monotonic()
             for child in self.children:
+                if self.stopping:
+                    break
+                if child.restart_at is not None:
+                    # Waiting out the backoff without blocking: the other children are still
+                    # watched, and Ctrl-C during the wait starts nothing new.
+                    if now >= child.restart_at:
+                        child.restart_at = None
+                        child.restarts += 1
+                        self._start(child)
+                        _say(f"restarted {child.name} (pid {child.proc.pid})")
+                    continue
                 code = child.proc.poll()
-                if code is None or self.stopping:
+                if code is None:
                     continue
                 # A child that keeps dying at once is restarted with a growing pause.
-                lived = time.monotonic() - child.started_at
+                lived = now - child.started_at
                 child.backoff = 1.0 if lived > 60 else min(child.backoff * 2, 30.0)
                 _say(
-                    f"{child.name} exited with status {code} after {lived:.0f} s; "
+                    f"{child.name} {_describe_exit(code)} after {lived:.0f} s; "
                     f"restarting in {child.backoff:.0f} s"
                 )
-                time.sleep(child.backoff)
-                child.restarts += 1
-                self._start(child)
+                child.restart_at = now + child.backoff
         _say("stopping ...")
         for child in reversed(self.children):
             if child.proc and child.proc.poll() is None:

@@ -50,6 +50,11 @@ class WebSettings(BaseSettings):
         description="behind a TLS-terminating proxy: honour X-Forwarded-For/-Proto (and HSTS)",
     )
     secure_cookies: bool = Field(False, validation_alias=_alias("WEBAPP_SECURE_COOKIES"))
+    # HTTPS for the web app itself (the exchange reads the same names) and the CA that signed
+    # an https exchange's certificate (default: the system's trust store).
+    tls_cert_file: Path | None = Field(None, validation_alias=_alias("TLS_CERT_FILE"))
+    tls_key_file: Path | None = Field(None, validation_alias=_alias("TLS_KEY_FILE"))
+    exchange_ca_file: Path | None = Field(None, validation_alias=_alias("EXCHANGE_CA_FILE"))
 
     @classmethod
     def from_mapping(cls, values: Mapping[str, Any] | None) -> WebSettings:
