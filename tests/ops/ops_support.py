@@ -16,7 +16,7 @@ import httpx
 import yaml
 from prometheus_client.parser import text_string_to_metric_families
 
-from support import ROOT, free_ports, service_missing
+from support import ROOT, ServiceProcess, free_ports, service_missing
 
 DEPLOY = ROOT / "deploy"
 COMPOSE = ROOT / "compose.yaml"
@@ -239,3 +239,25 @@ class Exposed:
 
     def add_series(self, name: str, label_names: set[str]) -> None:
         self.labels.setdefault(name, set()).update(label_names)
+
+
+class WebappProcess(ServiceProcess):
+    """``phoenyra webapp`` in its own process talking to ``exchange``; ready once its relay
+    holds the exchange's event stream."""
+
+    name = "webapp"
+    timeout = 20.0
+
+    def __init__(self, exchange, data_dir: Path, **extra: str) -> None:
+        env = {
+            "PHOENYRA_ENV": "development",
+            "PHOENYRA_DATA_DIR": str(data_dir),
+            "EXCHANGE_BASE_URL": exchange.base_url,
+            "WEBAPP_SECRET_KEY": "a-test-secret-key-that-is-long-enough-0123456789",
+            "WEBAPP_ADMIN_PASSWORD": "admin-password-for-tests",
+            **extra,
+        }
+        super().__init__(["phoenyra.cli", "webapp"], data_dir, env)
+
+    def ready(self, response: httpx.Response) -> bool:
+        return response.status_code == 200 and response.json()["relay"]["connected"]
