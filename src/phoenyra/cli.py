@@ -117,6 +117,8 @@ def up(host: str, tls: bool) -> None:
 
     env = dict(os.environ)
     env.setdefault("PHOENYRA_ENV", "development")
+    # A person reads these logs (also when they are piped into a file or `tee`).
+    env.setdefault("LOG_FORMAT", "console")
     try:
         settings = Settings(**{"PHOENYRA_ENV": env["PHOENYRA_ENV"]})
         tls = check_server_pair(settings.tls_cert_file, settings.tls_key_file) or tls
