@@ -100,9 +100,7 @@ class ServiceProcess:
             if self.proc.poll() is not None:
                 raise RuntimeError(f"{self.name} exited early:\n{self.log()}")
             try:
-                if self.ready(
-                    httpx.get(f"{self.base_url}/readyz", timeout=1, verify=self.verify)
-                ):
+                if self.ready(httpx.get(f"{self.base_url}/readyz", timeout=1, verify=self.verify)):
                     return self
             except httpx.HTTPError:
                 pass
