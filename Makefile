@@ -16,8 +16,9 @@ $(STAMP): pyproject.toml
 
 setup: $(STAMP)
 
+# make run TLS=1: HTTPS and WSS with a self-signed certificate made under data/tls.
 run: setup
-	PHOENYRA_ENV=development $(BIN)/phoenyra up
+	PHOENYRA_ENV=development $(BIN)/phoenyra up $(if $(TLS),--tls)
 
 services:
 	scripts/services start
