@@ -135,6 +135,12 @@ class Settings(BaseSettings):
         description="market data older than this (no push from the feed) is shown as stale",
     )
 
+    @field_validator("tls_cert_file", "tls_key_file", "exchange_ca_file", mode="before")
+    @classmethod
+    def _empty_path_is_unset(cls, v):
+        # Path("") would be the current directory; compose passes unset variables as "".
+        return None if v == "" else v
+
     @field_validator("bess_soc_max")
     @classmethod
     def _soc_order(cls, v: float, info) -> float:
