@@ -23,7 +23,7 @@ def stack(tmp_path_factory):
     caddy = binary("caddy")
     exchange = ExchangeProcess(tmp / "exchange").start()
     web = WebappProcess(exchange, tmp / "web", WEBAPP_TRUST_PROXY="true").start()
-    web_port, exchange_port, http_port = free_ports(3)
+    web_port, exchange_port, http_port, admin_port = free_ports(4)
     env = {
         "HOME": str(tmp),
         "XDG_DATA_HOME": str(tmp / "data"),
@@ -33,6 +33,7 @@ def stack(tmp_path_factory):
         "WEBAPP_HTTPS_PORT": str(web_port),
         "EXCHANGE_HTTPS_PORT": str(exchange_port),
         "PROXY_HTTP_PORT": str(http_port),
+        "PROXY_ADMIN": f"localhost:{admin_port}",
         "WEBAPP_UPSTREAM": web.base_url.removeprefix("http://"),
         "EXCHANGE_UPSTREAM": exchange.base_url.removeprefix("http://"),
     }
@@ -61,6 +62,9 @@ def stack(tmp_path_factory):
             "the proxy does not answer",
             lambda: (tmp / "caddy.log").read_text(errors="replace"),
         )
+        # The compose health check's question: the admin API answers on the loopback.
+        admin = httpx.get(f"http://localhost:{admin_port}/config/", timeout=5)
+        assert admin.status_code == 200 and "apps" in admin.json()
         yield {"trust": trust, "exchange_process": exchange, **base}
     finally:
         proc.terminate()
