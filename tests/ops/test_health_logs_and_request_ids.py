@@ -136,7 +136,9 @@ def test_telemetry_readiness_follows_the_mqtt_broker(exchange, tmp_path):
         assert body["checks"] == {"exchange": True, "mqtt_broker": True}
         r = httpx.get(without.base_url + "/readyz")
         assert r.status_code == 503 and r.json()["checks"]["mqtt_broker"] is False
-        assert httpx.get(without.base_url + "/healthz").status_code == 200  # alive all the same
+        alive = httpx.get(without.base_url + "/healthz", headers={"X-Request-ID": "t-1"})
+        assert alive.status_code == 200  # alive all the same
+        assert alive.headers["X-Request-ID"] == "t-1"
     finally:
         with_broker.stop()
         without.stop()
