@@ -189,6 +189,8 @@ def test_up_tls_serves_https_and_wss_and_restarts_a_service_that_dies(tmp_path):
         )
         text = log_path.read_text(errors="replace")
         assert f"exchange     {base}" in text and "TLS          certificate" in text
+        # The exchange's clients start once it is ready (no burst of "cannot reach" warnings).
+        assert text.index("exchange is ready") < text.index("started market-feed")
         # Readable lines for a person, not JSON, each naming its service.
         (started,) = [line for line in text.splitlines() if "market feed started" in line]
         assert not started.startswith("{") and "service=market-feed" in started

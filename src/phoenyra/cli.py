@@ -171,8 +171,23 @@ def up(host: str, tls: bool) -> None:
     )
     py = [sys.executable, "-m", "phoenyra.cli"]
     service_env = {**env, "EXCHANGE_HOST": host}
+    ready_ssl = None
+    if tls:
+        import ssl
+
+        ready_ssl = ssl.create_default_context(cafile=env.get("EXCHANGE_CA_FILE"))
+        if not env.get("EXCHANGE_CA_FILE"):
+            # Only asks our own child whether it is up; the services themselves verify.
+            ready_ssl.check_hostname = False
+            ready_ssl.verify_mode = ssl.CERT_NONE
     children = [
-        Child("exchange", [*py, "exchange", "--host", host, "--port", str(port)], env),
+        Child(
+            "exchange",
+            [*py, "exchange", "--host", host, "--port", str(port)],
+            env,
+            ready_url=f"{scheme}://{host}:{port}/readyz",
+            ready_ssl=ready_ssl,
+        ),
         Child("market-feed", [*py, "market-feed"], service_env),
     ]
     if not real_battery:

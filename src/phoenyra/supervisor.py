@@ -4,9 +4,12 @@ Ctrl-C (SIGINT/SIGTERM)."""
 from __future__ import annotations
 
 import signal
+import ssl
 import subprocess
 import sys
 import time
+import urllib.error
+import urllib.request
 from dataclasses import dataclass, field
 
 
@@ -20,6 +23,10 @@ class Child:
     started_at: float = 0.0
     backoff: float = field(default=1.0)
     restart_at: float | None = None  # set while a dead child waits out its backoff
+    # At the first start the next children wait until this URL answers 200 (the exchange's
+    # /readyz), so its clients do not begin with a burst of "cannot reach" warnings.
+    ready_url: str | None = None
+    ready_ssl: ssl.SSLContext | None = None
 
 
 def _describe_exit(code: int) -> str:
@@ -44,6 +51,21 @@ class Supervisor:
         child.proc = subprocess.Popen(child.cmd, env=child.env)
         child.started_at = time.monotonic()
 
+    def _wait_ready(self, child: Child, timeout: float = 60.0) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline and not self.stopping and child.proc.poll() is None:
+            try:
+                with urllib.request.urlopen(
+                    child.ready_url, timeout=2, context=child.ready_ssl
+                ) as r:
+                    if r.status == 200:
+                        _say(f"{child.name} is ready")
+                        return
+            except (urllib.error.URLError, OSError):
+                pass
+            time.sleep(0.2)
+        # Not ready (or dead): start the rest anyway; they retry, and a dead child is restarted.
+
     def run(self) -> int:
         def stop(signum, _frame) -> None:
             self.stopping = True
@@ -51,8 +73,12 @@ class Supervisor:
         signal.signal(signal.SIGINT, stop)
         signal.signal(signal.SIGTERM, stop)
         for child in self.children:
+            if self.stopping:
+                break
             self._start(child)
             _say(f"started {child.name} (pid {child.proc.pid})")
+            if child.ready_url:
+                self._wait_ready(child)
         while not self.stopping:
             time.sleep(0.2)
             now = time.monotonic()
