@@ -23,7 +23,11 @@ COPY pyproject.toml README.md ./
 COPY src ./src
 # The built CSS/JS replace the sources' static files (unchanged when there is no package.json).
 COPY --from=assets /build/src/phoenyra/webapp/static ./src/phoenyra/webapp/static
-RUN pip wheel --wheel-dir /wheels .
+# The web app's message catalogues (.po) compiled to the .mo files Flask-Babel reads.
+RUN if [ -d src/phoenyra/webapp/translations ]; then \
+        pip install "babel>=2.12" && pybabel compile -d src/phoenyra/webapp/translations; \
+    fi \
+    && pip wheel --wheel-dir /wheels .
 
 # -- runtime: non-root, no build tools ------------------------------------------------------
 FROM python:${PYTHON_VERSION}-slim-bookworm AS runtime

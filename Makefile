@@ -4,7 +4,13 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: setup run test lint format bench services clean
+WEBAPP := src/phoenyra/webapp
+ASSETS_STAMP := $(WEBAPP)/static/build/.stamp
+ASSET_INPUTS := package-lock.json scripts/vendor-assets.mjs $(wildcard $(WEBAPP)/assets/*) \
+	$(wildcard $(WEBAPP)/templates/*.html) $(wildcard $(WEBAPP)/static/js/*.js) \
+	$(wildcard $(WEBAPP)/translations/*/LC_MESSAGES/*.po)
+
+.PHONY: setup assets run test lint format bench services clean
 
 $(STAMP): pyproject.toml
 	@command -v python3 >/dev/null || { echo "python3 (3.11+) is required"; exit 1; }
@@ -14,7 +20,22 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install --quiet -e '.[dev]'
 	@touch $(STAMP)
 
-setup: $(STAMP)
+# The web app's front end: npm packages (Tailwind, ApexCharts, socket.io-client, Font Awesome,
+# Inter) built and copied into static/, and the German catalogue compiled.
+node_modules/.package-lock.json: package-lock.json
+	@command -v npm >/dev/null || { echo "npm (Node.js 18+) is required to build the web app's assets"; exit 1; }
+	@echo "assets: installing npm packages ..."
+	npm ci --no-audit --no-fund --loglevel=error
+
+$(ASSETS_STAMP): node_modules/.package-lock.json $(ASSET_INPUTS) $(STAMP)
+	@echo "assets: building CSS, copying vendored scripts and fonts, compiling translations ..."
+	npm run --silent build
+	$(BIN)/pybabel compile --statistics -d $(WEBAPP)/translations
+	@touch $(ASSETS_STAMP)
+
+setup: $(STAMP) $(ASSETS_STAMP)
+
+assets: $(ASSETS_STAMP)
 
 # make run TLS=1: HTTPS and WSS with a self-signed certificate made under data/tls.
 run: setup
@@ -40,4 +61,4 @@ bench: setup
 	$(BIN)/python bench/run_all.py
 
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache
+	rm -rf $(VENV) .pytest_cache .ruff_cache node_modules $(WEBAPP)/static/build $(WEBAPP)/static/vendor

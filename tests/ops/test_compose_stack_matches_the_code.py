@@ -221,7 +221,7 @@ def test_dockerfile_is_multi_stage_non_root_with_a_health_check_the_cli_has():
     assert cli_context(json.loads(cmd)).info_name == "exchange"
     # The build stages make wheels and, with a package.json, the front-end assets with npm.
     build = " ".join(rest for word, rest in instructions[: stages[-1]] if word == "RUN")
-    assert "pip wheel" in build and "npm ci" in build
+    assert "pip wheel" in build and "npm ci" in build and "pybabel compile" in build
     assert any(word == "COPY" and "--from=build" in rest for word, rest in runtime) or any(
         word == "RUN" and "from=build" in rest for word, rest in runtime
     )

@@ -42,5 +42,10 @@ def test_pages_have_no_inline_scripts_and_expose_the_csrf_token(make_app, exchan
     sign_in(client, "admin", ADMIN_PASSWORD)
     page = client.get("/").get_data(as_text=True)
     assert '<meta name="csrf-token"' in page
-    assert "<script>" not in page and '<script src="/static/app.js"' in page
-    assert client.get("/static/app.js").status_code == 200
+    # Scripts come from /static only (the i18n strings are a JSON data block, not code).
+    assert "<script>" not in page and '<script src="/static/js/app.js' in page
+    import re
+
+    inline = re.findall(r"<script(?![^>]*\bsrc=)([^>]*)>", page)
+    assert all('type="application/json"' in attrs for attrs in inline), inline
+    assert client.get("/static/js/app.js").status_code == 200

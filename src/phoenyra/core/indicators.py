@@ -31,6 +31,17 @@ def ema(values, alpha: float = EMA_ALPHA) -> float | None:
     return out
 
 
+def ema_series(values, alpha: float = EMA_ALPHA) -> list[float]:
+    """The running EMA after each of ``values`` (oldest first): what ``ema`` gives for every
+    prefix, in one pass (the market chart's EMA line)."""
+    out: list[float] = []
+    acc = None
+    for v in values:
+        acc = v if acc is None else alpha * v + (1.0 - alpha) * acc
+        out.append(acc)
+    return out
+
+
 def quarter_hour_of(ts: float) -> int:
     return int(ts // QUARTER_HOUR) * QUARTER_HOUR
 

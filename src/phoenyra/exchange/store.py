@@ -440,13 +440,20 @@ class Store:
         account_id: int | None = None,
         since: float | None = None,
         until: float | None = None,
+        side: str | None = None,
     ) -> list[dict]:
+        """Trades newest first; ``side`` (with ``account_id``) keeps that account's BUY or SELL
+        trades only."""
         q = select(trades).order_by(trades.c.id.desc()).limit(limit)
         if after is not None:
             q = q.where(trades.c.id < after)
         if market is not None:
             q = q.where(trades.c.market == market)
-        if account_id is not None:
+        if account_id is not None and side == "BUY":
+            q = q.where(trades.c.buy_account_id == account_id)
+        elif account_id is not None and side == "SELL":
+            q = q.where(trades.c.sell_account_id == account_id)
+        elif account_id is not None:
             q = q.where(
                 (trades.c.buy_account_id == account_id) | (trades.c.sell_account_id == account_id)
             )

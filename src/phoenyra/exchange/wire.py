@@ -106,9 +106,11 @@ def trade_row(t: Trade, spec: MarketSpec) -> dict:
     }
 
 
-def trade_wire(row: dict) -> dict:
+def trade_wire(row: dict, viewer_id: int | None = None) -> dict:
+    """A trade on the wire; with ``viewer_id``, ``side`` is that account's side in it (BUY, SELL,
+    or null when it is not a party)."""
     ds = row["delivery_start"]
-    return {
+    out = {
         "id": row["id"],
         "market": row["market"],
         "price": row["price"],
@@ -119,3 +121,12 @@ def trade_wire(row: dict) -> dict:
         "delivery_start": iso(ds),
         "executed_at": iso(row["executed_at"]),
     }
+    if viewer_id is not None:
+        out["side"] = (
+            "BUY"
+            if row["buy_account_id"] == viewer_id
+            else "SELL"
+            if row["sell_account_id"] == viewer_id
+            else None
+        )
+    return out

@@ -7,14 +7,16 @@ import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
-from flask import Flask, render_template, request
+from flask import Flask, render_template, request, url_for
+from flask_compress import Compress
 from flask_socketio import SocketIO, join_room
 from flask_wtf.csrf import CSRFError, CSRFProtect
 
 from ..tls import check_server_pair, client_context
-from . import auth, passthrough, views
+from . import auth, i18n, passthrough, views
 from .auth import json_error, load_user, wants_json
 from .exchange_client import ExchangeClient
 from .metrics import install_metrics
@@ -24,6 +26,24 @@ from .settings import WebSettings
 from .users import UserStore
 
 log = logging.getLogger("phoenyra.webapp")
+
+STATIC = Path(__file__).parent / "static"
+# Built by `make assets` (npm ci && npm run build): Tailwind CSS and the vendored npm packages.
+BUILT_ASSETS = (
+    "build/app.css",
+    "vendor/apexcharts/apexcharts.min.js",
+    "vendor/socket.io/socket.io.min.js",
+)
+
+
+def _asset_versions() -> dict[str, str]:
+    """A version per static file (its mtime), so URLs change when a file does and browsers may
+    cache them for long."""
+    return {
+        str(p.relative_to(STATIC)): format(int(p.stat().st_mtime), "x")
+        for p in STATIC.rglob("*")
+        if p.is_file()
+    }
 
 
 @dataclass
@@ -58,7 +78,28 @@ def create_app(settings_or_env: WebSettings | Mapping[str, Any] | None = None) -
         MAX_CONTENT_LENGTH=1 << 20,
         # The token is bound to the session; a dashboard stays open all day.
         WTF_CSRF_TIME_LIMIT=None,
+        # Static URLs carry a version (asset()), so they may be cached for long.
+        SEND_FILE_MAX_AGE_DEFAULT=timedelta(days=30),
+        COMPRESS_MIMETYPES=[
+            "text/html",
+            "text/css",
+            "text/csv",
+            "application/javascript",
+            "text/javascript",
+            "application/json",
+            "image/svg+xml",
+        ],
+        COMPRESS_ALGORITHM=["br", "gzip"],
+        COMPRESS_MIN_SIZE=1024,
     )
+    missing = [f for f in BUILT_ASSETS if not (STATIC / f).is_file()]
+    if missing:
+        log.warning(
+            "web app assets are not built (%s missing): the pages will lack their styles and "
+            "charts; run `make assets` (npm ci && npm run build)",
+            ", ".join(missing),
+        )
+    versions = _asset_versions()
     if settings.trust_proxy:
         from werkzeug.middleware.proxy_fix import ProxyFix
 
@@ -78,7 +119,9 @@ def create_app(settings_or_env: WebSettings | Mapping[str, Any] | None = None) -
         Session(app)
 
     CSRFProtect(app)
+    Compress(app)
     install_secure_headers(app)
+    i18n.init_app(app)
 
     users = UserStore(settings.users_db)
     if settings.admin_password:
@@ -114,7 +157,14 @@ def create_app(settings_or_env: WebSettings | Mapping[str, Any] | None = None) -
     def inject_user():
         from flask import g
 
-        return {"current_user": getattr(g, "user", None), "login_disabled": settings.login_disabled}
+        def asset(filename: str) -> str:
+            return url_for("static", filename=filename, v=versions.get(filename))
+
+        return {
+            "current_user": getattr(g, "user", None),
+            "login_disabled": settings.login_disabled,
+            "asset": asset,
+        }
 
     @app.errorhandler(CSRFError)
     def csrf_refused(exc: CSRFError):

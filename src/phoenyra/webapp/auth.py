@@ -16,12 +16,15 @@ from flask import (
     session,
     url_for,
 )
+from flask_babel import gettext as _
 
 from .users import User
 
 bp = Blueprint("auth", __name__)
 
-PUBLIC_ENDPOINTS = frozenset({"auth.login", "static", "views.healthz", "views.readyz"})
+PUBLIC_ENDPOINTS = frozenset(
+    {"auth.login", "static", "views.healthz", "views.readyz", "i18n.set_language"}
+)
 DEV_USER = User("developer", "admin")
 
 
@@ -70,17 +73,17 @@ def login():
     name = request.form.get("username", "")
     user = state.users.authenticate(name, request.form.get("password", ""))
     if user is None:
-        flash("Wrong user name or password.", "error")
+        flash(_("Wrong user name or password."), "error")
         return render_template("login.html", next=request.form.get("next", ""), username=name), 401
     session.clear()  # a fresh session: no fixation across sign-in
     session["user"] = user.name
     session.permanent = True
-    flash(f"Signed in as {user.name} ({user.role}).", "success")
+    flash(_("Signed in as %(name)s (%(role)s).", name=user.name, role=user.role), "success")
     return redirect(safe_next(request.form.get("next")))
 
 
 @bp.post("/logout")
 def logout():
     session.clear()
-    flash("Signed out.", "success")
+    flash(_("Signed out."), "success")
     return redirect(url_for("auth.login"))

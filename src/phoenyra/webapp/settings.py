@@ -27,6 +27,7 @@ class WebSettings(BaseSettings):
         "http://127.0.0.1:9000", validation_alias=_alias("EXCHANGE_BASE_URL")
     )
     api_key: str | None = Field(None, validation_alias=_alias("API_KEY"))
+    market: str = Field("epex_at", validation_alias=_alias("MARKET"), description="shown first")
     hmac_secret: str | None = Field(None, validation_alias=_alias("HMAC_SECRET"))
     # The exchange's key id for API_KEY in the WebSocket signature ("api" for API_KEY).
     ws_key_id: str = Field("api", validation_alias=_alias("WEBAPP_WS_KEY_ID"))

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import csv
+import io
 from datetime import UTC, datetime
 
 from flask import (
     Blueprint,
+    Response,
     current_app,
     flash,
     g,
@@ -13,22 +16,137 @@ from flask import (
     redirect,
     render_template,
     request,
+    stream_with_context,
     url_for,
 )
+from flask_babel import gettext as _
 
 from .auth import json_error
 from .exchange_client import ExchangeUnavailable
+from .i18n import js_strings
 from .users import ROLES, UserError
 
 bp = Blueprint("views", __name__)
 
 MARKETS = ("epex_at", "epex_de", "epex_ch", "epex_it")
+MARKET_NAMES = {
+    "epex_at": "Austria (AT)",
+    "epex_de": "Germany–Luxembourg (DE-LU)",
+    "epex_ch": "Switzerland (CH)",
+    "epex_it": "Italy North (IT-NORD)",
+}
 TIME_IN_FORCE = ("GTC", "IOC", "FOK")
+# The CSV export reads the exchange's pages of 1000; this caps one download.
+CSV_MAX_ROWS = 200_000
+
+
+def _page_context() -> dict:
+    state = current_app.extensions["phoenyra"]
+    return {
+        "markets": MARKETS,
+        "market_names": MARKET_NAMES,
+        "default_market": state.settings.market,
+        "js_strings": js_strings(),
+    }
 
 
 @bp.get("/")
 def dashboard():
-    return render_template("dashboard.html", markets=MARKETS, time_in_force=TIME_IN_FORCE)
+    return render_template("dashboard.html", time_in_force=TIME_IN_FORCE, **_page_context())
+
+
+@bp.get("/config")
+def config_page():
+    return render_template("config.html", **_page_context())
+
+
+@bp.get("/history")
+def history_page():
+    return render_template("history.html", **_page_context())
+
+
+def _history_params(args) -> dict[str, str]:
+    """The exchange's /trades filters from the page's query (empty ones dropped)."""
+    out = {}
+    for name in ("market", "since", "until", "side"):
+        value = (args.get(name) or "").strip()
+        if value and name in ("since", "until") and len(value) == 10:
+            value += "T00:00:00Z"  # the page's date fields: midnight UTC
+        if value:
+            out[name] = value
+    if args.get("mine", "true") != "false" or "side" in out:
+        out["mine"] = "true"
+    return out
+
+
+@bp.get("/history.csv")
+def history_csv():
+    """Every trade matching the page's filters as CSV (UTC timestamps, EUR/MWh, MWh)."""
+    state = current_app.extensions["phoenyra"]
+    params = _history_params(request.args)
+    try:  # fail before the download starts, with the exchange's own reason
+        first = state.exchange.request("GET", "/trades", params={**params, "limit": 1000})
+    except ExchangeUnavailable as exc:
+        return json_error(502, exc.code, exc.message)
+    if first.status != 200:
+        return Response(first.body, status=first.status, headers=first.headers)
+
+    def rows():
+        buf = io.StringIO()
+        w = csv.writer(buf)
+        w.writerow(
+            [
+                "id",
+                "executed_at",
+                "market",
+                "delivery_start",
+                "side",
+                "quantity_mwh",
+                "price_eur_mwh",
+                "value_eur",
+                "aggressor_side",
+                "buy_order_id",
+                "sell_order_id",
+            ]
+        )
+        page, sent = first.json(), 0
+        while True:
+            for t in page["items"]:
+                w.writerow(
+                    [
+                        t["id"],
+                        t["executed_at"],
+                        t["market"],
+                        t["delivery_start"] or "",
+                        t.get("side") or "",
+                        t["quantity"],
+                        t["price"],
+                        round(t["price"] * t["quantity"], 2),
+                        t["aggressor_side"],
+                        t["buy_order_id"],
+                        t["sell_order_id"],
+                    ]
+                )
+                sent += 1
+            yield buf.getvalue()
+            buf.seek(0)
+            buf.truncate()
+            if not page["next"] or sent >= CSV_MAX_ROWS:
+                return
+            r = state.exchange.request(
+                "GET", "/trades", params={**params, "limit": 1000, "cursor": page["next"]}
+            )
+            if r.status != 200:  # the header is sent; say so in the file rather than cut it
+                yield f"# export stopped: the exchange answered {r.status}\n"
+                return
+            page = r.json()
+
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    return Response(
+        stream_with_context(rows()),
+        mimetype="text/csv",
+        headers={"Content-Disposition": f'attachment; filename="phoenyra-trades-{stamp}.csv"'},
+    )
 
 
 def _number(form, name: str) -> float | str:
@@ -55,28 +173,54 @@ def _delivery_start(raw: str) -> str | None:
 
 
 def _describe(order: dict) -> str:
-    side, qty, price = order.get("side"), order.get("quantity"), order.get("price")
-    head = f"Order #{order.get('id')} {side} {qty} MWh @ {price} EUR/MWh on {order.get('market')}"
+    head = _(
+        "Order #%(id)s %(side)s %(qty)s MWh @ %(price)s EUR/MWh on %(market)s",
+        id=order.get("id"),
+        side=order.get("side"),
+        qty=order.get("quantity"),
+        price=order.get("price"),
+        market=order.get("market"),
+    )
     status = order.get("status")
-    trades = order.get("trades") or []
+    filled, trades = order.get("filled"), len(order.get("trades") or [])
     if status == "FILLED":
-        return f"{head}: filled {order.get('filled')} MWh in {len(trades)} trade(s)."
-    if status == "PARTIALLY_FILLED":
-        return (
-            f"{head}: partially filled {order.get('filled')} MWh, "
-            f"{order.get('remaining')} MWh resting in the book."
+        tail = _("filled %(filled)s MWh in %(n)s trade(s).", filled=filled, n=trades)
+    elif status == "PARTIALLY_FILLED":
+        tail = _(
+            "partially filled %(filled)s MWh, %(rest)s MWh resting in the book.",
+            filled=filled,
+            rest=order.get("remaining"),
         )
-    if status == "ACCEPTED":
-        return f"{head}: accepted, resting in the book."
-    return f"{head}: {status}."
+    elif status == "ACCEPTED":
+        tail = _("accepted, resting in the book.")
+    elif status == "CANCELLED":
+        tail = _(
+            "%(tif)s: %(filled)s MWh filled, the rest was cancelled (no matching offer).",
+            tif=order.get("time_in_force"),
+            filled=filled,
+        )
+    else:
+        tail = f"{status}."
+    return f"{head}: {tail}"
+
+
+def _answer(category: str, message: str, order: dict | None = None, status: int = 200):
+    """The form's answer: a flash and back to the dashboard, or JSON for the page's script
+    (Accept: application/json), which shows the same message without a reload."""
+    if request.accept_mimetypes.best == "application/json":
+        return jsonify({"category": category, "message": message, "order": order}), status
+    flash(message, category)
+    return redirect(url_for("views.dashboard"))
 
 
 @bp.post("/order")
 def place_order():
-    back = redirect(url_for("views.dashboard"))
     if not g.user.may_trade():
-        flash(f"Order refused: the role {g.user.role} may not place orders.", "error")
-        return back
+        return _answer(
+            "error",
+            _("Order refused: the role %(role)s may not place orders.", role=g.user.role),
+            status=403,
+        )
     f = request.form
     body = {
         "market": f.get("market", "").strip(),
@@ -91,19 +235,17 @@ def place_order():
     try:
         r = current_app.extensions["phoenyra"].exchange.request("POST", "/api/orders", json=body)
     except ExchangeUnavailable as exc:
-        flash(f"Order not sent: {exc.message}", "error")
-        return back
+        return _answer("error", _("Order not sent: %(reason)s", reason=exc.message), status=502)
     payload = r.json() if r.body else {}
     if r.status == 201:
-        flash(_describe(payload), "success")
-    else:
-        err = (payload or {}).get("error") or {}
-        flash(
-            f"Order refused: {err.get('message', r.body.decode(errors='replace'))}"
-            f" ({err.get('code', r.status)})",
-            "error",
-        )
-    return back
+        return _answer("success", _describe(payload), payload, 201)
+    err = (payload or {}).get("error") or {}
+    reason = err.get("message", r.body.decode(errors="replace"))
+    return _answer(
+        "error",
+        _("Order refused: %(reason)s (%(code)s)", reason=reason, code=err.get("code", r.status)),
+        status=r.status,
+    )
 
 
 @bp.post("/admin/users")

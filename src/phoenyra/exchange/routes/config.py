@@ -93,6 +93,18 @@ async def load_config(account: Reader, service: Service, battery_id: str = "defa
 
 
 @router.get(
+    "/api/telemetry/presets",
+    responses=ERRORS,
+    summary="Device presets: name, title, transport, the document the register map comes from, "
+    "its limits, and the register map (null for a preset that is not Modbus)",
+)
+async def presets(account: Reader):
+    from ...telemetry.presets import describe
+
+    return json_response(describe())
+
+
+@router.get(
     "/api/telemetry/config",
     responses=ERRORS,
     summary="The configuration with its secrets, for the telemetry service (telemetry role)",

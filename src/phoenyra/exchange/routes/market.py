@@ -9,10 +9,11 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Query
 
 from ...core.errors import Reject
+from ...core.indicators import EMA_LOOKBACK, ema_series
 from ..deps import AnyAccount, FeedSender, Service, json_response, parse_time
 from ..market import RESOLUTIONS
 from ..wire import iso
-from .models import MarketData, PriceOut, PricesIn, PricesStored, VwapPoint
+from .models import IndicatorPoint, MarketData, PriceOut, PricesIn, PricesStored, VwapPoint
 from .orders import ERRORS
 
 router = APIRouter(tags=["market"])
@@ -98,6 +99,55 @@ async def prices(
                 "source": r["source"],
             }
             for r in rows
+        ]
+    )
+
+
+@router.get(
+    "/api/market/indicators",
+    response_model=list[IndicatorPoint],
+    responses=ERRORS,
+    summary="Mark and EMA per delivery period (the market chart's lines), finest resolution",
+)
+async def indicator_series(
+    account: AnyAccount,
+    service: Service,
+    market: Annotated[str | None, MARKET_Q] = None,
+    start: Annotated[str | None, Query(description="ISO 8601 UTC; default yesterday 00:00")] = None,
+    end: Annotated[str | None, Query(description="ISO 8601 UTC; default in 3 days")] = None,
+):
+    market = market or service.settings.market
+    service.market.spec(market)
+    now = time.time()
+    day = 86_400
+    lo = parse_time("start", start)
+    hi = parse_time("end", end)
+    lo = (now // day - 1) * day if lo is None else lo
+    hi = (now // day + 3) * day if hi is None else hi
+    if hi <= lo or hi - lo > 31 * day:
+        raise Reject("INVALID_TIME", "end must be after start, at most 31 days later.")
+    # The EMA at the first period needs the marks before it (EMA_LOOKBACK of the coarsest
+    # resolution, one hour, covers every finer one).
+    rows = await asyncio.to_thread(
+        service.store.prices, market, lo - EMA_LOOKBACK * 3600, hi, None, MAX_PRICES
+    )
+    if not rows:
+        return json_response([])
+    finest = min(r["resolution"] for r in rows)
+    rows = [r for r in rows if r["resolution"] == finest]
+    emas = ema_series([r["price"] for r in rows])
+    names = {v: k for k, v in RESOLUTIONS.items()}
+    return json_response(
+        [
+            {
+                "start": iso(r["start"]),
+                "end": iso(r["start"] + finest),
+                "resolution": names.get(finest, f"PT{finest // 60}M"),
+                "mark": r["price"],
+                "ema": round(e, 6),
+            }
+            for r, e in zip(rows, emas, strict=True)
+            if r["start"] + finest > lo
         ]
     )
 

@@ -70,6 +70,11 @@ class TradeOut(BaseModel):
     aggressor_side: Side = Field(description="Side of the incoming order that caused the trade")
     delivery_start: str | None = Field(description=f"Delivery quarter-hour start, {UTC}, or null")
     executed_at: str = Field(description=f"Execution time, {UTC}")
+    side: Side | None = Field(
+        None,
+        description="In answers to GET requests: your account's side in the trade (BUY, SELL), "
+        "null when you are not a party; absent in live events",
+    )
 
 
 class OrderOut(BaseModel):
@@ -281,6 +286,14 @@ class PriceOut(BaseModel):
     resolution: str = Field(description="PT15M or PT60M")
     price: float = Field(description="Day-ahead price in EUR/MWh")
     source: str = Field(description="Provider: entsoe, awattar, csv or synthetic")
+
+
+class IndicatorPoint(BaseModel):
+    start: str = Field(description=f"Start of the delivery period, {UTC}")
+    end: str = Field(description=f"End of the delivery period, {UTC}")
+    resolution: str = Field(description="PT15M or PT60M (the finest stored)")
+    mark: float = Field(description="Mark: the day-ahead price of the period, EUR/MWh")
+    ema: float = Field(description="EMA (α = 0.2) of the marks up to this period, EUR/MWh")
 
 
 class MarketData(BaseModel):

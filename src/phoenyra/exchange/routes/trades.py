@@ -6,6 +6,8 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
+from ...core.errors import Reject
+from ...core.orders import Side
 from ..deps import Reader, Service, json_response, parse_cursor, parse_time
 from ..wire import trade_wire
 from .models import TradeOut, TradePage
@@ -30,7 +32,7 @@ async def recent_trades(
     for row in reversed(service.recent_trades):
         if market and row["market"] != market:
             continue
-        out.append(trade_wire(row))
+        out.append(trade_wire(row, account.id))
         if len(out) >= limit:
             break
     return json_response(out)
@@ -51,7 +53,12 @@ def all_trades(
     since: Annotated[str | None, Query(description="ISO 8601 UTC, inclusive")] = None,
     until: Annotated[str | None, Query(description="ISO 8601 UTC, exclusive")] = None,
     mine: Annotated[bool, Query(description="Only trades of your own account")] = False,
+    side: Annotated[
+        Side | None, Query(description="With mine: only your BUY or SELL trades")
+    ] = None,
 ):
+    if side is not None and not mine:
+        raise Reject("INVALID_FILTER", "side filters your own trades: add mine=true.")
     rows = service.store.page_trades(
         parse_cursor(cursor),
         limit,
@@ -59,6 +66,7 @@ def all_trades(
         account.id if mine else None,
         parse_time("since", since),
         parse_time("until", until),
+        side.value if side else None,
     )
     nxt = str(rows[-1]["id"]) if len(rows) == limit else None
-    return json_response({"items": [trade_wire(r) for r in rows], "next": nxt})
+    return json_response({"items": [trade_wire(r, account.id) for r in rows], "next": nxt})

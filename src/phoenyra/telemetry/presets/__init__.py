@@ -93,6 +93,7 @@ def describe() -> list[dict[str, Any]]:
                 "notes": p.notes,
                 "limits": p.limits,
                 "modbus": p.map is not None,
+                "map": p.map.model_dump(mode="json", exclude_none=True) if p.map else None,
             }
         )
     return out

@@ -1,0 +1,134 @@
+"""English and German (Flask-Babel): the language comes from the operator's choice (a cookie set
+by /lang/<code>), else the browser's Accept-Language, else English.
+
+Templates use ``_()``; the strings the browser scripts need are gathered in ``js_strings()`` and
+handed to the page as JSON, so one catalogue (translations/de/LC_MESSAGES/messages.po) holds
+every word the operator sees.
+"""
+
+from __future__ import annotations
+
+from flask import Blueprint, Flask, make_response, redirect, request
+from flask_babel import Babel, get_locale
+from flask_babel import gettext as _
+
+from .auth import safe_next
+
+LANGUAGES = ("en", "de")
+COOKIE = "phoenyra_lang"
+
+bp = Blueprint("i18n", __name__)
+
+
+def select_locale() -> str:
+    chosen = request.cookies.get(COOKIE)
+    if chosen in LANGUAGES:
+        return chosen
+    return request.accept_languages.best_match(LANGUAGES) or "en"
+
+
+def init_app(app: Flask) -> None:
+    Babel(app, locale_selector=select_locale)
+    app.register_blueprint(bp)
+
+    @app.context_processor
+    def inject_language():
+        return {"lang": str(get_locale() or "en"), "languages": LANGUAGES}
+
+
+@bp.get("/lang/<code>")
+def set_language(code: str):
+    response = make_response(redirect(safe_next(request.args.get("next"))))
+    if code in LANGUAGES:
+        response.set_cookie(COOKIE, code, max_age=365 * 86400, samesite="Lax", httponly=True)
+    return response
+
+
+def js_strings() -> dict[str, str]:
+    """Words the dashboard's scripts put on screen, in the page's language."""
+    return {
+        "live": _("Live"),
+        "connecting": _("Connecting…"),
+        "polling": _("Polling every 10 s"),
+        "offline": _("Exchange unreachable"),
+        "online": _("Online"),
+        "offline_battery": _("Offline"),
+        "charging": _("Charging"),
+        "discharging": _("Discharging"),
+        "idle": _("Idle"),
+        "not_reported": _("not reported"),
+        "updated": _("updated"),
+        "ago_s": _("%(n)s s ago", n="{n}"),
+        "ago_min": _("%(n)s min ago", n="{n}"),
+        "no_orders": _("No active orders."),
+        "no_trades": _("No trades yet."),
+        "no_positions": _("No position yet: your trades build it."),
+        "no_prices": _("No prices received yet."),
+        "no_vwap": _("No trades in the last 96 quarter-hours."),
+        "cancel": _("Cancel"),
+        "cancelled": _("Order #%(id)s cancelled.", id="{id}"),
+        "cancel_failed": _("Cancel failed"),
+        "continuous": _("continuous"),
+        "mark": _("Mark"),
+        "ema": _("EMA (α 0.2)"),
+        "vwap": _("VWAP"),
+        "vwap_qh": _("VWAP per 15 min"),
+        "volume": _("Volume"),
+        "price": _("Price"),
+        "now": _("now"),
+        "simulated": _("Simulated"),
+        "stale": _("Stale"),
+        "sending": _("Sending…"),
+        "request_failed": _("The request failed"),
+        "testing": _("Testing…"),
+        "saved": _("Saved"),
+        "buy": _("Buy"),
+        "sell": _("Sell"),
+        "you": _("you"),
+        "schedule_power": _("Planned power"),
+        "schedule_soc": _("State of charge"),
+        "no_schedule": _("No schedule yet."),
+        "sources": _("data source"),
+        # configuration page
+        "f_soc": _("State of charge"),
+        "f_power": _("Power"),
+        "f_temp": _("Temperature"),
+        "f_status": _("Status word"),
+        "f_capacity": _("Capacity"),
+        "f_setpoint": _("Power setpoint"),
+        "optional": _("optional"),
+        "address": _("address"),
+        "table": _("table"),
+        "type": _("type"),
+        "word_order": _("word order"),
+        "scale": _("scale"),
+        "scale_factor": _("scale-factor register"),
+        "unit": _("unit"),
+        "topic": _("topic"),
+        "json_path": _("JSON path"),
+        "plain_number": _("plain number"),
+        "custom_map": _("Custom register map"),
+        "custom_map_info": _(
+            "A register map of your own: enter where each value lives on your device."
+        ),
+        "map_source": _("Register map from"),
+        "sunspec_note": _(
+            "SunSpec: addresses are offsets in their model, found by the SunS marker."
+        ),
+        "now_custom": _("The map now differs from the preset: it is saved as a custom map."),
+        "address_required": _("%(field)s needs a register address.", field="{field}"),
+        "topic_required": _("%(field)s needs a topic.", field="{field}"),
+        "not_saved": _("not saved yet"),
+        "loaded": _("Configuration version %(v)s loaded.", v="{version}"),
+        "saved_version": _("Configuration saved as version %(v)s.", v="{version}"),
+        "not_saved_because": _("Not saved:"),
+        "test_ok": _("Connected and read"),
+        "test_failed": _("Connection test failed"),
+        "rotate": _("Rotate key"),
+        "old_valid_until": _("The previous key works until %(at)s.", at="{at}"),
+        "key_for": _("Telemetry key for %(name)s.", name="{name}"),
+        "copied": _("Copied."),
+        # trade history
+        "load_more": _("Load more"),
+        "rows_shown": _("%(n)s trades shown", n="{n}"),
+    }

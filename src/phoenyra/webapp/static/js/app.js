@@ -1,0 +1,213 @@
+// Shared by every page: the CSRF-aware API helper, translations, toasts, the clock, the
+// connection indicator, number formatting and the number ticker.
+(function () {
+  "use strict";
+
+  const meta = document.querySelector('meta[name="csrf-token"]');
+  const csrfToken = meta ? meta.content : "";
+  const i18nNode = document.getElementById("phx-i18n");
+  const strings = i18nNode ? JSON.parse(i18nNode.textContent) : {};
+  const lang = document.documentElement.lang || "en";
+  const locale = lang === "de" ? "de-AT" : "en-GB";
+  const reducedMotion = window.matchMedia("(prefers-reduced-motion: reduce)").matches;
+
+  function t(key, vars) {
+    let s = strings[key] || key;
+    if (vars) for (const [k, v] of Object.entries(vars)) s = s.replace("{" + k + "}", v);
+    return s;
+  }
+
+  class ApiError extends Error {
+    constructor(status, code, message) {
+      super(message);
+      this.status = status;
+      this.code = code;
+    }
+  }
+
+  // fetch with the session cookie and the CSRF header; JSON in and out. Errors carry the
+  // exchange's (or web app's) code and sentence, so they can be shown as they are.
+  async function api(path, options) {
+    const opts = Object.assign({ credentials: "same-origin" }, options || {});
+    opts.headers = Object.assign({ "X-CSRFToken": csrfToken, Accept: "application/json" }, opts.headers || {});
+    if (opts.json !== undefined) {
+      opts.body = JSON.stringify(opts.json);
+      opts.headers["Content-Type"] = "application/json";
+      delete opts.json;
+    }
+    let response;
+    try {
+      response = await fetch(path, opts);
+    } catch (err) {
+      throw new ApiError(0, "NETWORK", t("request_failed") + ": " + err.message);
+    }
+    const text = await response.text();
+    let body = null;
+    try {
+      body = text ? JSON.parse(text) : null;
+    } catch (_) {
+      body = null;
+    }
+    if (!response.ok) {
+      const e = (body && body.error) || {};
+      throw new ApiError(response.status, e.code || String(response.status), e.message || body?.message || text || response.statusText);
+    }
+    return body;
+  }
+
+  // ---- toasts (the flash messages of pages that answer without a reload) ----------------
+  const flashList = document.getElementById("flash");
+  function toast(category, message, ms) {
+    if (!flashList) return;
+    const li = document.createElement("li");
+    li.className = "toast toast-" + category + " flash flash-" + category;
+    const icon = document.createElement("i");
+    icon.className = "fa-solid mt-0.5 " + (category === "error" ? "fa-circle-exclamation text-sell" : category === "info" ? "fa-circle-info text-gold" : "fa-circle-check text-buy");
+    icon.setAttribute("aria-hidden", "true");
+    const span = document.createElement("span");
+    span.textContent = message;
+    li.append(icon, span);
+    flashList.append(li);
+    setTimeout(() => li.remove(), ms || (category === "error" ? 12000 : 6000));
+  }
+  // Server-rendered flashes fade out too, so they do not cover the page all day.
+  if (flashList) for (const li of flashList.children) setTimeout(() => li.remove(), 10000);
+
+  // ---- formatting ----------------------------------------------------------------------
+  const numberFormats = new Map();
+  function num(value, decimals) {
+    if (value === null || value === undefined || Number.isNaN(value)) return "–";
+    const d = decimals === undefined ? 2 : decimals;
+    if (!numberFormats.has(d)) {
+      numberFormats.set(d, new Intl.NumberFormat(locale, { minimumFractionDigits: d, maximumFractionDigits: d }));
+    }
+    return numberFormats.get(d).format(value);
+  }
+  const timeFmt = new Intl.DateTimeFormat(locale, { hour: "2-digit", minute: "2-digit", second: "2-digit" });
+  const hmFmt = new Intl.DateTimeFormat(locale, { hour: "2-digit", minute: "2-digit" });
+  const dayFmt = new Intl.DateTimeFormat(locale, { day: "2-digit", month: "short" });
+  const dateTimeFmt = new Intl.DateTimeFormat(locale, { year: "numeric", month: "2-digit", day: "2-digit", hour: "2-digit", minute: "2-digit", second: "2-digit" });
+  const utcHm = new Intl.DateTimeFormat("en-GB", { hour: "2-digit", minute: "2-digit", timeZone: "UTC" });
+  function sameDay(a, b) {
+    return a.getFullYear() === b.getFullYear() && a.getMonth() === b.getMonth() && a.getDate() === b.getDate();
+  }
+  const fmt = {
+    num,
+    signed(value, decimals) {
+      if (value === null || value === undefined) return "–";
+      return (value > 0 ? "+" : "") + num(value, decimals);
+    },
+    time: (iso) => (iso ? timeFmt.format(new Date(iso)) : "–"),
+    dateTime: (iso) => (iso ? dateTimeFmt.format(new Date(iso)) : "–"),
+    // A delivery quarter-hour as the operator reads it: local "14:15–14:30", with the day when
+    // it is not today.
+    delivery(startIso, endIso) {
+      if (!startIso) return t("continuous");
+      const s = new Date(startIso);
+      const e = endIso ? new Date(endIso) : new Date(s.getTime() + 15 * 60000);
+      const day = sameDay(s, new Date()) ? "" : dayFmt.format(s) + " ";
+      return day + hmFmt.format(s) + "–" + hmFmt.format(e);
+    },
+    ago(iso) {
+      if (!iso) return "–";
+      const s = Math.max(0, Math.round((Date.now() - new Date(iso).getTime()) / 1000));
+      return s < 120 ? t("ago_s", { n: s }) : t("ago_min", { n: Math.round(s / 60) });
+    },
+    locale,
+  };
+
+  // ---- number ticker: the value counts to its new figure; the final text is set at once
+  // when motion is reduced or the tab is hidden ---------------------------------------------
+  const TICK_MS = 250;
+  function ticker(el, value, decimals) {
+    if (!el) return;
+    const d = decimals === undefined ? Number(el.dataset.decimals || 2) : decimals;
+    const prev = el.dataset.value === undefined || el.dataset.value === "" ? null : Number(el.dataset.value);
+    if (value === null || value === undefined || Number.isNaN(value)) {
+      el.dataset.value = "";
+      el.textContent = "–";
+      return;
+    }
+    el.dataset.value = String(value);
+    if (prev === value && el.textContent !== "–") return;
+    el.classList.remove("bump-up", "bump-down");
+    if (prev !== null && prev !== value) {
+      void el.offsetWidth; // restart the colour animation
+      el.classList.add(value > prev ? "bump-up" : "bump-down");
+    }
+    if (prev === null || reducedMotion || document.hidden) {
+      el.textContent = num(value, d);
+      return;
+    }
+    const start = performance.now();
+    const step = (now) => {
+      if (el.dataset.value !== String(value)) return; // a newer value took over
+      const k = Math.min(1, (now - start) / TICK_MS);
+      const eased = 1 - Math.pow(1 - k, 3);
+      el.textContent = num(k >= 1 ? value : prev + (value - prev) * eased, d);
+      if (k < 1) requestAnimationFrame(step);
+    };
+    el.textContent = num(prev + (value - prev) * 0.15, d);
+    requestAnimationFrame(step);
+  }
+
+  // ---- clock ---------------------------------------------------------------------------
+  const clock = document.getElementById("clock");
+  const clockUtc = document.getElementById("clock-utc");
+  function tick() {
+    const now = new Date();
+    if (clock) {
+      clock.textContent = timeFmt.format(now);
+      clock.dateTime = now.toISOString();
+    }
+    if (clockUtc) clockUtc.textContent = "(" + utcHm.format(now) + " UTC)";
+  }
+  tick();
+  setInterval(tick, 1000);
+
+  // ---- connection indicator ------------------------------------------------------------
+  const conn = document.getElementById("connection-state");
+  function setConnection(state) {
+    if (!conn) return;
+    conn.dataset.state = state;
+    conn.querySelector(".status-dot").dataset.state = state;
+    conn.querySelector(".connection-label").textContent = t(state);
+  }
+
+  // Socket.IO to the web app, which relays the exchange's signed event stream. The callback
+  // gets (connected: bool) whenever the live path opens or closes, counting the relay's own
+  // link to the exchange.
+  function connectLive(handlers, onState) {
+    if (typeof io === "undefined") {
+      onState(false);
+      return null;
+    }
+    const socket = io({ transports: ["websocket", "polling"], reconnectionDelayMax: 5000 });
+    let exchangeUp = true;
+    socket.on("connect", () => onState(exchangeUp));
+    socket.on("disconnect", () => onState(false));
+    socket.on("connect_error", () => onState(false));
+    socket.on("exchange_status", (data) => {
+      exchangeUp = !!(data && data.connected);
+      onState(socket.connected && exchangeUp);
+    });
+    for (const [name, fn] of Object.entries(handlers)) socket.on(name, fn);
+    return socket;
+  }
+
+  function el(tag, attrs, children) {
+    const node = document.createElement(tag);
+    if (attrs) {
+      for (const [k, v] of Object.entries(attrs)) {
+        if (v === undefined || v === null || v === false) continue;
+        if (k === "class") node.className = v;
+        else if (k === "text") node.textContent = v;
+        else node.setAttribute(k, v === true ? "" : v);
+      }
+    }
+    for (const c of children || []) node.append(c);
+    return node;
+  }
+
+  window.phoenyra = { csrfToken, api, ApiError, t, toast, fmt, ticker, setConnection, connectLive, el, lang };
+})();

@@ -1,0 +1,463 @@
+// The dashboard: battery cards, market chart, order entry, active orders, trades, exposure and
+// PnL, VWAP per quarter-hour. Live over Socket.IO; every 10 s by polling while the socket is
+// down.
+(function () {
+  "use strict";
+  const { api, t, toast, fmt, ticker, setConnection, connectLive, el } = window.phoenyra;
+  const root = document.getElementById("dashboard");
+  if (!root) return;
+
+  const POLL_MS = 10000;
+  const GATE_CLOSURE_MS = 5 * 60000;
+  const QH_MS = 15 * 60000;
+  const state = {
+    market: root.dataset.market,
+    battery: root.dataset.battery,
+    orders: new Map(), // id → order (active only)
+    trades: [],
+    marketData: null,
+    indicators: [],
+    vwap: [],
+    live: false,
+    pollTimer: null,
+    deskId: null, // the exchange account the web app trades as: "our" orders are its orders
+  };
+  const knownOrders = new Set(); // ids of our orders seen, to tell our side of a live trade
+  const $ = (id) => document.getElementById(id);
+
+  // ---- battery ---------------------------------------------------------------------------
+  function renderBattery(s) {
+    if (!s || (s.battery_id && s.battery_id !== state.battery)) return;
+    ticker($("bess-soc"), s.soc_percent, 1);
+    ticker($("bess-power"), s.power_mw, 3);
+    ticker($("bess-temp"), s.temperature_c, 1);
+    if (s.temperature_c === null || s.temperature_c === undefined) $("bess-temp").title = t("not_reported");
+    ticker($("bess-rated"), s.rated_power_mw, 2);
+    ticker($("bess-capacity"), s.capacity_mwh, 2);
+    const soc = s.soc_percent;
+    $("bess-soc-bar").style.width = (soc === null || soc === undefined ? 0 : Math.max(0, Math.min(100, soc))) + "%";
+    if (s.soc_min_percent !== undefined) {
+      $("bess-soc-min").style.left = s.soc_min_percent + "%";
+      $("bess-soc-max").style.left = s.soc_max_percent + "%";
+      $("bess-soc-limits").textContent = `min ${fmt.num(s.soc_min_percent, 0)} % · max ${fmt.num(s.soc_max_percent, 0)} %`;
+      const outside = soc !== null && (soc < s.soc_min_percent || soc > s.soc_max_percent);
+      $("card-soc").dataset.alert = outside ? "true" : "false";
+    }
+    const p = s.power_mw;
+    $("bess-direction").textContent = p === null || p === undefined ? "–" : p > 0.0005 ? t("discharging") : p < -0.0005 ? t("charging") : t("idle");
+    const online = !!s.online;
+    $("bess-online").textContent = online ? t("online") : t("offline_battery");
+    $("bess-online").className = "text-2xl font-semibold " + (online ? "text-neon" : "text-sell");
+    $("bess-online-dot").dataset.state = online ? "live" : "offline";
+    $("card-status").dataset.alert = online ? "false" : "true";
+    $("bess-source").textContent = s.source || "–";
+    $("bess-updated").textContent = t("updated") + " " + fmt.ago(s.updated_at);
+    $("bess-updated").dataset.at = s.updated_at || "";
+  }
+  setInterval(() => {
+    const at = $("bess-updated").dataset.at;
+    if (at) $("bess-updated").textContent = t("updated") + " " + fmt.ago(at);
+  }, 1000);
+
+  // ---- market ------------------------------------------------------------------------------
+  const SOURCE_NAMES = {
+    entsoe: "EPEX Spot day-ahead (ENTSO-E)",
+    awattar: "EPEX Spot day-ahead (aWattar)",
+    csv: "CSV import",
+    synthetic: "Synthetic demo prices",
+  };
+  function renderMarketData(d) {
+    if (!d || d.market !== state.market) return;
+    state.marketData = d;
+    ticker($("kpi-mark"), d.mark, 2);
+    ticker($("kpi-ema"), d.ema, 2);
+    ticker($("kpi-vwap"), d.vwap, 2);
+    $("market-source").textContent = d.source ? SOURCE_NAMES[d.source] || d.source : "–";
+    $("market-simulated").classList.toggle("hidden", !d.simulated);
+    $("market-stale").classList.toggle("hidden", !d.stale);
+    $("market-stale-reason").classList.toggle("hidden", !d.stale);
+    $("market-stale-reason").textContent = d.stale ? d.stale_reason || "" : "";
+    updateOrderSummary();
+  }
+
+  const chartBase = {
+    chart: {
+      background: "transparent",
+      foreColor: "#b3b3b3",
+      fontFamily: "Inter Variable, system-ui, sans-serif",
+      toolbar: { show: false },
+      zoom: { enabled: false },
+      animations: { enabled: true, speed: 300, dynamicAnimation: { speed: 300 } },
+    },
+    theme: { mode: "dark" },
+    grid: { borderColor: "rgba(255,255,255,0.08)", strokeDashArray: 3 },
+    legend: { position: "top", horizontalAlign: "left", labels: { colors: "#e5e5e5" } },
+    tooltip: { theme: "dark", x: { format: "dd MMM HH:mm" } },
+    dataLabels: { enabled: false },
+    noData: { text: t("no_prices"), style: { color: "#b3b3b3" } },
+  };
+  const priceAxis = (title) => ({
+    title: { text: title, style: { color: "#b3b3b3", fontWeight: 500 } },
+    labels: { formatter: (v) => (v === null || v === undefined ? "" : fmt.num(v, 0)) },
+    forceNiceScale: true,
+  });
+  let marketChart = null;
+  let vwapChart = null;
+
+  function marketSeries() {
+    const mark = state.indicators.map((p) => [Date.parse(p.start), p.mark]);
+    // The last period's price holds until its end: close the step line there.
+    if (state.indicators.length) {
+      const last = state.indicators[state.indicators.length - 1];
+      mark.push([Date.parse(last.end), last.mark]);
+    }
+    return [
+      { name: t("mark"), type: "line", data: mark },
+      { name: t("ema"), type: "line", data: state.indicators.map((p) => [Date.parse(p.start), p.ema]) },
+      { name: t("vwap") + " (15 min)", type: "line", data: state.vwap.map((p) => [Date.parse(p.start), p.vwap]) },
+    ];
+  }
+  function nowAnnotation() {
+    return {
+      xaxis: [
+        {
+          x: Date.now(),
+          borderColor: "#FFD700",
+          strokeDashArray: 4,
+          label: { text: t("now"), borderColor: "#FFD700", style: { background: "#FFD700", color: "#1a1a1a", fontWeight: 600 } },
+        },
+      ],
+    };
+  }
+  function drawMarketChart() {
+    if (typeof ApexCharts === "undefined") return;
+    const options = Object.assign({}, chartBase, {
+      chart: Object.assign({}, chartBase.chart, { type: "line", height: 330, id: "market" }),
+      series: marketSeries(),
+      colors: ["#00FF00", "#FFD700", "#ffffff"],
+      stroke: { width: [2, 2, 0], curve: ["stepline", "smooth", "straight"], dashArray: [0, 5, 0] },
+      markers: { size: [0, 0, 4], strokeWidth: 0, hover: { size: 5 } },
+      xaxis: { type: "datetime", labels: { datetimeUTC: false }, tooltip: { enabled: false } },
+      yaxis: priceAxis("EUR/MWh"),
+      annotations: nowAnnotation(),
+      tooltip: Object.assign({}, chartBase.tooltip, { shared: true, y: { formatter: (v) => (v === null || v === undefined ? "–" : fmt.num(v, 2) + " EUR/MWh") } }),
+    });
+    if (marketChart) {
+      marketChart.updateOptions({ series: options.series, annotations: options.annotations }, false, false);
+    } else {
+      marketChart = new ApexCharts($("market-chart"), options);
+      marketChart.render();
+    }
+  }
+  function drawVwapChart() {
+    if (typeof ApexCharts === "undefined") return;
+    const series = [
+      { name: t("volume") + " (MWh)", type: "column", data: state.vwap.map((p) => [Date.parse(p.start), p.volume_mwh]) },
+      { name: t("vwap_qh"), type: "line", data: state.vwap.map((p) => [Date.parse(p.start), p.vwap]) },
+    ];
+    if (vwapChart) {
+      vwapChart.updateSeries(series, false);
+      return;
+    }
+    vwapChart = new ApexCharts(
+      $("vwap-chart"),
+      Object.assign({}, chartBase, {
+        chart: Object.assign({}, chartBase.chart, { type: "line", height: 290, id: "vwap" }),
+        series,
+        colors: ["rgba(255,215,0,0.45)", "#00FF00"],
+        stroke: { width: [0, 2.5], curve: "straight" },
+        markers: { size: [0, 3], strokeWidth: 0 },
+        plotOptions: { bar: { columnWidth: "70%", borderRadius: 2 } },
+        xaxis: { type: "datetime", labels: { datetimeUTC: false } },
+        yaxis: [
+          { seriesName: t("volume") + " (MWh)", opposite: true, title: { text: "MWh", style: { color: "#b3b3b3" } }, labels: { formatter: (v) => fmt.num(v, 1) } },
+          Object.assign(priceAxis("EUR/MWh"), { seriesName: t("vwap_qh") }),
+        ],
+        noData: { text: t("no_vwap"), style: { color: "#b3b3b3" } },
+        tooltip: Object.assign({}, chartBase.tooltip, { shared: true }),
+      })
+    );
+    vwapChart.render();
+  }
+
+  // ---- orders ------------------------------------------------------------------------------
+  const ACTIVE = new Set(["ACCEPTED", "PARTIALLY_FILLED"]);
+  function orderRow(o, fresh) {
+    const cells = [
+      el("td", { text: String(o.id) }),
+      el("td", { text: fmt.time(o.created_at) }),
+      el("td", { class: "side-" + o.side, text: o.side === "BUY" ? t("buy") : t("sell") }),
+      el("td", { text: o.market }),
+      el("td", { text: fmt.delivery(o.delivery_start, o.delivery_end) }),
+      el("td", { class: "text-right", text: fmt.num(o.quantity, 1) }),
+      el("td", { class: "text-right", text: fmt.num(o.filled, 1) }),
+      el("td", { class: "text-right", text: fmt.num(o.price, 2) }),
+      el("td", { text: o.time_in_force }),
+      el("td", {}, [el("span", { class: o.status === "PARTIALLY_FILLED" ? "badge-sim" : "badge-muted", text: o.status.replace("_", " ") })]),
+    ];
+    const actions = el("td", { class: "text-right" });
+    if (root.dataset.mayTrade === "true") {
+      const btn = el("button", { type: "button", class: "btn-danger-sm", "data-cancel": String(o.id), "aria-label": t("cancel") + " #" + o.id }, [
+        el("i", { class: "fa-solid fa-xmark", "aria-hidden": "true" }),
+        t("cancel"),
+      ]);
+      actions.append(btn);
+    }
+    cells.push(actions);
+    return el("tr", { id: "order-" + o.id, class: fresh ? "flash-row" : "", "data-status": o.status }, cells);
+  }
+  function renderOrders(freshId) {
+    const body = $("orders-body");
+    const rows = [...state.orders.values()].sort((a, b) => b.id - a.id);
+    body.replaceChildren(...(rows.length ? rows.map((o) => orderRow(o, o.id === freshId)) : [el("tr", { class: "empty-row" }, [el("td", { colspan: "11", text: t("no_orders") })])]));
+    $("orders-count").textContent = String(rows.length);
+  }
+  function isOurs(o) {
+    return state.deskId === null || o.account_id === state.deskId;
+  }
+  function applyOrder(o) {
+    if (!isOurs(o)) return; // an admin also receives the other participants' order events
+    knownOrders.add(o.id);
+    if (ACTIVE.has(o.status)) state.orders.set(o.id, o);
+    else state.orders.delete(o.id);
+    renderOrders(o.id);
+  }
+  $("orders-body").addEventListener("click", async (ev) => {
+    const btn = ev.target.closest("[data-cancel]");
+    if (!btn) return;
+    btn.disabled = true;
+    try {
+      const o = await api("/api/orders/" + btn.dataset.cancel, { method: "DELETE" });
+      applyOrder(o);
+      toast("success", t("cancelled", { id: o.id }));
+    } catch (err) {
+      btn.disabled = false;
+      toast("error", t("cancel_failed") + ": " + err.message + " (" + err.code + ")");
+    }
+  });
+
+  // ---- trades ------------------------------------------------------------------------------
+  function tradeRow(tr, fresh) {
+    const side = tr.side || null;
+    return el("tr", { id: "trade-" + tr.id, class: fresh ? "flash-row" : "" }, [
+      el("td", { text: fmt.time(tr.executed_at), title: fmt.dateTime(tr.executed_at) }),
+      el("td", { text: tr.market }),
+      el("td", { text: fmt.delivery(tr.delivery_start) }),
+      el("td", { class: side ? "side-" + side : "text-muted", text: side ? (side === "BUY" ? t("buy") : t("sell")) : "—" }),
+      el("td", { class: "text-right", text: fmt.num(tr.quantity, 1) }),
+      el("td", { class: "text-right", text: fmt.num(tr.price, 2) }),
+      el("td", { class: "text-right", text: fmt.num(tr.price * tr.quantity, 2) }),
+    ]);
+  }
+  function renderTrades(freshIds) {
+    const body = $("trades-body");
+    const rows = state.trades.slice(0, 50);
+    body.replaceChildren(...(rows.length ? rows.map((tr) => tradeRow(tr, freshIds && freshIds.has(tr.id))) : [el("tr", { class: "empty-row" }, [el("td", { colspan: "7", text: t("no_trades") })])]));
+  }
+  // A live trade event carries no "side" (it is the same for every listener): it is ours when
+  // one of its orders is one of ours.
+  function sideOf(tr) {
+    if (tr.side !== undefined) return tr.side;
+    if (state.orders.has(tr.buy_order_id) || knownOrders.has(tr.buy_order_id)) return "BUY";
+    if (state.orders.has(tr.sell_order_id) || knownOrders.has(tr.sell_order_id)) return "SELL";
+    return null;
+  }
+
+  // ---- positions ---------------------------------------------------------------------------
+  function renderPositions(list) {
+    let net = 0, realized = 0, unrealized = 0, anyUnrealized = false;
+    const rows = list.map((p) => {
+      net += p.net_energy_mwh;
+      realized += p.realized_pnl_eur;
+      if (p.unrealized_pnl_eur !== null) {
+        unrealized += p.unrealized_pnl_eur;
+        anyUnrealized = true;
+      }
+      const pnlClass = (v) => "text-right " + (v > 0 ? "text-buy" : v < 0 ? "text-sell" : "");
+      return el("tr", {}, [
+        el("td", { text: p.market }),
+        el("td", { class: "text-right", text: fmt.signed(p.net_energy_mwh, 1) }),
+        el("td", { class: "text-right", text: fmt.num(p.average_price, 2) }),
+        el("td", { class: "text-right", text: fmt.num(p.notional_eur, 2) }),
+        el("td", { class: pnlClass(p.realized_pnl_eur), text: fmt.signed(p.realized_pnl_eur, 2) }),
+        el("td", { class: pnlClass(p.unrealized_pnl_eur), text: p.unrealized_pnl_eur === null ? "–" : fmt.signed(p.unrealized_pnl_eur, 2) }),
+      ]);
+    });
+    $("positions-body").replaceChildren(...(rows.length ? rows : [el("tr", { class: "empty-row" }, [el("td", { colspan: "6", text: t("no_positions") })])]));
+    ticker($("pos-net"), list.length ? net : null, 1);
+    ticker($("pos-realized"), list.length ? realized : null, 2);
+    ticker($("pos-unrealized"), anyUnrealized ? unrealized : null, 2);
+  }
+
+  // ---- loading -----------------------------------------------------------------------------
+  const q = (params) => "?" + new URLSearchParams(params).toString();
+  async function loadBattery() {
+    renderBattery(await api("/api/bess/status" + q({ battery_id: state.battery })));
+  }
+  async function loadMarket() {
+    const [data, indicators, vwap] = await Promise.all([
+      api("/api/market-data" + q({ market: state.market })),
+      api("/api/market/indicators" + q({ market: state.market })),
+      api("/api/market/vwap" + q({ market: state.market })),
+    ]);
+    state.indicators = indicators;
+    state.vwap = vwap;
+    renderMarketData(data);
+    drawMarketChart();
+    drawVwapChart();
+  }
+  async function loadOrders() {
+    if (state.deskId === null) state.deskId = (await api("/api/accounts/me")).id;
+    const list = (await api("/api/orders")).filter(isOurs);
+    state.orders = new Map(list.map((o) => [o.id, o]));
+    for (const o of list) knownOrders.add(o.id);
+    renderOrders();
+  }
+  async function loadTrades() {
+    state.trades = await api("/api/trades" + q({ limit: 50 }));
+    renderTrades();
+  }
+  async function loadPositions() {
+    renderPositions(await api("/api/positions"));
+  }
+  async function loadAll() {
+    const results = await Promise.allSettled([loadBattery(), loadMarket(), loadOrders(), loadTrades(), loadPositions()]);
+    const failed = results.find((r) => r.status === "rejected");
+    if (failed) throw failed.reason;
+  }
+  // Bursts of events (a sweep fills many orders) refresh the derived views once.
+  function debounce(fn, ms) {
+    let timer = null;
+    return () => {
+      clearTimeout(timer);
+      timer = setTimeout(() => fn().catch(() => {}), ms);
+    };
+  }
+  const refreshPositions = debounce(loadPositions, 300);
+  const refreshMarket = debounce(loadMarket, 300);
+
+  // ---- live ----------------------------------------------------------------------------------
+  function setLive(live) {
+    state.live = live;
+    setConnection(live ? "live" : state.pollOk === false ? "offline" : "polling");
+    if (live) {
+      if (state.pollTimer) clearInterval(state.pollTimer);
+      state.pollTimer = null;
+      loadAll().catch(() => {}); // catch up on what happened while away
+    } else if (!state.pollTimer) {
+      state.pollTimer = setInterval(poll, POLL_MS);
+    }
+  }
+  async function poll() {
+    try {
+      await loadAll();
+      state.pollOk = true;
+    } catch (err) {
+      state.pollOk = false;
+    }
+    if (!state.live) setConnection(state.pollOk ? "polling" : "offline");
+  }
+  connectLive(
+    {
+      telemetry: renderBattery,
+      market: (d) => {
+        renderMarketData(d);
+        if (marketChart) marketChart.updateOptions({ annotations: nowAnnotation() }, false, false);
+      },
+      "market.prices": (d) => {
+        if (!d || !d.market || d.market === state.market) refreshMarket();
+      },
+      order: applyOrder,
+      trade: (tr) => {
+        tr.side = sideOf(tr);
+        state.trades.unshift(tr);
+        state.trades.length = Math.min(state.trades.length, 200);
+        renderTrades(new Set([tr.id]));
+        refreshPositions();
+        if (tr.market === state.market) refreshMarket();
+      },
+    },
+    setLive
+  );
+  setConnection("connecting");
+  loadAll()
+    .then(() => (state.pollOk = true))
+    .catch((err) => {
+      state.pollOk = false;
+      toast("error", err.message);
+    });
+
+  $("market-select").addEventListener("change", (ev) => {
+    state.market = ev.target.value;
+    const orderMarket = $("order-market");
+    if (orderMarket) orderMarket.value = state.market;
+    loadMarket().catch((err) => toast("error", err.message));
+  });
+
+  // ---- order entry ---------------------------------------------------------------------------
+  const form = $("order-form");
+  function deliveryOptions() {
+    const select = $("order-delivery");
+    if (!select) return;
+    const keep = select.value;
+    const first = Math.ceil((Date.now() + GATE_CLOSURE_MS) / QH_MS) * QH_MS;
+    const options = [select.options[0]];
+    for (let i = 0; i < 32; i++) {
+      const s = new Date(first + i * QH_MS);
+      options.push(el("option", { value: s.toISOString(), text: fmt.delivery(s.toISOString()) }));
+    }
+    select.replaceChildren(...options);
+    if ([...select.options].some((o) => o.value === keep)) select.value = keep;
+  }
+  function readNumber(name) {
+    const raw = (form.elements[name].value || "").trim().replace(",", ".");
+    return raw === "" ? NaN : Number(raw);
+  }
+  function updateOrderSummary() {
+    if (!form) return;
+    const qty = readNumber("quantity");
+    const price = readNumber("price");
+    const side = form.elements.side.value;
+    const out = $("order-summary");
+    if (Number.isFinite(qty) && Number.isFinite(price)) {
+      const verb = side === "BUY" ? t("buy") : t("sell");
+      out.textContent = `${verb} ${fmt.num(qty, 1)} MWh × ${fmt.num(price, 2)} EUR/MWh = ${fmt.num(qty * price, 2)} EUR`;
+    } else {
+      out.textContent = state.marketData && state.marketData.mark !== null ? `${t("mark")}: ${fmt.num(state.marketData.mark, 2)} EUR/MWh` : "\u00a0";
+    }
+  }
+  if (form) {
+    deliveryOptions();
+    setInterval(deliveryOptions, 30000);
+    form.addEventListener("input", updateOrderSummary);
+    form.addEventListener("submit", async (ev) => {
+      ev.preventDefault();
+      const button = form.querySelector("button[type=submit]");
+      const result = $("order-result");
+      button.disabled = true;
+      result.className = "min-h-5 text-sm text-muted";
+      result.textContent = t("sending");
+      try {
+        const response = await fetch(form.action, {
+          method: "POST",
+          body: new FormData(form),
+          credentials: "same-origin",
+          headers: { Accept: "application/json" },
+        });
+        const body = await response.json();
+        result.className = "min-h-5 text-sm " + (body.category === "success" ? "text-buy" : "text-sell");
+        result.textContent = body.message;
+        toast(body.category, body.message);
+        if (body.order) {
+          applyOrder(body.order);
+          refreshPositions();
+        }
+      } catch (err) {
+        result.className = "min-h-5 text-sm text-sell";
+        result.textContent = t("request_failed") + ": " + err.message;
+      } finally {
+        button.disabled = false;
+      }
+    });
+  }
+})();

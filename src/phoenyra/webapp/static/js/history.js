@@ -1,0 +1,70 @@
+// Trade history: the exchange's /trades pages under the form's filters, "load more" by cursor.
+(function () {
+  "use strict";
+  const { api, t, toast, fmt, el } = window.phoenyra;
+  const form = document.getElementById("history-filters");
+  if (!form) return;
+  const body = document.getElementById("history-body");
+  const more = document.getElementById("history-more");
+  let next = null;
+  let shown = 0;
+
+  function params() {
+    const p = new URLSearchParams();
+    for (const [k, v] of new FormData(form)) if (v) p.set(k, v);
+    if (p.get("mine") !== "false") p.set("mine", "true");
+    else p.delete("mine");
+    if (p.has("side")) p.set("mine", "true"); // the side is ours: only our trades have one
+    for (const k of ["since", "until"]) if (p.has(k)) p.set(k, p.get(k) + "T00:00:00Z");
+    p.set("limit", "100");
+    return p;
+  }
+  function row(tr) {
+    const side = tr.side;
+    return el("tr", {}, [
+      el("td", { text: String(tr.id) }),
+      el("td", { text: fmt.dateTime(tr.executed_at) }),
+      el("td", { text: tr.market }),
+      el("td", { text: fmt.delivery(tr.delivery_start) }),
+      el("td", { class: side ? "side-" + side : "text-muted", text: side ? (side === "BUY" ? t("buy") : t("sell")) : "—" }),
+      el("td", { class: "text-right", text: fmt.num(tr.quantity, 1) }),
+      el("td", { class: "text-right", text: fmt.num(tr.price, 2) }),
+      el("td", { class: "text-right", text: fmt.num(tr.price * tr.quantity, 2) }),
+      el("td", { class: "side-" + tr.aggressor_side, text: tr.aggressor_side }),
+    ]);
+  }
+  async function load(reset) {
+    const p = params();
+    if (!reset && next) p.set("cursor", next);
+    try {
+      const page = await api("/trades?" + p.toString());
+      if (reset) {
+        body.replaceChildren();
+        shown = 0;
+      }
+      body.append(...page.items.map(row));
+      shown += page.items.length;
+      if (!shown) body.replaceChildren(el("tr", { class: "empty-row" }, [el("td", { colspan: "9", text: t("no_trades") })]));
+      next = page.next;
+      more.classList.toggle("hidden", !next);
+      document.getElementById("history-count").textContent = t("rows_shown", { n: shown });
+    } catch (err) {
+      toast("error", err.message + " (" + err.code + ")");
+    }
+  }
+  // The CSV link carries the same filters as the table.
+  function syncExport() {
+    const p = params();
+    p.delete("limit");
+    document.getElementById("csv-export").href = "/history.csv?" + p.toString();
+  }
+  form.addEventListener("submit", (ev) => {
+    ev.preventDefault();
+    history.replaceState(null, "", "?" + new URLSearchParams(new FormData(form)).toString());
+    syncExport();
+    load(true);
+  });
+  more.addEventListener("click", () => load(false));
+  syncExport();
+  load(true);
+})();
