@@ -37,8 +37,9 @@ setup: $(STAMP) $(ASSETS_STAMP)
 
 assets: $(ASSETS_STAMP)
 
+# make run TLS=1: HTTPS and WSS with a self-signed certificate made under data/tls.
 run: setup
-	PHOENYRA_ENV=development $(BIN)/phoenyra up
+	PHOENYRA_ENV=development $(BIN)/phoenyra up $(if $(TLS),--tls)
 
 services:
 	scripts/services start

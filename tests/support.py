@@ -69,6 +69,8 @@ class ServiceProcess:
 
     name = "service"
     timeout = 30.0
+    # How the readiness poll verifies an https service (an ssl.SSLContext with the test's CA).
+    verify: object = True
 
     def __init__(self, args: list[str], data_dir: Path, env: dict[str, str]) -> None:
         self.data_dir = data_dir
@@ -98,7 +100,7 @@ class ServiceProcess:
             if self.proc.poll() is not None:
                 raise RuntimeError(f"{self.name} exited early:\n{self.log()}")
             try:
-                if self.ready(httpx.get(f"{self.base_url}/readyz", timeout=1)):
+                if self.ready(httpx.get(f"{self.base_url}/readyz", timeout=1, verify=self.verify)):
                     return self
             except httpx.HTTPError:
                 pass

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import os
+import re
 import signal
+import ssl
 import subprocess
 import sys
 import time
@@ -13,7 +15,7 @@ import httpx
 from support import ROOT, free_port, free_ports
 
 
-def _start(tmp_path, **env):
+def _start(tmp_path, *args, **env):
     port, feed_port, web_port = free_ports(3)
     full_env = {
         **os.environ,
@@ -39,7 +41,7 @@ def _start(tmp_path, **env):
             full_env.pop(name, None)
     log = open(tmp_path / f"up-{port}.log", "wb")  # noqa: SIM115 - closed by the caller
     proc = subprocess.Popen(
-        [sys.executable, "-m", "phoenyra.cli", "up"],
+        [sys.executable, "-m", "phoenyra.cli", "up", *args],
         env=full_env,
         cwd=ROOT,
         stdout=log,
@@ -136,3 +138,79 @@ def test_up_runs_the_system_offline_on_labelled_synthetic_prices_and_a_simulated
     finally:
         assert _stop(proc) == 0
         log.close()
+
+
+def _until(check, log_path, what: str, timeout: float = 60.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            result = check()
+            if result:
+                return result
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.3)
+    raise AssertionError(f"{what}:\n" + log_path.read_text(errors="replace")[-4000:])
+
+
+def test_up_tls_serves_https_and_wss_and_restarts_a_service_that_dies(tmp_path):
+    proc, base, feed, log = _start(tmp_path, "--tls", MARKET_SOURCE="synthetic")
+    log_path = tmp_path / log.name.rsplit("/", 1)[-1]
+    base, web = base.replace("http://", "https://"), proc.web.replace("http://", "https://")
+    ca = tmp_path / "data" / "tls" / "ca.crt"
+    try:
+        # The exchange speaks HTTPS with the generated pair; the telemetry service and the
+        # feed reach it (verifying with the generated CA): the battery is live, prices arrive.
+        trust = _until(
+            lambda: ca.is_file() and ssl.create_default_context(cafile=ca), log_path, "no CA"
+        )
+        headers = {"X-API-Key": "demo"}
+
+        def battery_online():
+            r = httpx.get(f"{base}/api/bess/status", headers=headers, verify=trust, timeout=2)
+            return r.status_code == 200 and r.json()["online"]
+
+        _until(battery_online, log_path, "the battery never came online over https")
+        _until(
+            lambda: (
+                httpx.get(f"{base}/api/market-data", headers=headers, verify=trust).json()["mark"]
+                is not None
+            ),
+            log_path,
+            "no prices over https",
+        )
+        # The web app serves HTTPS and its relay holds the exchange's wss:// stream.
+        _until(
+            lambda: httpx.get(f"{web}/readyz", verify=trust, timeout=2).json()["relay"][
+                "connected"
+            ],
+            log_path,
+            "the web app's relay never connected over wss",
+        )
+        text = log_path.read_text(errors="replace")
+        assert f"exchange     {base}" in text and "TLS          certificate" in text
+        # The exchange's clients start once it is ready (no burst of "cannot reach" warnings).
+        assert text.index("exchange is ready") < text.index("started market-feed")
+        # Readable lines for a person, not JSON, each naming its service.
+        (started,) = [line for line in text.splitlines() if "market feed started" in line]
+        assert not started.startswith("{") and "service=market-feed" in started
+
+        # A service that dies is restarted, and its death is logged.
+        pid = int(re.search(r"started market-feed \(pid (\d+)\)", text).group(1))
+        os.kill(pid, signal.SIGKILL)
+        _until(
+            lambda: "restarted market-feed" in log_path.read_text(errors="replace"),
+            log_path,
+            "the market feed was not restarted",
+            timeout=30,
+        )
+        assert "market-feed was killed by SIGKILL" in log_path.read_text(errors="replace")
+        _until(
+            lambda: httpx.get(f"{feed}/healthz", timeout=2).status_code == 200,
+            log_path,
+            "the restarted feed does not answer",
+        )
+    finally:
+        code = _stop(proc)
+        log.close()
+    assert code == 0, log_path.read_text(errors="replace")[-3000:]

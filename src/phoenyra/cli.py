@@ -22,6 +22,25 @@ def _settings() -> Settings:
         raise click.ClickException(f"configuration error: {exc}") from exc
 
 
+def _exchange_verify(settings: Settings):
+    """How the feed and the telemetry service verify an https exchange (EXCHANGE_CA_FILE)."""
+    from .tls import client_context
+
+    try:
+        return client_context(settings.exchange_ca_file)
+    except ConfigError as exc:
+        raise click.ClickException(f"configuration error: {exc}") from exc
+
+
+def _setup_logging(service: str, level: str = "INFO") -> None:
+    from .logs import setup_logging
+
+    try:
+        setup_logging(service, level)
+    except ConfigError as exc:
+        raise click.ClickException(f"configuration error: {exc}") from exc
+
+
 @click.group()
 @click.version_option(package_name="phoenyra-bess-trade")
 def main() -> None:
@@ -34,42 +53,85 @@ def main() -> None:
 )
 @click.option("--port", default=None, type=int, help="Port (default EXCHANGE_PORT or 9000)")
 @click.option("--log-level", default="INFO", show_default=True)
-def exchange(host: str | None, port: int | None, log_level: str) -> None:
-    """Run the exchange (FastAPI) on port 9000; database from DATABASE_URL or data/exchange.db."""
+@click.option(
+    "--reload", is_flag=True, help="Development: restart when the source changes (uvicorn)"
+)
+def exchange(host: str | None, port: int | None, log_level: str, reload: bool) -> None:
+    """Run the exchange (FastAPI) on port 9000; database from DATABASE_URL or data/exchange.db;
+    HTTPS with TLS_CERT_FILE and TLS_KEY_FILE."""
     import uvicorn
 
     from .exchange.app import create_app
-    from .logs import setup_logging
+    from .tls import check_server_pair
 
     settings = _settings()
-    setup_logging("exchange", log_level)
+    _setup_logging("exchange", log_level)
+    try:
+        tls = check_server_pair(settings.tls_cert_file, settings.tls_key_file)
+    except ConfigError as exc:
+        raise click.ClickException(f"configuration error: {exc}") from exc
+    options = {
+        "host": host or settings.exchange_host,
+        "port": port or settings.exchange_port,
+        "log_config": None,
+        "access_log": False,
+        "timeout_graceful_shutdown": 5,
+    }
+    if tls:
+        options |= {
+            "ssl_certfile": str(settings.tls_cert_file),
+            "ssl_keyfile": str(settings.tls_key_file),
+        }
+    if reload:
+        # uvicorn's reloader needs an import string; the worker process builds the app itself.
+        import phoenyra
+
+        src = os.path.dirname(phoenyra.__file__)
+        uvicorn.run(
+            "phoenyra.exchange.app:create_app_from_env",
+            factory=True,
+            reload=True,
+            reload_dirs=[src],
+            **options,
+        )
+        return
     try:
         app = create_app(settings)
     except ConfigError as exc:
         raise click.ClickException(str(exc)) from exc
-    uvicorn.run(
-        app,
-        host=host or settings.exchange_host,
-        port=port or settings.exchange_port,
-        log_config=None,
-        access_log=False,
-        loop="uvloop",
-        http="httptools",
-        timeout_graceful_shutdown=5,
-    )
+    uvicorn.run(app, loop="uvloop", http="httptools", **options)
 
 
 @main.command()
 @click.option("--host", default="127.0.0.1", show_default=True)
-def up(host: str) -> None:
+@click.option(
+    "--tls",
+    is_flag=True,
+    help="HTTPS and WSS for the exchange and the web app with a self-signed certificate "
+    "(made under DATA_DIR/tls, kept across starts) unless TLS_CERT_FILE/TLS_KEY_FILE are set",
+)
+def up(host: str, tls: bool) -> None:
     """Run the whole system on this machine (development mode, SQLite under ./data)."""
     from .supervisor import Child, Supervisor
+    from .tls import check_server_pair, generate_self_signed
 
     env = dict(os.environ)
     env.setdefault("PHOENYRA_ENV", "development")
-    settings = Settings(**{"PHOENYRA_ENV": env["PHOENYRA_ENV"]})
+    # A person reads these logs (also when they are piped into a file or `tee`).
+    env.setdefault("LOG_FORMAT", "console")
+    try:
+        settings = Settings(**{"PHOENYRA_ENV": env["PHOENYRA_ENV"]})
+        tls = check_server_pair(settings.tls_cert_file, settings.tls_key_file) or tls
+    except (ConfigError, ValueError) as exc:
+        raise click.ClickException(f"configuration error: {exc}") from exc
+    if tls and not settings.tls_cert_file:
+        hosts = list(dict.fromkeys([host, "localhost", "127.0.0.1"]))
+        cert, key, ca = generate_self_signed(settings.data_dir / "tls", hosts)
+        env |= {"TLS_CERT_FILE": str(cert), "TLS_KEY_FILE": str(key)}
+        env.setdefault("EXCHANGE_CA_FILE", str(ca))
+    scheme = "https" if tls else "http"
     port = settings.exchange_port
-    env.setdefault("EXCHANGE_URL", f"http://{host}:{port}")
+    env.setdefault("EXCHANGE_URL", f"{scheme}://{host}:{port}")
     source = settings.market_source or (
         "entsoe" if settings.entso_e_token else "awattar (synthetic when offline)"
     )
@@ -89,10 +151,22 @@ def up(host: str) -> None:
         "yes",
         "on",
     }
+    if env.get("WEBAPP_ADMIN_PASSWORD"):
+        sign_in = f"sign in as {env.get('WEBAPP_ADMIN_USER', 'admin')} with WEBAPP_ADMIN_PASSWORD"
+    elif settings.is_dev:
+        sign_in = "development: no sign-in; set WEBAPP_ADMIN_PASSWORD to require it"
+    else:
+        sign_in = "set WEBAPP_ADMIN_PASSWORD for the first admin"
+    ca_note = (
+        f"\n  TLS          certificate {env['TLS_CERT_FILE']}"
+        + (f", trust {env['EXCHANGE_CA_FILE']}" if env.get("EXCHANGE_CA_FILE") else "")
+        if tls
+        else ""
+    )
     click.echo(
         "Phoenyra BESS Trade\n"
-        f"  web app      http://{host}:{web_port}   (development: no sign-in)\n"
-        f"  exchange     http://{host}:{port}   (API docs: http://{host}:{port}/docs)\n"
+        f"  web app      {scheme}://{host}:{web_port}   ({sign_in})\n"
+        f"  exchange     {scheme}://{host}:{port}   (API docs: {scheme}://{host}:{port}/docs)\n"
         f"  API key      {settings.effective_api_key if settings.is_dev else '(from API_KEY)'}"
         "   (header X-API-Key)\n"
         f"  market feed  {settings.market} from {source}, every {settings.update_interval:g} s"
@@ -106,13 +180,31 @@ def up(host: str) -> None:
             if counterparty
             else ""
         )
-        + f"  data         {settings.data_dir.resolve()}\n"
-        "Ctrl-C stops everything."
+        + f"  metrics      {scheme}://{host}:{port}/metrics, http://{host}:{settings.feed_port}/metrics,"
+        f" http://{host}:{settings.telemetry_port}/metrics, {scheme}://{host}:{web_port}/metrics\n"
+        f"  data         {settings.data_dir.resolve()}"
+        f"{ca_note}\n"
+        "Ctrl-C stops everything; a service that dies is restarted."
     )
     py = [sys.executable, "-m", "phoenyra.cli"]
     service_env = {**env, "EXCHANGE_HOST": host}
+    ready_ssl = None
+    if tls:
+        import ssl
+
+        ready_ssl = ssl.create_default_context(cafile=env.get("EXCHANGE_CA_FILE"))
+        if not env.get("EXCHANGE_CA_FILE"):
+            # Only asks our own child whether it is up; the services themselves verify.
+            ready_ssl.check_hostname = False
+            ready_ssl.verify_mode = ssl.CERT_NONE
     children = [
-        Child("exchange", [*py, "exchange", "--host", host, "--port", str(port)], env),
+        Child(
+            "exchange",
+            [*py, "exchange", "--host", host, "--port", str(port)],
+            env,
+            ready_url=f"{scheme}://{host}:{port}/readyz",
+            ready_ssl=ready_ssl,
+        ),
         Child("market-feed", [*py, "market-feed"], service_env),
     ]
     if not real_battery:
@@ -153,10 +245,9 @@ def up(host: str) -> None:
 def webapp(host: str | None, port: int | None, log_level: str) -> None:
     """Run the web app (Flask + Socket.IO) on port 5000; it talks to the exchange at
     EXCHANGE_BASE_URL."""
-    from .logs import setup_logging
     from .webapp import run
 
-    setup_logging("webapp", log_level)
+    _setup_logging("webapp", log_level)
     try:
         run(host, port)
     except ConfigError as exc:
@@ -217,14 +308,16 @@ def market_feed(once: bool, log_level: str) -> None:
     csv:PATH)."""
     import logging
 
+    import httpx
+
     from .feed.runner import FeedRunner
     from .feed.sources import make_source
-    from .logs import setup_logging
 
     settings = _settings()
-    setup_logging("market-feed", log_level)
+    _setup_logging("market-feed", log_level)
     zone = _zone_of(settings, settings.market)
     key = _feed_key(settings)
+    verify = _exchange_verify(settings)
     try:
         source = make_source(settings.effective_market_source, settings)
     except (ValueError, OSError) as exc:
@@ -240,6 +333,7 @@ def market_feed(once: bool, log_level: str) -> None:
             exchange_url=settings.exchange_url,
             api_key=key,
             interval=settings.update_interval,
+            client=httpx.AsyncClient(timeout=15.0, verify=verify),
         )
         logging.getLogger("phoenyra.feed").info(
             "market feed started",
@@ -301,9 +395,10 @@ def _load_into_exchange(settings: Settings, market: str, source, intervals) -> N
     from .feed.runner import push_prices
 
     key = _feed_key(settings)
+    verify = _exchange_verify(settings)
 
     async def go() -> dict:
-        async with httpx.AsyncClient(timeout=30.0) as client:
+        async with httpx.AsyncClient(timeout=30.0, verify=verify) as client:
             with click.progressbar(
                 length=len(intervals), label=f"loading into {market}", file=sys.stderr
             ) as bar:
@@ -432,14 +527,13 @@ def bess_telemetry(log_level: str) -> None:
     import logging
 
     from .health import create_health_app, serve_health
-    from .logs import setup_logging
     from .telemetry.model import TelemetryError
     from .telemetry.runner import TelemetryRunner
     from .telemetry.sources.modbus import ModbusSource
     from .telemetry.sources.mqtt import MqttSource, mqtt_config_from_env
 
     settings = _settings()
-    setup_logging("bess-telemetry", log_level)
+    _setup_logging("bess-telemetry", log_level)
     log = logging.getLogger("phoenyra.telemetry")
     key = settings.effective_bess_api_key
     if not key:
@@ -449,11 +543,22 @@ def bess_telemetry(log_level: str) -> None:
         mqtt = mqtt_config_from_env(os.environ)
     except TelemetryError as exc:
         raise click.ClickException(f"configuration error: {exc.message}") from exc
-    runner = TelemetryRunner(settings.exchange_url, key, interval=settings.bess_update_interval)
+    import httpx
+
+    runner = TelemetryRunner(
+        settings.exchange_url,
+        key,
+        interval=settings.bess_update_interval,
+        client=httpx.AsyncClient(timeout=10.0, verify=_exchange_verify(settings)),
+    )
     pollers = [ModbusSource(modbus)] if modbus is not None else []
     subscribers = []
+    # The MQTT sources in use, for the broker check of /readyz (a saved configuration may
+    # replace them).
+    brokers: list[MqttSource] = []
     if mqtt.enabled:
-        subscribers.append(MqttSource(mqtt, on_reading=runner.submit).run)
+        brokers.append(MqttSource(mqtt, on_reading=runner.submit))
+        subscribers.append(brokers[0].run)
     if not pollers and not subscribers:
         log.warning(
             "no telemetry source enabled (BESS_MODBUS_ENABLED, BESS_MQTT_ENABLED); readings can "
@@ -468,8 +573,19 @@ def bess_telemetry(log_level: str) -> None:
             "exchange": settings.exchange_url,
         },
     )
+
+    def status() -> dict:
+        current = runner.status()
+        checks = {"exchange": "exchange" not in current["failing"]}
+        if brokers:
+            checks["mqtt_broker"] = all(source.connected.is_set() for source in brokers)
+        return {"checks": checks, **current}
+
     app = create_health_app(
-        "bess-telemetry", runner.status, lambda s: not s["failing"], runner.registry
+        "bess-telemetry",
+        status,
+        lambda s: not s["failing"] and all(s["checks"].values()),
+        runner.registry,
     )
 
     def build(config):
@@ -481,8 +597,10 @@ def bess_telemetry(log_level: str) -> None:
 
             new_pollers.append(TeslaSource(config.https))
         new_subscribers = []
+        brokers.clear()
         if mqtt_cfg is not None:
-            new_subscribers.append(MqttSource(mqtt_cfg, on_reading=runner.submit).run)
+            brokers.append(MqttSource(mqtt_cfg, on_reading=runner.submit))
+            new_subscribers.append(brokers[0].run)
         return new_pollers, new_subscribers, config.interval_s
 
     async def run() -> None:
@@ -535,12 +653,11 @@ def simulate_bess(
     """A simulated battery (BESS_CAPACITY_MWH, BESS_POWER_MW) served over real Modbus TCP with a
     preset's register map; it follows a power setpoint written over Modbus."""
     from .core.battery import BatteryParams
-    from .logs import setup_logging
     from .simulator import serve
     from .telemetry.model import TelemetryError
 
     settings = _settings()
-    setup_logging("simulate-bess")
+    _setup_logging("simulate-bess")
     params = BatteryParams(
         capacity_mwh=settings.bess_capacity_mwh,
         max_charge_mw=settings.bess_power_mw,
@@ -588,11 +705,10 @@ def simulate_market(
 ) -> None:
     """A simulated counterparty for demos: quotes bids and offers around the day-ahead price on
     the continuous book and the next quarter-hours (EXCHANGE_URL, COUNTERPARTY_API_KEY)."""
-    from .logs import setup_logging
     from .simulator.counterparty import QuoteParams, run
 
     settings = _settings()
-    setup_logging("simulate-market")
+    _setup_logging("simulate-market")
     key = settings.effective_counterparty_api_key
     if not key:
         raise click.ClickException(
@@ -620,7 +736,30 @@ def simulate_market(
         err=True,
     )
     with contextlib.suppress(KeyboardInterrupt):
-        asyncio.run(run(settings.exchange_url, key, params, interval))
+        asyncio.run(
+            run(settings.exchange_url, key, params, interval, verify=_exchange_verify(settings))
+        )
+
+
+@main.command()
+@click.argument("url", default="http://127.0.0.1:9000/readyz")
+@click.option("--timeout", default=3.0, show_default=True, type=float)
+def healthcheck(url: str, timeout: float) -> None:
+    """Exit 0 when URL answers 200 (a container's HEALTHCHECK; the images have no curl)."""
+    import urllib.error
+    import urllib.request
+
+    try:
+        with urllib.request.urlopen(url, timeout=timeout) as r:
+            status = r.status
+    except urllib.error.HTTPError as exc:
+        status = exc.code
+    except (urllib.error.URLError, OSError) as exc:
+        click.echo(f"{url}: {exc}", err=True)
+        sys.exit(1)
+    if status != 200:
+        click.echo(f"{url}: HTTP {status}", err=True)
+        sys.exit(1)
 
 
 @main.group()

@@ -60,6 +60,21 @@ class Settings(BaseSettings):
     key_rotation_overlap_s: float = Field(
         86_400.0, validation_alias=AliasChoices("PHOENYRA_KEY_ROTATION_OVERLAP_S"), gt=0
     )
+    # HTTPS for the exchange (and the web app, which reads the same names): PEM files.
+    tls_cert_file: Path | None = Field(None, validation_alias=AliasChoices("TLS_CERT_FILE"))
+    tls_key_file: Path | None = Field(None, validation_alias=AliasChoices("TLS_KEY_FILE"))
+    exchange_ca_file: Path | None = Field(
+        None,
+        validation_alias=AliasChoices("EXCHANGE_CA_FILE"),
+        description="CA certificate (PEM) the feed and the telemetry service verify an https "
+        "exchange with; default the system's trust store",
+    )
+    access_log: bool = Field(
+        False,
+        validation_alias=AliasChoices("PHOENYRA_ACCESS_LOG"),
+        description="one log line per HTTP request (with its request id); off by default "
+        "because it costs the order path time",
+    )
     ws_window_s: float = Field(30.0, validation_alias=AliasChoices("PHOENYRA_WS_WINDOW_S"), gt=0)
     max_body_bytes: int = Field(65_536, validation_alias=AliasChoices("PHOENYRA_MAX_BODY_BYTES"))
     throttle_rate: float = Field(
@@ -135,6 +150,12 @@ class Settings(BaseSettings):
         gt=0,
         description="market data older than this (no push from the feed) is shown as stale",
     )
+
+    @field_validator("tls_cert_file", "tls_key_file", "exchange_ca_file", mode="before")
+    @classmethod
+    def _empty_path_is_unset(cls, v):
+        # Path("") would be the current directory; compose passes unset variables as "".
+        return None if v == "" else v
 
     @field_validator("bess_soc_max")
     @classmethod

@@ -1,16 +1,34 @@
-"""Structured logs: one JSON object per line (or readable key=value lines on a terminal)."""
+"""Structured logs: one JSON object per line (or readable key=value lines on a terminal).
+
+``LOG_FORMAT`` chooses: ``json`` (containers, log collectors), ``console`` (people), or unset:
+console on a terminal, JSON otherwise. Lines written while a request is handled carry its
+``request_id`` (see requestlog.py)."""
 
 from __future__ import annotations
 
 import logging
+import os
 import sys
 
 import structlog
 
+from .config import ConfigError
+
+LOG_FORMATS = ("json", "console")
+
+
+def json_from_env(environ=os.environ) -> bool:
+    value = environ.get("LOG_FORMAT", "").strip().lower()
+    if not value:
+        return not sys.stderr.isatty()
+    if value not in LOG_FORMATS:
+        raise ConfigError(f"LOG_FORMAT={value!r}: choose one of {', '.join(LOG_FORMATS)}")
+    return value == "json"
+
 
 def setup_logging(service: str, level: str = "INFO", json: bool | None = None) -> None:
     if json is None:
-        json = not sys.stderr.isatty()
+        json = json_from_env()
     shared = [
         structlog.contextvars.merge_contextvars,
         structlog.stdlib.add_log_level,

@@ -13,6 +13,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from ..config import Settings
 from ..core.errors import Reject
+from ..requestlog import RequestIds
 from ..runtime import tune_gc
 from .deps import json_response
 from .routes import accounts, bess, config, health, market, orders, schedule, trades, ws
@@ -195,4 +196,14 @@ def create_app(settings: Settings, store: Store | None = None) -> FastAPI:
     app.openapi = openapi
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
     app.add_middleware(Timing, service=service)
+    app.add_middleware(RequestIds, access_log=settings.access_log)
     return app
+
+
+def create_app_from_env() -> FastAPI:
+    """The app factory ``phoenyra exchange --reload`` hands uvicorn: its reloader imports the
+    app afresh in a new process, which must set up logging itself."""
+    from ..logs import setup_logging
+
+    setup_logging("exchange")
+    return create_app(Settings())

@@ -90,15 +90,23 @@ class StateCollector(Collector):
             "1 when a valid reading arrived within 3 update intervals",
             labels=["battery"],
         )
+        # The configured limits, so an alert compares SoC with each battery's own limits.
+        limits = GaugeMetricFamily(
+            "phoenyra_bess_soc_limit_percent",
+            "SoC limits of the battery's risk checks (percent), bound min or max",
+            labels=["battery", "bound"],
+        )
         for battery_id in sorted(svc.batteries):
             status = svc.battery_status(battery_id)
             online.add_metric([battery_id], 1.0 if status["online"] else 0.0)
+            limits.add_metric([battery_id, "min"], status["soc_min_percent"])
+            limits.add_metric([battery_id, "max"], status["soc_max_percent"])
             if not status["online"]:
                 continue  # a stale value is never shown as live
             for key, family in families.items():
                 if status[key] is not None:
                     family.add_metric([battery_id], status[key])
-        yield from (*families.values(), online)
+        yield from (*families.values(), online, limits)
 
     @staticmethod
     def _market(svc: ExchangeService):

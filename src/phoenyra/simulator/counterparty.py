@@ -151,9 +151,9 @@ async def run_once(client: httpx.AsyncClient, p: QuoteParams) -> tuple[int, int]
     return len(cancel), placed
 
 
-async def run(base_url: str, api_key: str, p: QuoteParams, interval_s: float) -> None:
+async def run(base_url: str, api_key: str, p: QuoteParams, interval_s: float, verify=True) -> None:
     async with httpx.AsyncClient(
-        base_url=base_url, headers={"X-API-Key": api_key}, timeout=10.0
+        base_url=base_url, headers={"X-API-Key": api_key}, timeout=10.0, verify=verify
     ) as client:
         failing = False
         while True:

@@ -15,9 +15,11 @@ from flask_compress import Compress
 from flask_socketio import SocketIO, join_room
 from flask_wtf.csrf import CSRFError, CSRFProtect
 
+from ..tls import check_server_pair, client_context
 from . import auth, i18n, passthrough, views
 from .auth import json_error, load_user, wants_json
 from .exchange_client import ExchangeClient
+from .metrics import install_metrics
 from .relay import ROOM_ADMINS, ROOM_ALL, ExchangeRelay
 from .security import check_startup, install_secure_headers
 from .settings import WebSettings
@@ -126,7 +128,10 @@ def create_app(settings_or_env: WebSettings | Mapping[str, Any] | None = None) -
         users.ensure_admin(settings.admin_user, settings.admin_password)
 
     exchange = ExchangeClient(
-        settings.exchange_base_url, settings.effective_api_key, settings.exchange_timeout_s
+        settings.exchange_base_url,
+        settings.effective_api_key,
+        settings.exchange_timeout_s,
+        verify=client_context(settings.exchange_ca_file),
     )
     socketio = SocketIO(
         app,
@@ -142,6 +147,7 @@ def create_app(settings_or_env: WebSettings | Mapping[str, Any] | None = None) -
     relay = ExchangeRelay(socketio, settings, exchange, redis_client)
     app.extensions["phoenyra"] = WebState(settings, users, exchange, socketio, relay, redis_client)
 
+    install_metrics(app)
     app.before_request(auth.require_sign_in)
     app.register_blueprint(auth.bp)
     app.register_blueprint(views.bp)
@@ -186,10 +192,12 @@ def run(host: str | None = None, port: int | None = None, settings: WebSettings 
     host = host or settings.host
     port = port or settings.port
     check_startup(host, settings)
+    tls = check_server_pair(settings.tls_cert_file, settings.tls_key_file)
     app = create_app(settings)
     state: WebState = app.extensions["phoenyra"]
     state.relay.start()
-    log.info("web app on http://%s:%s (exchange %s)", host, port, settings.exchange_base_url)
+    scheme = "https" if tls else "http"
+    log.info("web app on %s://%s:%s (exchange %s)", scheme, host, port, settings.exchange_base_url)
     try:
         state.socketio.run(
             app,
@@ -201,6 +209,7 @@ def run(host: str | None = None, port: int | None = None, settings: WebSettings 
             # threading mode serves with Werkzeug's threaded server (WebSocket via
             # simple-websocket); fine for a control room's handful of users.
             allow_unsafe_werkzeug=True,
+            ssl_context=(str(settings.tls_cert_file), str(settings.tls_key_file)) if tls else None,
         )
     finally:
         state.relay.stop()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ssl
 import threading
 from dataclasses import dataclass
 
@@ -33,12 +34,19 @@ class ExchangeResponse:
 
 
 class ExchangeClient:
-    def __init__(self, base_url: str, api_key: str | None, timeout_s: float) -> None:
+    def __init__(
+        self,
+        base_url: str,
+        api_key: str | None,
+        timeout_s: float,
+        verify: ssl.SSLContext | bool = True,
+    ) -> None:
         self.base_url = base_url.rstrip("/")
         self._http = httpx.Client(
             base_url=self.base_url,
             headers={"X-API-Key": api_key} if api_key else {},
             timeout=timeout_s,
+            verify=verify,
         )
         self._desk_account_id: int | None = None
         self._lock = threading.Lock()

@@ -18,6 +18,7 @@ import json
 import logging
 import random
 import secrets
+import ssl
 import threading
 import time
 import uuid
@@ -25,6 +26,8 @@ from urllib.parse import urlencode
 
 from websockets.exceptions import ConnectionClosed, InvalidStatus, WebSocketException
 from websockets.sync.client import connect
+
+from ..tls import client_context
 
 log = logging.getLogger("phoenyra.webapp.relay")
 
@@ -126,8 +129,13 @@ class ExchangeRelay:
     def _relay_once(self) -> None:
         secret = self.settings.effective_hmac_secret or ""
         url = signed_ws_url(self.exchange.base_url, self.settings.ws_key_id, secret)
+        # wss:// for an https exchange, verified against EXCHANGE_CA_FILE when one is set.
+        ssl_context = None
+        if url.startswith("wss://"):
+            verify = client_context(self.settings.exchange_ca_file)
+            ssl_context = verify if isinstance(verify, ssl.SSLContext) else None
         try:
-            ws = connect(url, open_timeout=5, close_timeout=2)
+            ws = connect(url, open_timeout=5, close_timeout=2, ssl=ssl_context)
         except InvalidStatus as exc:
             raise ValueError(f"the exchange refused the event stream: {exc}") from exc
         with ws:

@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import AliasChoices, Field
+from pydantic import AliasChoices, Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from ..config import DEMO_SECRETS, DEV_API_KEY, DEV_HMAC_SECRET
@@ -51,6 +51,17 @@ class WebSettings(BaseSettings):
         description="behind a TLS-terminating proxy: honour X-Forwarded-For/-Proto (and HSTS)",
     )
     secure_cookies: bool = Field(False, validation_alias=_alias("WEBAPP_SECURE_COOKIES"))
+    # HTTPS for the web app itself (the exchange reads the same names) and the CA that signed
+    # an https exchange's certificate (default: the system's trust store).
+    tls_cert_file: Path | None = Field(None, validation_alias=_alias("TLS_CERT_FILE"))
+    tls_key_file: Path | None = Field(None, validation_alias=_alias("TLS_KEY_FILE"))
+    exchange_ca_file: Path | None = Field(None, validation_alias=_alias("EXCHANGE_CA_FILE"))
+
+    @field_validator("tls_cert_file", "tls_key_file", "exchange_ca_file", mode="before")
+    @classmethod
+    def _empty_path_is_unset(cls, v):
+        # Path("") would be the current directory; compose passes unset variables as "".
+        return None if v == "" else v
 
     @classmethod
     def from_mapping(cls, values: Mapping[str, Any] | None) -> WebSettings:

@@ -1,0 +1,65 @@
+"""Request ids for the ASGI services: every log line written while a request is handled carries
+its ``request_id`` (taken from the caller's ``X-Request-ID`` or made here), the response echoes
+it, and with the access log on one line per request says what was asked and how it ended."""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+import uuid
+
+import structlog
+
+access = logging.getLogger("phoenyra.access")
+
+# A caller's id is kept only when it cannot smuggle anything into a log line or a header.
+_SAFE_ID = re.compile(rb"[A-Za-z0-9._:-]{1,128}")
+
+
+class RequestIds:
+    """Pure ASGI middleware (no per-request objects beyond the id), cheap on the order path."""
+
+    def __init__(self, app, access_log: bool = False) -> None:
+        self.app = app
+        self.access_log = access_log
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] not in ("http", "websocket"):
+            return await self.app(scope, receive, send)
+        request_id = None
+        for name, value in scope["headers"]:
+            if name == b"x-request-id":
+                if _SAFE_ID.fullmatch(value):
+                    request_id = value.decode()
+                break
+        request_id = request_id or uuid.uuid4().hex
+        tokens = structlog.contextvars.bind_contextvars(request_id=request_id)
+        started = time.perf_counter()
+        status = None
+
+        async def send_with_id(message):
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                message["headers"] = [
+                    *message.get("headers", ()),
+                    (b"x-request-id", request_id.encode()),
+                ]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_with_id)
+        finally:
+            if self.access_log:
+                access.info(
+                    "request",
+                    extra={
+                        "method": scope.get("method", "WS"),
+                        "path": scope["path"],
+                        "status": status,
+                        "duration_ms": round((time.perf_counter() - started) * 1000, 2),
+                        "client": (scope.get("client") or ("-",))[0],
+                    },
+                )
+            structlog.contextvars.reset_contextvars(**tokens)
