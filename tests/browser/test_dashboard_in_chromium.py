@@ -113,7 +113,10 @@ def test_the_socket_dropping_falls_back_to_polling_every_10_s(page_at, exchange)
     pg.route(re.compile(r".*/socket\.io/\?.*"), lambda route: route.abort())
     pg.route_web_socket(re.compile(r".*/socket\.io/\?.*"), lambda ws: None)
     p.sign_in()
-    expect(pg.locator("#connection-state")).to_have_attribute("data-state", "polling")
+    # The page gives a silent socket 5 s before it falls back.
+    expect(pg.locator("#connection-state")).to_have_attribute(
+        "data-state", "polling", timeout=10_000
+    )
     set_soc(exchange, 44.4)
     expect(pg.locator("#bess-soc")).to_have_text("44.4", timeout=15_000)
     set_soc(exchange, 50.0)

@@ -94,12 +94,6 @@ def test_every_shared_file_loads(name):
     assert len(got) > 6_000
 
 
-def test_large_file_loads_well_under_a_second():
-    t0 = time.perf_counter()
-    load_csv(EXAA)
-    assert time.perf_counter() - t0 < 0.5
-
-
 @pytest.mark.parametrize(
     ("day", "expected"),
     [((2023, 3, 26), 92), ((2023, 10, 29), 100), ((2023, 6, 14), 96)],

@@ -28,6 +28,9 @@
   // ---- battery ---------------------------------------------------------------------------
   function renderBattery(s) {
     if (!s || (s.battery_id && s.battery_id !== state.battery)) return;
+    // A status fetched before a newer live reading arrived must not put the older one back.
+    if (state.batteryAt && s.updated_at && s.updated_at < state.batteryAt) return;
+    state.batteryAt = s.updated_at || state.batteryAt;
     ticker($("bess-soc"), s.soc_percent, 1);
     ticker($("bess-power"), s.power_mw, 3);
     ticker($("bess-temp"), s.temperature_c, 1);
@@ -215,9 +218,11 @@
   function isOurs(o) {
     return state.deskId === null || o.account_id === state.deskId;
   }
+  const orderEvents = new Map(); // id → {at: performance.now(), order}: the newest we were told
   function applyOrder(o) {
     if (!isOurs(o)) return; // an admin also receives the other participants' order events
     knownOrders.add(o.id);
+    orderEvents.set(o.id, { at: performance.now(), order: o });
     if (ACTIVE.has(o.status)) state.orders.set(o.id, o);
     else state.orders.delete(o.id);
     renderOrders(o.id);
@@ -405,13 +410,24 @@
   }
   async function loadOrders() {
     if (state.deskId === null) state.deskId = (await api("/api/accounts/me")).id;
+    const asked = performance.now();
     const list = (await api("/api/orders")).filter(isOurs);
-    state.orders = new Map(list.map((o) => [o.id, o]));
+    const orders = new Map(list.map((o) => [o.id, o]));
+    // Events that arrived while the list was on its way are newer than the list.
+    for (const [id, e] of orderEvents) {
+      if (e.at < asked) continue;
+      if (ACTIVE.has(e.order.status)) orders.set(id, e.order);
+      else orders.delete(id);
+    }
+    state.orders = orders;
     for (const o of list) knownOrders.add(o.id);
     renderOrders();
   }
   async function loadTrades() {
-    state.trades = await api("/api/trades" + q({ limit: 50 }));
+    const list = await api("/api/trades" + q({ limit: 50 }));
+    const newest = list.length ? list[0].id : 0;
+    // Keep live trades newer than the fetched page (they came while it was on its way).
+    state.trades = state.trades.filter((tr) => tr.id > newest).concat(list);
     renderTrades();
   }
   async function loadPositions() {
