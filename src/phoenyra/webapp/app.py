@@ -36,6 +36,25 @@ BUILT_ASSETS = (
 )
 
 
+class _StaticCompressionCache:
+    """Flask-Compress cache for /static only: a vendored script is compressed once per
+    encoding and version instead of on every request; pages and API answers are never cached."""
+
+    def __init__(self) -> None:
+        self._items: dict[str, bytes] = {}
+
+    def get(self, key: str) -> bytes | None:
+        return self._items.get(key)
+
+    def set(self, key: str, value: bytes) -> None:
+        if ";static:" in key:
+            self._items[key] = value
+
+
+def _compression_key(req) -> str:
+    return f"static:{req.full_path}" if req.path.startswith("/static/") else "dynamic"
+
+
 def _asset_versions() -> dict[str, str]:
     """A version per static file (its mtime), so URLs change when a file does and browsers may
     cache them for long."""
@@ -91,6 +110,8 @@ def create_app(settings_or_env: WebSettings | Mapping[str, Any] | None = None) -
         ],
         COMPRESS_ALGORITHM=["br", "gzip"],
         COMPRESS_MIN_SIZE=1024,
+        COMPRESS_CACHE_BACKEND=_StaticCompressionCache,
+        COMPRESS_CACHE_KEY=_compression_key,
     )
     missing = [f for f in BUILT_ASSETS if not (STATIC / f).is_file()]
     if missing:

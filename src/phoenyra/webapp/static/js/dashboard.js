@@ -7,6 +7,12 @@
   const root = document.getElementById("dashboard");
   if (!root) return;
 
+  // The chart library loads asynchronously (the rest of the page does not wait for it).
+  const chartsReady = new Promise((resolve) => {
+    if (window.ApexCharts) return resolve();
+    const script = document.getElementById("apexcharts-js");
+    if (script) script.addEventListener("load", () => resolve(), { once: true });
+  });
   const POLL_MS = 10000;
   const GATE_CLOSURE_MS = 5 * 60000;
   const QH_MS = 15 * 60000;
@@ -312,7 +318,11 @@
     });
     const exec = $("schedule-execute");
     if (exec) exec.disabled = sch.orders.length === 0;
-    if (typeof ApexCharts === "undefined") return;
+    chartsReady.then(() => drawSchedule(sch));
+  }
+  function drawSchedule(sch) {
+    if (state.schedule !== sch) return; // a newer schedule is being drawn
+    const iv = sch.intervals;
     const x = (p) => Date.parse(p.start);
     const series = [
       { name: t("schedule_power") + " (MW)", type: "column", data: iv.map((p) => [x(p), p.power_mw]) },
@@ -405,8 +415,10 @@
     state.indicators = indicators;
     state.vwap = vwap;
     renderMarketData(data);
-    drawMarketChart();
-    drawVwapChart();
+    chartsReady.then(() => {
+      drawMarketChart();
+      drawVwapChart();
+    });
   }
   async function loadOrders() {
     if (state.deskId === null) state.deskId = (await api("/api/accounts/me")).id;
@@ -482,7 +494,7 @@
       telemetry: renderBattery,
       market: (d) => {
         renderMarketData(d);
-        if (marketChart) marketChart.updateOptions({ annotations: nowAnnotation() }, false, false);
+        if (marketChart && d.market === state.market) marketChart.updateOptions({ annotations: nowAnnotation() }, false, false);
       },
       "market.prices": (d) => {
         if (!d || !d.market || d.market === state.market) {
