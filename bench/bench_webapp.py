@@ -165,6 +165,7 @@ def main() -> int:
     from playwright.sync_api import sync_playwright
 
     load_before = os.getloadavg()[0]
+    browser_version = None
     with tempfile.TemporaryDirectory() as tmp:
         exchange = ExchangeProcess(Path(tmp) / "exchange").start()
         # No sign-in (development without an admin password): the page is measured, not the
@@ -176,6 +177,7 @@ def main() -> int:
             set_soc(exchange, 50.0)
             with sync_playwright() as p:
                 browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+                browser_version = browser.version
                 loads = bench_loads(browser, webapp.base_url, args.loads)
                 events = bench_events(browser, webapp.base_url, exchange, args.events)
                 browser.close()
@@ -209,7 +211,7 @@ def main() -> int:
         "commit": git_commit(),
         "dirty": git_dirty(),
         "machine": machine(
-            chromium=Path(CHROMIUM).exists() and os.popen(f"{CHROMIUM} --version").read().strip(),
+            chromium=browser_version,
             playwright=version_of("playwright"),
             load_average_before=load_before,
             load_average_after=os.getloadavg()[0],

@@ -209,5 +209,18 @@
     return node;
   }
 
-  window.phoenyra = { csrfToken, api, ApiError, t, toast, fmt, ticker, setConnection, connectLive, el, lang };
+  // The cells every trade table shares: market, delivery, our side, quantity, price, value.
+  function tradeCells(tr) {
+    const side = tr.side || null;
+    return [
+      el("td", { text: tr.market }),
+      el("td", { text: fmt.delivery(tr.delivery_start) }),
+      el("td", { class: side ? "side-" + side : "text-muted", text: side ? (side === "BUY" ? t("buy") : t("sell")) : "—" }),
+      el("td", { class: "text-right", text: num(tr.quantity, 1) }),
+      el("td", { class: "text-right", text: num(tr.price, 2) }),
+      el("td", { class: "text-right", text: num(tr.price * tr.quantity, 2) }),
+    ];
+  }
+
+  window.phoenyra = { csrfToken, api, ApiError, t, toast, fmt, ticker, setConnection, connectLive, el, tradeCells, lang };
 })();

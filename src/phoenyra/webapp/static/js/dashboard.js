@@ -3,7 +3,7 @@
 // down.
 (function () {
   "use strict";
-  const { api, t, toast, fmt, ticker, setConnection, connectLive, el } = window.phoenyra;
+  const { api, t, toast, fmt, ticker, setConnection, connectLive, el, tradeCells } = window.phoenyra;
   const root = document.getElementById("dashboard");
   if (!root) return;
 
@@ -249,15 +249,9 @@
 
   // ---- trades ------------------------------------------------------------------------------
   function tradeRow(tr, fresh) {
-    const side = tr.side || null;
     return el("tr", { id: "trade-" + tr.id, class: fresh ? "flash-row" : "" }, [
       el("td", { text: fmt.time(tr.executed_at), title: fmt.dateTime(tr.executed_at) }),
-      el("td", { text: tr.market }),
-      el("td", { text: fmt.delivery(tr.delivery_start) }),
-      el("td", { class: side ? "side-" + side : "text-muted", text: side ? (side === "BUY" ? t("buy") : t("sell")) : "—" }),
-      el("td", { class: "text-right", text: fmt.num(tr.quantity, 1) }),
-      el("td", { class: "text-right", text: fmt.num(tr.price, 2) }),
-      el("td", { class: "text-right", text: fmt.num(tr.price * tr.quantity, 2) }),
+      ...tradeCells(tr),
     ]);
   }
   function renderTrades(freshIds) {

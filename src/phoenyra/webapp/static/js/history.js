@@ -1,7 +1,7 @@
 // Trade history: the exchange's /trades pages under the form's filters, "load more" by cursor.
 (function () {
   "use strict";
-  const { api, t, toast, fmt, el, connectLive, setConnection } = window.phoenyra;
+  const { api, t, toast, fmt, el, connectLive, setConnection, tradeCells } = window.phoenyra;
   const form = document.getElementById("history-filters");
   if (!form) return;
   const body = document.getElementById("history-body");
@@ -19,16 +19,10 @@
     return p;
   }
   function row(tr) {
-    const side = tr.side;
     return el("tr", {}, [
       el("td", { text: String(tr.id) }),
       el("td", { text: fmt.dateTime(tr.executed_at) }),
-      el("td", { text: tr.market }),
-      el("td", { text: fmt.delivery(tr.delivery_start) }),
-      el("td", { class: side ? "side-" + side : "text-muted", text: side ? (side === "BUY" ? t("buy") : t("sell")) : "—" }),
-      el("td", { class: "text-right", text: fmt.num(tr.quantity, 1) }),
-      el("td", { class: "text-right", text: fmt.num(tr.price, 2) }),
-      el("td", { class: "text-right", text: fmt.num(tr.price * tr.quantity, 2) }),
+      ...tradeCells(tr),
       el("td", { class: "side-" + tr.aggressor_side, text: tr.aggressor_side }),
     ]);
   }
