@@ -276,6 +276,7 @@
 
   // ---- load, save, test ----------------------------------------------------------------------
   function showMeta(saved) {
+    $("cfg-env-note").classList.toggle("hidden", saved.version !== 0);
     $("cfg-version").textContent = saved.version ? String(saved.version) + " · " + fmt.dateTime(saved.updated_at) : t("not_saved");
     $("cfg-battery").textContent = saved.battery_id;
   }
