@@ -31,6 +31,7 @@ $(ASSETS_STAMP): node_modules/.package-lock.json $(ASSET_INPUTS) $(STAMP)
 	@echo "assets: building CSS, copying vendored scripts and fonts, compiling translations ..."
 	npm run --silent build
 	$(BIN)/pybabel compile --statistics -d $(WEBAPP)/translations
+	$(BIN)/python -m whitenoise.compress -q $(WEBAPP)/static
 	@touch $(ASSETS_STAMP)
 
 setup: $(STAMP) $(ASSETS_STAMP)

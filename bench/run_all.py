@@ -16,6 +16,7 @@ BENCHMARKS = [
     "bench_mqtt.py",
     "bench_modbus.py",
     "bench_optimizer.py",
+    "bench_webapp.py",
 ]
 
 

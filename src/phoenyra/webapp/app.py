@@ -14,6 +14,7 @@ from flask import Flask, render_template, request, url_for
 from flask_compress import Compress
 from flask_socketio import SocketIO, join_room
 from flask_wtf.csrf import CSRFError, CSRFProtect
+from whitenoise import WhiteNoise
 
 from ..tls import check_server_pair, client_context
 from . import auth, i18n, passthrough, views
@@ -36,23 +37,8 @@ BUILT_ASSETS = (
 )
 
 
-class _StaticCompressionCache:
-    """Flask-Compress cache for /static only: a vendored script is compressed once per
-    encoding and version instead of on every request; pages and API answers are never cached."""
-
-    def __init__(self) -> None:
-        self._items: dict[str, bytes] = {}
-
-    def get(self, key: str) -> bytes | None:
-        return self._items.get(key)
-
-    def set(self, key: str, value: bytes) -> None:
-        if ";static:" in key:
-            self._items[key] = value
-
-
-def _compression_key(req) -> str:
-    return f"static:{req.full_path}" if req.path.startswith("/static/") else "dynamic"
+def _static_headers(headers, path: str, url: str) -> None:
+    headers["X-Content-Type-Options"] = "nosniff"
 
 
 def _asset_versions() -> dict[str, str]:
@@ -61,7 +47,7 @@ def _asset_versions() -> dict[str, str]:
     return {
         str(p.relative_to(STATIC)): format(int(p.stat().st_mtime), "x")
         for p in STATIC.rglob("*")
-        if p.is_file()
+        if p.is_file() and p.suffix not in (".gz", ".br")
     }
 
 
@@ -110,8 +96,6 @@ def create_app(settings_or_env: WebSettings | Mapping[str, Any] | None = None) -
         ],
         COMPRESS_ALGORITHM=["br", "gzip"],
         COMPRESS_MIN_SIZE=1024,
-        COMPRESS_CACHE_BACKEND=_StaticCompressionCache,
-        COMPRESS_CACHE_KEY=_compression_key,
     )
     missing = [f for f in BUILT_ASSETS if not (STATIC / f).is_file()]
     if missing:
@@ -139,8 +123,18 @@ def create_app(settings_or_env: WebSettings | Mapping[str, Any] | None = None) -
         )
         Session(app)
 
+    # Static files bypass Flask: WhiteNoise serves them with the .br/.gz variants `make assets`
+    # compressed ahead of time, and long cache lifetimes (their URLs carry a version).
+    app.wsgi_app = WhiteNoise(
+        app.wsgi_app,
+        root=STATIC,
+        prefix="static/",
+        max_age=30 * 86400,
+        allow_all_origins=False,
+        add_headers_function=_static_headers,
+    )
     CSRFProtect(app)
-    Compress(app)
+    Compress(app)  # pages and API answers, compressed as they are made
     install_secure_headers(app)
     i18n.init_app(app)
 

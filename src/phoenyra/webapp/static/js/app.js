@@ -83,11 +83,17 @@
     }
     return numberFormats.get(d).format(value);
   }
-  const timeFmt = new Intl.DateTimeFormat(locale, { hour: "2-digit", minute: "2-digit", second: "2-digit" });
-  const hmFmt = new Intl.DateTimeFormat(locale, { hour: "2-digit", minute: "2-digit" });
-  const dayFmt = new Intl.DateTimeFormat(locale, { day: "2-digit", month: "short" });
-  const dateTimeFmt = new Intl.DateTimeFormat(locale, { year: "numeric", month: "2-digit", day: "2-digit", hour: "2-digit", minute: "2-digit", second: "2-digit" });
-  const utcHm = new Intl.DateTimeFormat("en-GB", { hour: "2-digit", minute: "2-digit", timeZone: "UTC" });
+  // Each formatter is made on first use: making one costs tens of milliseconds in a fresh
+  // browser process, and a page needs only some of them.
+  function lazyFormat(loc, options) {
+    let f = null;
+    return { format: (d) => (f || (f = new Intl.DateTimeFormat(loc, options))).format(d) };
+  }
+  const timeFmt = lazyFormat(locale, { hour: "2-digit", minute: "2-digit", second: "2-digit" });
+  const hmFmt = lazyFormat(locale, { hour: "2-digit", minute: "2-digit" });
+  const dayFmt = lazyFormat(locale, { day: "2-digit", month: "short" });
+  const dateTimeFmt = lazyFormat(locale, { year: "numeric", month: "2-digit", day: "2-digit", hour: "2-digit", minute: "2-digit", second: "2-digit" });
+  const utcHm = lazyFormat("en-GB", { hour: "2-digit", minute: "2-digit", timeZone: "UTC" });
   function sameDay(a, b) {
     return a.getFullYear() === b.getFullYear() && a.getMonth() === b.getMonth() && a.getDate() === b.getDate();
   }
@@ -130,10 +136,9 @@
     }
     el.dataset.value = String(value);
     if (prev === value && el.textContent !== "–") return;
-    el.classList.remove("bump-up", "bump-down");
-    if (prev !== null && prev !== value) {
-      void el.offsetWidth; // restart the colour animation
-      el.classList.add(value > prev ? "bump-up" : "bump-down");
+    if (prev !== null && prev !== value && !reducedMotion && el.animate) {
+      // A short colour flash in the direction of the change (no layout is forced).
+      el.animate([{ color: value > prev ? "#00ff00" : "#f87171" }, {}], { duration: 900, easing: "ease-out" });
     }
     if (prev === null || reducedMotion || document.hidden) {
       el.textContent = num(value, d);
@@ -150,6 +155,9 @@
     el.textContent = num(prev + (value - prev) * 0.15, d);
     requestAnimationFrame(step);
   }
+
+  // Decorative CSS animations wait for the page to have loaded (see app.css, .loaded).
+  window.addEventListener("load", () => document.documentElement.classList.add("loaded"), { once: true });
 
   // ---- clock ---------------------------------------------------------------------------
   const clock = document.getElementById("clock");

@@ -7,11 +7,16 @@
   const root = document.getElementById("dashboard");
   if (!root) return;
 
-  // The chart library loads asynchronously (the rest of the page does not wait for it).
+  // The chart library (the page's largest script) is fetched and compiled after the page is
+  // interactive: the cards, tables and the order form never wait for it; charts draw when it
+  // has arrived.
   const chartsReady = new Promise((resolve) => {
-    if (window.ApexCharts) return resolve();
-    const script = document.getElementById("apexcharts-js");
-    if (script) script.addEventListener("load", () => resolve(), { once: true });
+    const script = document.createElement("script");
+    script.src = root.dataset.chartsSrc;
+    script.async = true;
+    script.addEventListener("load", () => resolve(), { once: true });
+    script.addEventListener("error", () => toast("error", t("request_failed") + ": " + script.src), { once: true });
+    document.head.append(script);
   });
   const POLL_MS = 10000;
   const GATE_CLOSURE_MS = 5 * 60000;
