@@ -23,10 +23,13 @@ COPY pyproject.toml README.md ./
 COPY src ./src
 # The built CSS/JS replace the sources' static files (unchanged when there is no package.json).
 COPY --from=assets /build/src/phoenyra/webapp/static ./src/phoenyra/webapp/static
-# The web app's message catalogues (.po) compiled to the .mo files Flask-Babel reads.
+# The web app's message catalogues (.po) compiled to the .mo files Flask-Babel reads, and the
+# Brotli/gzip copies of the static files that WhiteNoise serves (as `make assets` does).
 RUN if [ -d src/phoenyra/webapp/translations ]; then \
         pip install "babel>=2.12" && pybabel compile -d src/phoenyra/webapp/translations; \
     fi \
+    && pip install "whitenoise[brotli]>=6.6" \
+    && python -m whitenoise.compress -q src/phoenyra/webapp/static \
     && pip wheel --wheel-dir /wheels .
 
 # -- runtime: non-root, no build tools ------------------------------------------------------
