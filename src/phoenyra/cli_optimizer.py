@@ -6,6 +6,7 @@ print or write what it answers. Every failure is one line on stderr and a non-ze
 
 from __future__ import annotations
 
+import functools
 import sys
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -95,9 +96,26 @@ def _battery_options(f):
             help="Time zone of the delivery days",
         ),
     ]
+    battery_keys = (
+        "capacity_mwh",
+        "power_mw",
+        "soc_min",
+        "soc_max",
+        "charge_efficiency",
+        "discharge_efficiency",
+        "degradation_cost",
+        "max_cycles",
+    )
+
+    @functools.wraps(f)
+    def with_battery(**kwargs):
+        # The command gets one `battery` (settings plus these options), not eight numbers.
+        values = [kwargs.pop(k) for k in battery_keys]
+        return f(battery=_battery_from(_settings(), *values), **kwargs)
+
     for option in reversed(options):
-        f = option(f)
-    return f
+        with_battery = option(with_battery)
+    return with_battery
 
 
 def _battery_from(settings, capacity_mwh, power_mw, soc_min, soc_max, ce, de, deg, cycles):
@@ -159,14 +177,7 @@ def _battery_from(settings, capacity_mwh, power_mw, soc_min, soc_max, ce, de, de
 @click.option("--no-progress", is_flag=True, help="No progress bar")
 def backtest(
     prices_path,
-    capacity_mwh,
-    power_mw,
-    soc_min,
-    soc_max,
-    charge_efficiency,
-    discharge_efficiency,
-    degradation_cost,
-    max_cycles,
+    battery,
     milp,
     tz,
     strategies,
@@ -189,18 +200,6 @@ def backtest(
     from .optimizer.backtest import days_to_trade, run_backtest
     from .optimizer.report import render_html
 
-    settings = _settings()
-    battery = _battery_from(
-        settings,
-        capacity_mwh,
-        power_mw,
-        soc_min,
-        soc_max,
-        charge_efficiency,
-        discharge_efficiency,
-        degradation_cost,
-        max_cycles,
-    )
     try:
         zone = ZoneInfo(tz)
     except (KeyError, ValueError):
@@ -366,14 +365,7 @@ def optimize(
     soc,
     terminal_soc,
     margin,
-    capacity_mwh,
-    power_mw,
-    soc_min,
-    soc_max,
-    charge_efficiency,
-    discharge_efficiency,
-    degradation_cost,
-    max_cycles,
+    battery,
     milp,
     tz,
     as_json,
@@ -392,17 +384,6 @@ def optimize(
     spec = settings.markets.get(market)
     if spec is None:
         _fail(f"unknown market {market!r}; choose one of {', '.join(sorted(settings.markets))}", 2)
-    battery = _battery_from(
-        settings,
-        capacity_mwh,
-        power_mw,
-        soc_min,
-        soc_max,
-        charge_efficiency,
-        discharge_efficiency,
-        degradation_cost,
-        max_cycles,
-    )
     try:
         zone = ZoneInfo(tz)
         the_day = date.fromisoformat(day) if day else datetime.now(zone).date() + timedelta(1)
