@@ -9,7 +9,11 @@
   const strings = i18nNode ? JSON.parse(i18nNode.textContent) : {};
   const lang = document.documentElement.lang || "en";
   const locale = lang === "de" ? "de-AT" : "en-GB";
-  const reducedMotion = window.matchMedia("(prefers-reduced-motion: reduce)").matches;
+  // Asked on first use: evaluating a media query forces a style pass, which at start-up would
+  // delay the page becoming interactive.
+  let motionQuery = null;
+  const reducedMotion = () =>
+    (motionQuery || (motionQuery = window.matchMedia("(prefers-reduced-motion: reduce)"))).matches;
 
   function t(key, vars) {
     let s = strings[key] || key;
@@ -136,11 +140,11 @@
     }
     el.dataset.value = String(value);
     if (prev === value && el.textContent !== "–") return;
-    if (prev !== null && prev !== value && !reducedMotion && el.animate) {
+    if (prev !== null && prev !== value && !reducedMotion() && el.animate) {
       // A short colour flash in the direction of the change (no layout is forced).
       el.animate([{ color: value > prev ? "#00ff00" : "#f87171" }, {}], { duration: 900, easing: "ease-out" });
     }
-    if (prev === null || reducedMotion || document.hidden) {
+    if (prev === null || document.hidden || reducedMotion()) {
       el.textContent = num(value, d);
       return;
     }
@@ -185,11 +189,28 @@
   // Socket.IO to the web app, which relays the exchange's signed event stream. The callback
   // gets (connected: bool) whenever the live path opens or closes, counting the relay's own
   // link to the exchange.
+  //
+  // socket.io-client is fetched here rather than with the page: the page fills itself over
+  // plain HTTP first, so the live path need not hold up its start.
+  function loadScript(src) {
+    return new Promise((resolve, reject) => {
+      const script = document.createElement("script");
+      script.src = src;
+      script.async = true;
+      script.addEventListener("load", () => resolve(), { once: true });
+      script.addEventListener("error", () => reject(new Error(src)), { once: true });
+      document.head.append(script);
+    });
+  }
   function connectLive(handlers, onState) {
-    if (typeof io === "undefined") {
-      onState(false);
-      return null;
-    }
+    const src = document.body.dataset.socketioSrc;
+    const ready = typeof io !== "undefined" ? Promise.resolve() : loadScript(src);
+    ready.then(
+      () => openSocket(handlers, onState),
+      () => onState(false)
+    );
+  }
+  function openSocket(handlers, onState) {
     const socket = io({ transports: ["websocket", "polling"], reconnectionDelayMax: 5000 });
     let exchangeUp = true;
     socket.on("connect", () => onState(exchangeUp));
@@ -200,7 +221,6 @@
       onState(socket.connected && exchangeUp);
     });
     for (const [name, fn] of Object.entries(handlers)) socket.on(name, fn);
-    return socket;
   }
 
   function el(tag, attrs, children) {
@@ -230,5 +250,5 @@
     ];
   }
 
-  window.phoenyra = { csrfToken, api, ApiError, t, toast, fmt, ticker, setConnection, connectLive, el, tradeCells, lang };
+  window.phoenyra = { csrfToken, api, ApiError, t, toast, fmt, ticker, setConnection, connectLive, el, tradeCells, loadScript, lang };
 })();

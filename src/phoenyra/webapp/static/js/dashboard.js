@@ -3,21 +3,15 @@
 // down.
 (function () {
   "use strict";
-  const { api, t, toast, fmt, ticker, setConnection, connectLive, el, tradeCells } = window.phoenyra;
+  const { api, t, toast, fmt, ticker, setConnection, connectLive, el, tradeCells, loadScript } = window.phoenyra;
   const root = document.getElementById("dashboard");
   if (!root) return;
 
   // The chart library (the page's largest script) is fetched and compiled after the page is
   // interactive: the cards, tables and the order form never wait for it; charts draw when it
   // has arrived.
-  const chartsReady = new Promise((resolve) => {
-    const script = document.createElement("script");
-    script.src = root.dataset.chartsSrc;
-    script.async = true;
-    script.addEventListener("load", () => resolve(), { once: true });
-    script.addEventListener("error", () => toast("error", t("request_failed") + ": " + script.src), { once: true });
-    document.head.append(script);
-  });
+  const chartsReady = loadScript(root.dataset.chartsSrc);
+  chartsReady.catch((err) => toast("error", t("request_failed") + ": " + err.message));
   const POLL_MS = 10000;
   const GATE_CLOSURE_MS = 5 * 60000;
   const QH_MS = 15 * 60000;
@@ -561,7 +555,9 @@
     }
   }
   if (form) {
-    deliveryOptions();
+    // The 32 delivery quarter-hours are formatted once the page is up (date formatting is
+    // slow the first time in a fresh browser process).
+    setTimeout(deliveryOptions, 0);
     setInterval(deliveryOptions, 30000);
     form.addEventListener("input", updateOrderSummary);
     form.addEventListener("submit", async (ev) => {
