@@ -143,6 +143,9 @@ def test_https_connection_test_reads_a_powerwall_and_its_password_is_masked(exch
             assert admin.post("/api/config/save", json=config).status_code == 200
             loaded = admin.get("/api/config/load").json()["config"]
         assert loaded["https"]["password"] == "********"
+        # Testing the loaded form as it is (password masked) tests the stored password.
+        again = _test(exchange, "https", loaded)
+        assert again["ok"] is True, again
         wrong = _test(exchange, "https", {**config, "https": gw.config(password="nope")})
         assert wrong["ok"] is False and wrong["error"]["kind"] == "refused"
     finally:

@@ -39,3 +39,34 @@ def test_trader_sees_and_cancels_only_the_desks_orders(client_as, exchange):
     admin, _ = client_as("admin")
     assert foreign in {o["id"] for o in admin.get("/api/orders").get_json()}
     other.delete(f"/api/orders/{foreign}")
+
+
+def test_dot_segments_cannot_climb_to_a_path_the_role_may_not_use(client_as, exchange):
+    # The HTTP client resolves ".." before the exchange sees the path: the role check must
+    # refuse it, not pass /api/orders/../accounts on as /api/accounts.
+    accounts_before = len(exchange.client().get("/api/accounts").json())
+    trader, token = client_as("trader")
+    for path in ("/api/orders/../accounts", "/api/orders/%2e%2e/accounts", "/api/./accounts"):
+        r = trader.post(
+            path,
+            json={"name": "sneaky", "role": "admin"},
+            headers={"X-CSRFToken": token},
+        )
+        assert r.status_code in (403, 404), (path, r.status_code)
+    viewer, _ = client_as("viewer")
+    assert viewer.get("/api/bess/../accounts").status_code in (403, 404)
+    assert len(exchange.client().get("/api/accounts").json()) == accounts_before
+
+
+def test_only_an_admin_reads_the_telemetry_services_unmasked_configuration(client_as):
+    viewer, _ = client_as("viewer")
+    assert viewer.get("/api/telemetry/config").status_code == 403
+    assert viewer.get("/api/telemetry/presets").status_code == 200
+
+
+def test_a_viewer_may_see_the_optimisers_plan_but_not_place_it(client_as, exchange):
+    viewer, token = client_as("viewer")
+    plan = viewer.post("/api/schedule/optimize", json={}, headers={"X-CSRFToken": token})
+    assert plan.status_code != 403  # computed by the exchange (409 when it has no prices)
+    placed = viewer.post("/api/schedule/execute", json={}, headers={"X-CSRFToken": token})
+    assert placed.status_code == 403

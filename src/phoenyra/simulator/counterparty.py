@@ -42,8 +42,9 @@ class QuoteParams:
     lot: float = 0.1
 
     def __post_init__(self) -> None:
-        if self.spread < 0 or self.level_step < 0 or self.levels < 1 or self.size_mwh <= 0:
-            raise ValueError("spread and level step ≥ 0, at least one level, size > 0")
+        # A spread under one tick would put its own bid on its own offer.
+        if self.spread < self.tick or self.level_step < 0 or self.levels < 1 or self.size_mwh <= 0:
+            raise ValueError("spread ≥ one tick, level step ≥ 0, at least one level, size > 0")
 
 
 # (delivery start in epoch seconds or None for the continuous book, side) → limit prices
@@ -162,7 +163,7 @@ async def run(base_url: str, api_key: str, p: QuoteParams, interval_s: float, ve
                 if failing or placed or cancelled:
                     log.info("quotes refreshed: %d placed, %d cancelled", placed, cancelled)
                 failing = False
-            except (httpx.HTTPError, KeyError, ValueError) as exc:
+            except (httpx.HTTPError, KeyError, ValueError, TypeError) as exc:
                 if not failing:  # once per failure streak
                     log.warning(
                         "cannot quote on %s: %s; retrying every %g s", base_url, exc, interval_s

@@ -80,6 +80,9 @@ def js_strings() -> dict[str, str]:
         "stale": _("Stale"),
         "sending": _("Sending…"),
         "request_failed": _("The request failed"),
+        "session_expired": _(
+            "Not sent: the session may have ended or the page is too old. Reload it."
+        ),
         "testing": _("Testing…"),
         "saved": _("Saved"),
         "buy": _("Buy"),

@@ -8,18 +8,25 @@ account (the desk). Viewers and traders only ever see the desk's own orders.
 from __future__ import annotations
 
 READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
-ADMIN_ONLY_PREFIXES = ("/api/config", "/api/accounts")
+# /api/telemetry/config carries the telemetry secrets unmasked (it is the telemetry service's).
+ADMIN_ONLY_PREFIXES = ("/api/config", "/api/accounts", "/api/telemetry/config")
+# POSTs that only compute (the optimiser's plan places nothing): any signed-in role.
+READ_ONLY_POSTS = ("/api/schedule/optimize",)
 # A trader may place and cancel orders and have the optimiser plan and place them.
 TRADER_WRITES = ("/api/orders", "/api/schedule/")
 
 
 def refusal(role: str, method: str, path: str) -> str | None:
     """None when ``role`` may send ``method path``; else the reason it may not."""
+    # The check must be about the path the exchange will see: the HTTP client resolves "." and
+    # ".." segments, so /api/orders/../accounts would reach /api/accounts.
+    if any(segment in (".", "..") for segment in path.split("/")) or "\\" in path:
+        return f"the path {path} is not allowed"
     if role == "admin":
         return None
     if path.startswith(ADMIN_ONLY_PREFIXES) and path != "/api/accounts/me":
         return f"only an admin may use {path}"
-    if method in READ_METHODS:
+    if method in READ_METHODS or (method == "POST" and path in READ_ONLY_POSTS):
         return None
     if role == "trader" and path.startswith(TRADER_WRITES):
         return None

@@ -37,6 +37,7 @@ MARKET_NAMES = {
     "epex_it": _l("Italy North (IT-NORD)"),
 }
 TIME_IN_FORCE = ("GTC", "IOC", "FOK")
+HISTORY_FILTERS = ("market", "since", "until", "side", "mine")
 # The CSV export reads the exchange's pages of 1000; this caps one download.
 CSV_MAX_ROWS = 200_000
 
@@ -63,13 +64,14 @@ def config_page():
 
 @bp.get("/history")
 def history_page():
-    return render_template("history.html", **_page_context())
+    filters = {k: v for k, v in request.args.items() if k in HISTORY_FILTERS and v}
+    return render_template("history.html", filters=filters, **_page_context())
 
 
 def _history_params(args) -> dict[str, str]:
     """The exchange's /trades filters from the page's query (empty ones dropped)."""
     out = {}
-    for name in ("market", "since", "until", "side"):
+    for name in HISTORY_FILTERS[:4]:
         value = (args.get(name) or "").strip()
         if value and name in ("since", "until") and len(value) == 10:
             value += "T00:00:00Z"  # the page's date fields: midnight UTC

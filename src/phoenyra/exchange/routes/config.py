@@ -150,7 +150,12 @@ async def _test(interface: str, config: TelemetryConfig, service, wait_s: float)
 )
 async def test(body: ConfigTestIn, admin: Admin, service: Service):
     if body.config is not None:
-        config = body.config
+        # A form shows a stored password masked; testing it means testing the stored one.
+        previous, _, _ = await _stored(service, body.config.battery_id)
+        try:
+            config = load(body.config.secret_json(), previous)
+        except ConfigInvalid as exc:
+            raise Reject("INVALID_CONFIG", exc.message) from None
     else:
         config, _, _ = await _stored(service, "default")
     started = time.perf_counter()

@@ -66,6 +66,11 @@
     const at = $("bess-updated").dataset.at;
     if (at) $("bess-updated").textContent = t("updated") + " " + fmt.ago(at);
   }, 1000);
+  // A battery that stops reporting sends no event: its online state comes from the exchange,
+  // so ask it now and then even while the live stream is up.
+  setInterval(() => {
+    if (state.live) loadBattery().catch(() => {});
+  }, 15000);
 
   // ---- market ------------------------------------------------------------------------------
   const SOURCE_NAMES = {
@@ -159,12 +164,18 @@
   }
   function drawVwapChart() {
     if (typeof ApexCharts === "undefined") return;
+    // The window is always the last 96 quarter-hours: every one gets a slot (empty ones with no
+    // volume and no VWAP), so a single traded quarter-hour is drawn a quarter-hour wide.
+    const end = Math.ceil(Date.now() / QH_MS) * QH_MS;
+    const byStart = new Map(state.vwap.map((p) => [Date.parse(p.start), p]));
+    const slots = Array.from({ length: 96 }, (_, i) => end - (96 - i) * QH_MS);
     const series = [
-      { name: t("volume") + " (MWh)", type: "column", data: state.vwap.map((p) => [Date.parse(p.start), p.volume_mwh]) },
-      { name: t("vwap_qh"), type: "line", data: state.vwap.map((p) => [Date.parse(p.start), p.vwap]) },
+      { name: t("volume") + " (MWh)", type: "column", data: slots.map((x) => [x, byStart.has(x) ? byStart.get(x).volume_mwh : 0]) },
+      { name: t("vwap_qh"), type: "line", data: slots.map((x) => [x, byStart.has(x) ? byStart.get(x).vwap : null]) },
     ];
+    const xaxis = { type: "datetime", labels: { datetimeUTC: false } };
     if (vwapChart) {
-      vwapChart.updateSeries(series, false);
+      vwapChart.updateOptions({ series, xaxis }, false, false);
       return;
     }
     vwapChart = new ApexCharts(
@@ -174,9 +185,9 @@
         series,
         colors: ["rgba(255,215,0,0.45)", "#00FF00"],
         stroke: { width: [0, 2.5], curve: "straight" },
-        markers: { size: [0, 3], strokeWidth: 0 },
+        markers: { size: [0, 4], strokeWidth: 0 },
         plotOptions: { bar: { columnWidth: "70%", borderRadius: 2 } },
-        xaxis: { type: "datetime", labels: { datetimeUTC: false } },
+        xaxis,
         yaxis: [
           { seriesName: t("volume") + " (MWh)", opposite: true, title: { text: "MWh", style: { color: "#b3b3b3" } }, labels: { formatter: (v) => fmt.num(v, 1) } },
           Object.assign(priceAxis("EUR/MWh"), { seriesName: t("vwap_qh") }),
@@ -349,13 +360,16 @@
   function scheduleBody() {
     return { market: state.market, forbid_simultaneous: $("schedule-milp").checked };
   }
+  let scheduleAsked = 0;
   async function loadSchedule() {
+    const ask = ++scheduleAsked;
     if (!state.indicators.length) {
       $("schedule-meta").textContent = t("no_prices"); // nothing to optimise against yet
       return;
     }
     try {
-      renderSchedule(await api("/api/schedule/optimize", { method: "POST", json: scheduleBody() }));
+      const sch = await api("/api/schedule/optimize", { method: "POST", json: scheduleBody() });
+      if (ask === scheduleAsked) renderSchedule(sch); // an older answer never replaces a newer one
     } catch (err) {
       $("schedule-meta").textContent = err.message + " (" + err.code + ")";
       const exec = $("schedule-execute");
@@ -373,9 +387,11 @@
       out.className = "text-sm text-muted";
       out.textContent = t("sending");
       try {
+        // The plan shown is the plan placed: its own market and orders.
+        const sch = state.schedule;
         const r = await api("/api/schedule/execute", {
           method: "POST",
-          json: Object.assign(scheduleBody(), { orders: state.schedule ? state.schedule.orders : undefined }),
+          json: Object.assign(scheduleBody(), { market: sch.market, orders: sch.orders }),
         });
         const codes = {};
         for (const x of r.results) if (x.outcome === "refused") codes[x.error.code] = (codes[x.error.code] || 0) + 1;
@@ -400,11 +416,13 @@
     renderBattery(await api("/api/bess/status" + q({ battery_id: state.battery })));
   }
   async function loadMarket() {
+    const market = state.market;
     const [data, indicators, vwap] = await Promise.all([
-      api("/api/market-data" + q({ market: state.market })),
-      api("/api/market/indicators" + q({ market: state.market })),
-      api("/api/market/vwap" + q({ market: state.market })),
+      api("/api/market-data" + q({ market })),
+      api("/api/market/indicators" + q({ market })),
+      api("/api/market/vwap" + q({ market })),
     ]);
+    if (market !== state.market) return; // the operator switched markets meanwhile
     state.indicators = indicators;
     state.vwap = vwap;
     renderMarketData(data);
@@ -413,8 +431,22 @@
       drawVwapChart();
     });
   }
+  // The exchange account the web app trades as, asked once (again after a failure).
+  let deskAsked = null;
+  function desk() {
+    if (!deskAsked) {
+      deskAsked = api("/api/accounts/me").then(
+        (a) => (state.deskId = a.id),
+        (err) => {
+          deskAsked = null;
+          throw err;
+        }
+      );
+    }
+    return deskAsked;
+  }
   async function loadOrders() {
-    if (state.deskId === null) state.deskId = (await api("/api/accounts/me")).id;
+    await desk();
     const asked = performance.now();
     const list = (await api("/api/orders")).filter(isOurs);
     const orders = new Map(list.map((o) => [o.id, o]));
@@ -436,7 +468,9 @@
     renderTrades();
   }
   async function loadPositions() {
-    renderPositions(await api("/api/positions"));
+    // An admin sees every account's position; the panel is the desk's own exposure.
+    const [list] = await Promise.all([api("/api/positions"), desk()]);
+    renderPositions(list.filter(isOurs));
   }
   async function loadAll() {
     const results = await Promise.allSettled([loadBattery(), loadMarket(), loadOrders(), loadTrades(), loadPositions()]);
@@ -518,8 +552,12 @@
     state.market = ev.target.value;
     const orderMarket = $("order-market");
     if (orderMarket) orderMarket.value = state.market;
-    loadMarket().catch((err) => toast("error", err.message));
-    loadSchedule();
+    const exec = $("schedule-execute");
+    if (exec) exec.disabled = true; // until the new market's plan is in
+    state.indicators = [];
+    loadMarket()
+      .then(loadSchedule)
+      .catch((err) => toast("error", err.message));
   });
 
   // ---- order entry ---------------------------------------------------------------------------
@@ -574,6 +612,9 @@
           credentials: "same-origin",
           headers: { Accept: "application/json" },
         });
+        if (!(response.headers.get("content-type") || "").includes("json")) {
+          throw new Error(t("session_expired") + " (" + response.status + ")");
+        }
         const body = await response.json();
         result.className = "min-h-5 text-sm " + (body.category === "success" ? "text-buy" : "text-sell");
         result.textContent = body.message;
