@@ -134,12 +134,20 @@ def history_csv():
             yield buf.getvalue()
             buf.seek(0)
             buf.truncate()
-            if not page["next"] or sent >= CSV_MAX_ROWS:
+            if not page["next"]:
                 return
-            r = state.exchange.request(
-                "GET", "/trades", params={**params, "limit": 1000, "cursor": page["next"]}
-            )
-            if r.status != 200:  # the header is sent; say so in the file rather than cut it
+            if sent >= CSV_MAX_ROWS:
+                yield f"# export stopped at {CSV_MAX_ROWS} rows: narrow the dates for the rest\n"
+                return
+            # The header is sent: a failure is said in the file rather than cutting it short.
+            try:
+                r = state.exchange.request(
+                    "GET", "/trades", params={**params, "limit": 1000, "cursor": page["next"]}
+                )
+            except ExchangeUnavailable as exc:
+                yield f"# export stopped: {exc.message}\n"
+                return
+            if r.status != 200:
                 yield f"# export stopped: the exchange answered {r.status}\n"
                 return
             page = r.json()

@@ -131,7 +131,7 @@
       f.table = get("table");
       f.type = get("type");
       f.word_order = get("word_order");
-      f.scale = Number(get("scale").replace(",", "."));
+      f.scale = get("scale") === "" ? 1 : Number(get("scale").replace(",", ".")); // empty: unscaled
       f.scale_factor = numOrNull(get("scale_factor"));
       f.unit = get("unit");
       if (f.scale_factor === null) delete f.scale_factor;
