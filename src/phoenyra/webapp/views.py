@@ -37,7 +37,9 @@ MARKET_NAMES = {
     "epex_it": _l("Italy North (IT-NORD)"),
 }
 TIME_IN_FORCE = ("GTC", "IOC", "FOK")
-HISTORY_FILTERS = ("market", "since", "until", "side", "mine")
+# The trade history's filters: what the exchange's /trades takes, plus whose trades.
+TRADE_FILTERS = ("market", "since", "until", "side")
+HISTORY_FILTERS = (*TRADE_FILTERS, "mine")
 # The CSV export reads the exchange's pages of 1000; this caps one download.
 CSV_MAX_ROWS = 200_000
 
@@ -71,7 +73,7 @@ def history_page():
 def _history_params(args) -> dict[str, str]:
     """The exchange's /trades filters from the page's query (empty ones dropped)."""
     out = {}
-    for name in HISTORY_FILTERS[:4]:
+    for name in TRADE_FILTERS:
         value = (args.get(name) or "").strip()
         if value and name in ("since", "until") and len(value) == 10:
             value += "T00:00:00Z"  # the page's date fields: midnight UTC

@@ -23,6 +23,24 @@ MARKET_Q = Query(description="Market: epex_at, epex_de, epex_ch or epex_it (defa
 MAX_PRICES = 35_140
 
 
+DAY = 86_400
+
+
+def _window(start: str | None, end: str | None, max_days: float) -> tuple[float, float]:
+    """The asked time range; by default yesterday 00:00 UTC to the day after tomorrow (what a
+    chart of today and tomorrow needs). At most ``max_days`` long."""
+    now = time.time()
+    lo = parse_time("start", start)
+    hi = parse_time("end", end)
+    lo = (now // DAY - 1) * DAY if lo is None else lo
+    hi = (now // DAY + 3) * DAY if hi is None else hi
+    if hi <= lo:
+        raise Reject("INVALID_TIME", "end must be after start.")
+    if hi - lo > max_days * DAY:
+        raise Reject("INVALID_TIME", f"Ask for at most {max_days:g} days per request.")
+    return lo, hi
+
+
 @router.get(
     "/api/market-data",
     response_model=MarketData,
@@ -70,16 +88,7 @@ async def prices(
 ):
     market = market or service.settings.market
     service.market.spec(market)
-    now = time.time()
-    lo = parse_time("start", start or from_)
-    hi = parse_time("end", end or to)
-    day = 86_400
-    lo = (now // day - 1) * day if lo is None else lo
-    hi = (now // day + 3) * day if hi is None else hi
-    if hi <= lo:
-        raise Reject("INVALID_TIME", "end must be after start.")
-    if hi - lo > 366 * day + 3600:
-        raise Reject("INVALID_TIME", "Ask for at most one year of prices per request.")
+    lo, hi = _window(start or from_, end or to, 366 + 1 / 24)  # a leap year plus a DST hour
     rows = await asyncio.to_thread(
         service.store.prices,
         market,
@@ -118,14 +127,7 @@ async def indicator_series(
 ):
     market = market or service.settings.market
     service.market.spec(market)
-    now = time.time()
-    day = 86_400
-    lo = parse_time("start", start)
-    hi = parse_time("end", end)
-    lo = (now // day - 1) * day if lo is None else lo
-    hi = (now // day + 3) * day if hi is None else hi
-    if hi <= lo or hi - lo > 31 * day:
-        raise Reject("INVALID_TIME", "end must be after start, at most 31 days later.")
+    lo, hi = _window(start, end, 31)
     # The EMA at the first period needs the marks before it (EMA_LOOKBACK of the coarsest
     # resolution, one hour, covers every finer one).
     rows = await asyncio.to_thread(

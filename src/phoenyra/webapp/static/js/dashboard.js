@@ -27,7 +27,6 @@
     pollTimer: null,
     deskId: null, // the exchange account the web app trades as: "our" orders are its orders
   };
-  const knownOrders = new Set(); // ids of our orders seen, to tell our side of a live trade
   const $ = (id) => document.getElementById(id);
 
   // ---- battery ---------------------------------------------------------------------------
@@ -234,10 +233,11 @@
   function isOurs(o) {
     return state.deskId === null || o.account_id === state.deskId;
   }
-  const orderEvents = new Map(); // id → {at: performance.now(), order}: the newest we were told
+  // Our orders as last told by an event: id → {at: performance.now(), order}. It also tells
+  // our side of a live trade.
+  const orderEvents = new Map();
   function applyOrder(o) {
     if (!isOurs(o)) return; // an admin also receives the other participants' order events
-    knownOrders.add(o.id);
     orderEvents.set(o.id, { at: performance.now(), order: o });
     if (ACTIVE.has(o.status)) state.orders.set(o.id, o);
     else state.orders.delete(o.id);
@@ -273,8 +273,8 @@
   // one of its orders is one of ours.
   function sideOf(tr) {
     if (tr.side !== undefined) return tr.side;
-    if (state.orders.has(tr.buy_order_id) || knownOrders.has(tr.buy_order_id)) return "BUY";
-    if (state.orders.has(tr.sell_order_id) || knownOrders.has(tr.sell_order_id)) return "SELL";
+    if (state.orders.has(tr.buy_order_id) || orderEvents.has(tr.buy_order_id)) return "BUY";
+    if (state.orders.has(tr.sell_order_id) || orderEvents.has(tr.sell_order_id)) return "SELL";
     return null;
   }
 
@@ -457,7 +457,6 @@
       else orders.delete(id);
     }
     state.orders = orders;
-    for (const o of list) knownOrders.add(o.id);
     renderOrders();
   }
   async function loadTrades() {
