@@ -16,7 +16,10 @@ What it measures, in one run:
    each order is ``time.perf_counter()`` around its await (the ack latency a caller sees,
    including the wait for its batch). Run with ``PHOENYRA_SQLITE_SYNCHRONOUS=FULL`` (the
    default; a commit survives power loss) as the headline, and ``NORMAL`` (WAL: survives a
-   process crash, the last commits may be lost on power loss) as a second row.
+   process crash, the last commits may be lost on power loss) as a second row. The writer is
+   the exchange's default on a SQLite file, a child process (``PHOENYRA_DB_WRITER=auto``); a
+   third row runs FULL with the writer as a thread of the exchange process instead (the
+   earlier design), unless ``--no-thread-row``. The writer process's CPU is read from /proc.
 2. The naive reference, built only here: the spec's design (for each new order, query the store
    for the best crossing counter-order, write the trade and the resting order, repeat; then
    insert the incoming order) with one transaction and one commit per order, on a SQLite file
@@ -143,7 +146,7 @@ def to_request(spec: Spec) -> OrderRequest:
 
 
 # -- our durable path -------------------------------------------------------------------------
-def make_settings(data_dir: Path, synchronous: str) -> Settings:
+def make_settings(data_dir: Path, synchronous: str, writer: str = "auto") -> Settings:
     # Constructor arguments by their environment names (validation aliases); they take
     # precedence over the process environment. DATABASE_URL=None keeps us on SQLite even if the
     # environment points at PostgreSQL.
@@ -152,6 +155,7 @@ def make_settings(data_dir: Path, synchronous: str) -> Settings:
         PHOENYRA_DATA_DIR=data_dir,
         DATABASE_URL=None,
         PHOENYRA_SQLITE_SYNCHRONOUS=synchronous,
+        PHOENYRA_DB_WRITER=writer,
         PHOENYRA_THROTTLE_RATE=1e9,
         PHOENYRA_THROTTLE_BURST=1e9,
     )
@@ -231,11 +235,15 @@ async def _drive(
 
     batches0, rows0 = writer.batches, writer.rows
     gc.collect()
+    child_cpu0 = process_cpu_s(writer.process_pid)
     cpu0, loop_cpu0 = time.process_time(), time.thread_time()
     started = perf()
     await asyncio.gather(*(client() for _ in range(clients)))
     wall = perf() - started
     cpu, loop_cpu = time.process_time() - cpu0, time.thread_time() - loop_cpu0
+    child_cpu = process_cpu_s(writer.process_pid)
+    if child_cpu is not None and child_cpu0 is not None:
+        child_cpu -= child_cpu0
     batches, rows = writer.batches - batches0, writer.rows - rows0
     writer.observe = observe
     spot.close()
@@ -253,6 +261,8 @@ async def _drive(
         "step": step,
         "process_cpu_s": cpu,
         "loop_cpu_s": loop_cpu,
+        "writer_mode": writer.mode,
+        "writer_process_cpu_s": child_cpu,
         "open_ids": open_ids,
         "spot_checked": spot_checked,
         "spot_missing": spot_missing,
@@ -260,9 +270,14 @@ async def _drive(
 
 
 async def _run_service(
-    data_dir: Path, synchronous: str, stream: Sequence[Spec], clients: int, label: str
+    data_dir: Path,
+    synchronous: str,
+    stream: Sequence[Spec],
+    clients: int,
+    label: str,
+    writer: str,
 ) -> dict:
-    settings = make_settings(data_dir, synchronous)
+    settings = make_settings(data_dir, synchronous, writer)
     store = Store(settings.effective_database_url, settings.sqlite_synchronous)
     service = ExchangeService(settings, store)
     service.load()
@@ -331,15 +346,23 @@ def stored_trades(db_path: Path, upto_order: int) -> list[tuple[int, int, int, i
 
 
 def run_ours(
-    base: Path | None, synchronous: str, stream: Sequence[Spec], clients: int, label: str
+    base: Path | None,
+    synchronous: str,
+    stream: Sequence[Spec],
+    clients: int,
+    label: str,
+    writer: str = "auto",
 ) -> dict:
-    progress(f"{label}: {len(stream):,} orders, {clients} clients, synchronous={synchronous}")
+    progress(
+        f"{label}: {len(stream):,} orders, {clients} clients, synchronous={synchronous}, "
+        f"writer {writer}"
+    )
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else None
     disk = fsync_probe(base, 100)
     with tempfile.TemporaryDirectory(prefix="bench-durable-", dir=base) as tmp:
         data_dir = Path(tmp)
         with new_runner() as runner:
-            run = runner.run(_run_service(data_dir, synchronous, stream, clients, label))
+            run = runner.run(_run_service(data_dir, synchronous, stream, clients, label, writer))
         db_path = data_dir / "exchange.db"
         checks = verify(db_path, len(stream), run)
         progress(
@@ -379,6 +402,13 @@ def summarize_ours(run: dict, n: int, clients: int, synchronous: str, label: str
         "orders_with_trades": sum(1 for t in run["trades_per_order"] if t),
         "open_orders_at_end": len(run["open_ids"]),
         "writer": {
+            "mode": run["writer_mode"],
+            "process_cpu_s": None
+            if run["writer_process_cpu_s"] is None
+            else round(run["writer_process_cpu_s"], 3),
+            "process_busy_fraction": None
+            if run["writer_process_cpu_s"] is None
+            else round(run["writer_process_cpu_s"] / wall, 3),
             "batches": batches,
             "rows": run["rows"],
             "avg_orders_per_batch": round(acked / batches, 2) if batches else None,
@@ -634,6 +664,18 @@ def fsync_probe(base: Path | None, samples: int = 200) -> dict:
     return percentiles_ms(times)
 
 
+def process_cpu_s(pid: int | None) -> float | None:
+    """User + system CPU seconds of a process so far (Linux /proc), None without one."""
+    if pid is None:
+        return None
+    try:
+        with open(f"/proc/{pid}/stat", encoding="ascii") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def fmt_int(x: float) -> str:
     return f"{round(x):,}"
 
@@ -658,6 +700,9 @@ def main(argv: list[str] | None = None) -> int:
         type=int,
         default=20_000,
         help="orders per sweep point (1 client: at most --naive-orders)",
+    )
+    parser.add_argument(
+        "--no-thread-row", action="store_true", help="skip the thread-writer comparison run"
     )
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument(
@@ -703,6 +748,12 @@ def main(argv: list[str] | None = None) -> int:
     rows.append(full)
     normal = run_ours(base, "NORMAL", main_stream, args.clients, "phoenyra (group commit)")
     rows.append(normal)
+    if not args.no_thread_row:
+        # The same run with the writer as a thread of the exchange process (the design before
+        # the writer process), for comparison.
+        rows.append(
+            run_ours(base, "FULL", main_stream, args.clients, "phoenyra, thread writer", "thread")
+        )
 
     sweep: list[dict] = []
     if args.sweep:
@@ -846,7 +897,14 @@ def main(argv: list[str] | None = None) -> int:
     for r in rows + sweep:
         w = r["writer"]
         out(
-            f"- {r['synchronous']}, {r['clients']} clients: {w['batches']:,} commits, "
+            f"- {r['implementation']}, {r['synchronous']}, {r['clients']} clients, writer "
+            f"{w['mode']}"
+            + (
+                f" (process CPU {w['process_cpu_s']:.2f} s, busy {w['process_busy_fraction']:.0%})"
+                if w["process_cpu_s"] is not None
+                else ""
+            )
+            + f": {w['batches']:,} commits, "
             f"{w['avg_rows_per_batch']} rows each, commit p50 {w['commit_ms']['p50']:.2f} ms / "
             f"p99 {w['commit_ms']['p99']:.2f} ms, writer busy {w['commit_busy_fraction']:.0%} "
             f"of wall; event loop CPU {r['cpu']['event_loop_cpu_us_per_order']} µs/order "

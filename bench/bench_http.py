@@ -469,6 +469,30 @@ def thread_cpu(pid: int) -> dict[str, float]:
         else:
             name = "other:" + (re.sub(r"[_-]?\d+$", "", name) or name)
         out[name] = out.get(name, 0.0) + cpu
+    # Child processes (the exchange's SQLite writer process) count as the server's CPU too.
+    for child in child_pids(pid):
+        try:
+            raw = Path(f"/proc/{child}/stat").read_text()
+        except OSError:
+            continue
+        fields = raw[raw.rindex(")") + 2 :].split()
+        # utime, stime, then cutime, cstime: the child's own children as well.
+        cpu = sum(int(x) for x in fields[11:15]) / CLK_TCK
+        out["child process"] = out.get("child process", 0.0) + cpu
+    return out
+
+
+def child_pids(pid: int) -> list[int]:
+    out = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            raw = (entry / "stat").read_text()
+        except OSError:
+            continue
+        if int(raw[raw.rindex(")") + 2 :].split()[1]) == pid:
+            out.append(int(entry.name))
     return out
 
 

@@ -50,6 +50,12 @@ class Settings(BaseSettings):
         validation_alias=AliasChoices("PHOENYRA_SQLITE_SYNCHRONOUS"),
         description="FULL survives power loss; NORMAL (WAL) survives a process crash",
     )
+    db_writer: Literal["auto", "process", "thread"] = Field(
+        "auto",
+        validation_alias=AliasChoices("PHOENYRA_DB_WRITER"),
+        description="Who commits the order path's batches: auto is a child process on a SQLite "
+        "file (Linux) and a thread on PostgreSQL",
+    )
 
     # Exchange service
     exchange_host: str = Field("127.0.0.1", validation_alias=AliasChoices("EXCHANGE_HOST"))

@@ -18,3 +18,40 @@ def test_migrations_match_the_tables_the_code_uses(database_url):
         assert diff == []
     finally:
         store.close()
+
+
+def test_client_id_index_migration_keeps_orders_and_the_guarantee(database_url):
+    """0006 swaps the unique constraint for a partial unique index on a table with orders."""
+    import pytest
+    from alembic import command
+    from alembic.config import Config
+    from sqlalchemy import insert, select
+    from sqlalchemy.exc import IntegrityError
+
+    from phoenyra.exchange.store import MIGRATIONS_DIR, orders
+
+    store = Store(database_url)
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
+
+    def row(id_, client_id):
+        return dict(
+            id=id_, account_id=1, market="epex_at", delivery_start=None, side="BUY", price=50.0,
+            quantity=1.0, filled=0.0, status="ACCEPTED", time_in_force="GTC",
+            client_order_id=client_id, reject_code=None, created_at=1.0, updated_at=1.0,
+        )  # fmt: skip
+
+    try:
+        with store.engine.begin() as conn:
+            cfg.attributes["connection"] = conn
+            command.upgrade(cfg, "0005")
+            conn.execute(insert(orders), [row(1, "a"), row(2, None), row(3, None)])
+        store.migrate()
+        with store.engine.begin() as conn:
+            ids = [r.id for r in conn.execute(select(orders.c.id).order_by(orders.c.id))]
+            conn.execute(insert(orders), [row(4, None), row(5, "b")])  # NULLs never clash
+        assert ids == [1, 2, 3]
+        with pytest.raises(IntegrityError), store.engine.begin() as conn:
+            conn.execute(insert(orders), [row(6, "a")])
+    finally:
+        store.close()

@@ -16,7 +16,7 @@ from prometheus_client import (
     Histogram,
     disable_created_metrics,
 )
-from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
 
 if TYPE_CHECKING:
@@ -26,6 +26,36 @@ if TYPE_CHECKING:
 disable_created_metrics()
 
 LATENCY_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)
+
+
+class Tally(Collector):
+    """A labelled counter for the order path: a dict increment there (≈0.1 µs; a
+    prometheus_client child's ``inc`` takes a lock and costs ≈20 times that), exposed at scrape
+    time as a counter family with the same name and ``_total`` samples. Incremented on the
+    event loop only; a scrape in another thread reads a copy made in one C call."""
+
+    def __init__(self, name: str, documentation: str, labels: list[str], registry) -> None:
+        self.name = name
+        self.documentation = documentation
+        self.labels = labels
+        self.values: dict[tuple[str, ...], float] = {}
+        registry.register(self)
+
+    def inc(self, key: tuple[str, ...], amount: float = 1.0) -> None:
+        values = self.values
+        values[key] = values.get(key, 0.0) + amount
+
+    def value(self, *key: str) -> float:
+        return self.values.get(key, 0.0)
+
+    def describe(self):
+        yield CounterMetricFamily(self.name, self.documentation, labels=self.labels)
+
+    def collect(self):
+        family = CounterMetricFamily(self.name, self.documentation, labels=self.labels)
+        for key, value in sorted(list(self.values.items())):
+            family.add_metric(key, value)
+        yield family
 
 
 class StateCollector(Collector):
@@ -142,22 +172,20 @@ class ExchangeMetrics:
     def __init__(self, service: ExchangeService) -> None:
         self.registry = CollectorRegistry()
         r = self.registry
-        self.orders = Counter(
+        self.orders = Tally(
             "phoenyra_orders",
             "Orders entered, by market, side and status after entry",
             ["market", "side", "status"],
-            registry=r,
+            r,
         )
-        self.order_events = Counter(
+        self.order_events = Tally(
             "phoenyra_order_status_changes",
             "Order status changes after entry (fills of resting orders, cancels, expiries)",
             ["market", "status"],
-            registry=r,
+            r,
         )
-        self.trades = Counter("phoenyra_trades", "Trades executed", ["market"], registry=r)
-        self.volume = Counter(
-            "phoenyra_traded_volume_mwh", "Energy traded (MWh)", ["market"], registry=r
-        )
+        self.trades = Tally("phoenyra_trades", "Trades executed", ["market"], r)
+        self.volume = Tally("phoenyra_traded_volume_mwh", "Energy traded (MWh)", ["market"], r)
         self.errors = Counter(
             "phoenyra_errors", "Requests refused or failed, by error code", ["code"], registry=r
         )

@@ -32,7 +32,28 @@ from .events import EventBus
 from .market import MarketData
 from .metrics import ExchangeMetrics
 from .store import Store
-from .wire import iso, order_from_row, order_row, order_wire, trade_row, trade_wire
+from .wire import (
+    O_ACCOUNT,
+    O_MARKET,
+    O_STATUS,
+    T_AGGRESSOR,
+    T_BUY_ACCOUNT,
+    T_BUY_ORDER,
+    T_DELIVERY,
+    T_EXECUTED,
+    T_ID,
+    T_MARKET,
+    T_PRICE,
+    T_QUANTITY,
+    T_SELL_ACCOUNT,
+    T_SELL_ORDER,
+    iso,
+    order_from_row,
+    order_row,
+    order_wire,
+    trade_row,
+    trade_wire,
+)
 from .writer import GroupCommitWriter, WriteFailed
 
 log = logging.getLogger("phoenyra.exchange")
@@ -66,9 +87,10 @@ class ExchangeService:
         self.nonces = NonceCache(settings.ws_window_s)
         self.bus = EventBus()
         self.metrics = ExchangeMetrics(self)
-        self.writer = GroupCommitWriter(store, observe=self.metrics.commit.observe)
-        self.recent_trades: deque[dict] = deque(maxlen=1000)
-        self._counters: dict[tuple, object] = {}
+        self.writer = GroupCommitWriter(
+            store, observe=self.metrics.commit.observe, mode=settings.db_writer
+        )
+        self.recent_trades: deque[tuple] = deque(maxlen=1000)  # stored trade rows
         self.batteries: dict[str, dict] = {}
         self.market = MarketData(self.markets, store, self.bus, settings.market_stale_s)
         self.ready = False
@@ -150,7 +172,7 @@ class ExchangeService:
         max_order, max_trade = self.store.max_ids()
         self.engine.set_next_ids(max_order + 1, max_trade + 1)
         for row in self.store.iter_orders_for_restore():
-            order = order_from_row(row, self.markets[row["market"]])
+            order = order_from_row(row, self.markets[row[O_MARKET]])
             if order.is_open:
                 self.engine.restore(order)
                 self.risk.track_order(order, self.markets[order.market].lot)
@@ -181,24 +203,24 @@ class ExchangeService:
             row["capacity_mwh"], row["power_mw"], row["soc_min_percent"], row["soc_max_percent"]
         )
 
-    def _apply_trade_row(self, row: dict) -> None:
+    def _apply_trade_row(self, row: tuple) -> None:
         self.recent_trades.append(row)
         # Risk reads the core's trade object; rebuild the fields it needs from the row.
         trade = Trade(
-            row["id"],
-            row["market"],
-            row["delivery_start"],
+            row[T_ID],
+            row[T_MARKET],
+            row[T_DELIVERY],
             0,
             0,
-            row["buy_order_id"],
-            row["sell_order_id"],
-            row["buy_account_id"],
-            row["sell_account_id"],
-            Side(row["aggressor_side"]),
-            row["executed_at"],
+            row[T_BUY_ORDER],
+            row[T_SELL_ORDER],
+            row[T_BUY_ACCOUNT],
+            row[T_SELL_ACCOUNT],
+            Side(row[T_AGGRESSOR]),
+            row[T_EXECUTED],
         )
-        self.risk.apply_trade(trade, row["quantity"], row["price"])
-        self.market.add_trade(row["market"], row["executed_at"], row["price"], row["quantity"])
+        self.risk.apply_trade(trade, row[T_QUANTITY], row[T_PRICE])
+        self.market.add_trade(row[T_MARKET], row[T_EXECUTED], row[T_PRICE], row[T_QUANTITY])
 
     async def start(self) -> None:
         self.writer.start()
@@ -213,10 +235,10 @@ class ExchangeService:
         self.store.close()
 
     # -- helpers --------------------------------------------------------------------------
-    def _row(self, order: Order) -> dict:
+    def _row(self, order: Order) -> tuple:
         return order_row(order, self.markets[order.market])
 
-    async def _commit(self, order_rows: list[dict], trade_rows: list[dict]) -> None:
+    async def _commit(self, order_rows: list[tuple], trade_rows: list[tuple]) -> None:
         try:
             await self.writer.commit(order_rows, trade_rows)
         except WriteFailed as exc:
@@ -237,7 +259,7 @@ class ExchangeService:
                 503,
             ) from exc
 
-    def _publish_orders(self, orders: list[dict]) -> None:
+    def _publish_orders(self, orders: list[tuple]) -> None:
         if not self.bus.subscribers:
             return
         for row in orders:
@@ -283,7 +305,7 @@ class ExchangeService:
                 )
                 row = self._row(order)
                 await self._commit([row], [])
-                self.metrics.orders.labels(req.market, req.side.value, "REJECTED").inc()
+                self.metrics.orders.inc((req.market, req.side._value_, "REJECTED"))
                 self._publish_orders([row])
                 refusal.details["order_id"] = order.id
             raise
@@ -306,7 +328,7 @@ class ExchangeService:
         self._after_commit(result, order_rows, trade_rows, order, trades)
         return 201, {**order, "trades": trades}
 
-    def _account_for(self, result: Result, spec: MarketSpec) -> tuple[list[dict], list[dict]]:
+    def _account_for(self, result: Result, spec: MarketSpec) -> tuple[list[tuple], list[tuple]]:
         """Update risk from an engine result and return the rows to store."""
         lot = spec.lot
         risk = self.risk
@@ -319,37 +341,31 @@ class ExchangeService:
         add_trade = self.market.add_trade
         for t in result.trades:
             row = trade_row(t, spec)
-            risk.apply_trade(t, row["quantity"], row["price"])
-            add_trade(row["market"], row["executed_at"], row["price"], row["quantity"])
+            price, quantity = row[T_PRICE], row[T_QUANTITY]
+            risk.apply_trade(t, quantity, price)
+            add_trade(t.market, t.executed_at, price, quantity)
             trade_rows.append(row)
         return order_rows, trade_rows
-
-    def _counter(self, counter, *labels: str):
-        """The labelled child of a counter, cached: ``labels()`` costs ~1 µs per call."""
-        key = (id(counter), *labels)
-        child = self._counters.get(key)
-        if child is None:
-            child = self._counters[key] = counter.labels(*labels)
-        return child
 
     def _after_commit(
         self,
         result: Result,
-        order_rows: list[dict],
-        trade_rows: list[dict],
+        order_rows: list[tuple],
+        trade_rows: list[tuple],
         order: dict,
         trades: list[dict],
     ) -> None:
         m = self.metrics
         o = result.order
-        counter = self._counter
-        counter(m.orders, o.market, o.side.value, o.status.value).inc()
-        for row in order_rows[1:]:
-            counter(m.order_events, row["market"], row["status"]).inc()
+        m.orders.inc((o.market, o.side._value_, o.status._value_))
+        if len(order_rows) > 1:
+            events = m.order_events.inc
+            for row in order_rows[1:]:
+                events((row[O_MARKET], row[O_STATUS]))
         if trade_rows:
-            market = o.market
-            counter(m.trades, market).inc(len(trade_rows))
-            counter(m.volume, market).inc(sum(t["quantity"] for t in trade_rows))
+            key = (o.market,)
+            m.trades.inc(key, len(trade_rows))
+            m.volume.inc(key, sum(t[T_QUANTITY] for t in trade_rows))
             self.recent_trades.extend(trade_rows)
         bus = self.bus
         if not bus.subscribers:
@@ -363,12 +379,12 @@ class ExchangeService:
         order = self.engine.open_orders.get(order_id)
         if order is None or not (account.role == "admin" or order.account_id == account.id):
             row = await asyncio.to_thread(self.store.get_order, order_id)
-            if row is None or not (account.sees_all or row["account_id"] == account.id):
+            if row is None or not (account.sees_all or row[O_ACCOUNT] == account.id):
                 raise Reject("NOT_FOUND", f"Order {order_id} does not exist.", 404)
             if order is None:
                 raise Reject(
                     "ORDER_NOT_OPEN",
-                    f"Order {order_id} is {row['status']} and cannot be cancelled.",
+                    f"Order {order_id} is {row[O_STATUS]} and cannot be cancelled.",
                     409,
                 )
             raise Reject("FORBIDDEN", "Only the order's account or an admin can cancel it.", 403)
@@ -376,7 +392,7 @@ class ExchangeService:
         self.risk.track_order(order, self.markets[order.market].lot)
         row = self._row(order)
         await self._commit([row], [])
-        self.metrics.order_events.labels(order.market, row["status"]).inc()
+        self.metrics.order_events.inc((order.market, row[O_STATUS]))
         self._publish_orders([row])
         return order_wire(row)
 
@@ -403,7 +419,7 @@ class ExchangeService:
             for o in expired:
                 self.risk.track_order(o, self.markets[o.market].lot)
                 rows.append(self._row(o))
-                self.metrics.order_events.labels(o.market, "EXPIRED").inc()
+                self.metrics.order_events.inc((o.market, "EXPIRED"))
             try:
                 await self._commit(rows, [])
             except Reject:
@@ -426,9 +442,9 @@ class ExchangeService:
                 continue
             if market and o.market != market:
                 continue
-            if side and o.side.value != side:
+            if side and o.side != side:
                 continue
-            if status and o.status.value != status:
+            if status and o.status != status:
                 continue
             out.append(order_wire(self._row(o)))
         return out

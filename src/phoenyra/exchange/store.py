@@ -23,7 +23,6 @@ from sqlalchemy import (
     String,
     Table,
     Text,
-    UniqueConstraint,
     bindparam,
     create_engine,
     event,
@@ -33,6 +32,8 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.engine import Engine
+
+from .wire import ORDER_COLUMNS, TRADE_COLUMNS
 
 metadata = MetaData()
 # On SQLite only INTEGER PRIMARY KEY is the rowid itself; BIGINT would add a second index.
@@ -76,7 +77,15 @@ orders = Table(
     Column("reject_code", String(32), nullable=True),
     Column("created_at", Float, nullable=False),
     Column("updated_at", Float, nullable=False),
-    UniqueConstraint("account_id", "client_order_id", name="uq_orders_account_client_id"),
+    # One order per account and client id; orders without one (most) are not indexed.
+    Index(
+        "uq_orders_account_client_id",
+        "account_id",
+        "client_order_id",
+        unique=True,
+        sqlite_where=text("client_order_id IS NOT NULL"),
+        postgresql_where=text("client_order_id IS NOT NULL"),
+    ),
     # Only open orders are looked up by status (to rebuild the books); keep the index small.
     Index("ix_orders_open", "status", sqlite_where=text(OPEN), postgresql_where=text(OPEN)),
     Index("ix_orders_account_id", "account_id", "id"),
@@ -193,17 +202,20 @@ def _upsert(dialect: str, table: Table, key: str, update_cols: Iterable[str]):
     )
 
 
-def _sqlite_insert_sql(table: Table, suffix: str = "") -> str:
-    cols = [c.name for c in table.columns]
+def _sqlite_insert_sql(table: Table, columns: tuple[str, ...], suffix: str = "") -> str:
+    """A positional INSERT of one row in ``columns`` order, which must be the table's."""
+    if tuple(c.name for c in table.columns) != columns:
+        raise RuntimeError(f"{table.name}: the row tuples' columns differ from the table's")
     return (
-        f"INSERT INTO {table.name} ({', '.join(cols)}) "
-        f"VALUES ({', '.join(':' + c for c in cols)}) {suffix}"
+        f"INSERT INTO {table.name} ({', '.join(columns)}) "
+        f"VALUES ({', '.join('?' for _ in columns)}) {suffix}"
     ).rstrip()
 
 
 class Store:
     def __init__(self, url: str, sqlite_synchronous: str = "FULL") -> None:
         self.url = url
+        self.sqlite_synchronous = sqlite_synchronous
         self.engine = make_engine(url, sqlite_synchronous)
         self.dialect = self.engine.dialect.name
         self._order_upsert = _upsert(
@@ -212,11 +224,24 @@ class Store:
         # The hot path on SQLite goes straight to the driver (see ``write_batch``).
         self._sqlite_order_upsert = _sqlite_insert_sql(
             orders,
+            ORDER_COLUMNS,
             "ON CONFLICT (id) DO UPDATE SET filled = excluded.filled, "
             "status = excluded.status, updated_at = excluded.updated_at, "
             "reject_code = excluded.reject_code",
         )
-        self._sqlite_trade_insert = _sqlite_insert_sql(trades)
+        self._sqlite_trade_insert = _sqlite_insert_sql(trades, TRADE_COLUMNS)
+
+    @property
+    def sqlite_file(self) -> str | None:
+        """The database file on SQLite (None for PostgreSQL and in-memory databases)."""
+        if self.dialect != "sqlite":
+            return None
+        path = self.engine.url.database
+        return None if not path or path == ":memory:" else path
+
+    def sqlite_statements(self) -> dict[str, str]:
+        """The hot path's positional INSERT texts, for the SQLite writer process."""
+        return {"orders": self._sqlite_order_upsert, "trades": self._sqlite_trade_insert}
 
     # -- schema ---------------------------------------------------------------------------
     def migrate(self) -> None:
@@ -237,10 +262,12 @@ class Store:
             conn.execute(select(1))
 
     # -- hot path: one transaction per batch ----------------------------------------------
-    def write_batch(self, order_rows: list[dict], trade_rows: list[dict]) -> None:
+    def write_batch(self, order_rows: list[tuple], trade_rows: list[tuple]) -> None:
+        """Store order rows (insert, or update the changing columns of a known id) and new trade
+        rows, tuples in ``ORDER_COLUMNS`` / ``TRADE_COLUMNS`` order, in one transaction."""
         if self.dialect == "sqlite":
-            # The driver binds the row dicts to named parameters itself: SQLAlchemy's
-            # per-row parameter processing is most of the CPU of a batch.
+            # The driver binds the tuples positionally itself: SQLAlchemy's per-row parameter
+            # processing, and named binding from dicts, are most of the CPU of a batch.
             raw = self.engine.raw_connection()
             try:
                 cur = raw.cursor()
@@ -257,9 +284,14 @@ class Store:
             return
         with self.engine.begin() as conn:
             if order_rows:
-                conn.execute(self._order_upsert, order_rows)
+                conn.execute(
+                    self._order_upsert,
+                    [dict(zip(ORDER_COLUMNS, r, strict=True)) for r in order_rows],
+                )
             if trade_rows:
-                conn.execute(trades.insert(), trade_rows)
+                conn.execute(
+                    trades.insert(), [dict(zip(TRADE_COLUMNS, r, strict=True)) for r in trade_rows]
+                )
 
     # -- loading at start -----------------------------------------------------------------
     def max_ids(self) -> tuple[int, int]:
@@ -268,7 +300,7 @@ class Store:
             max_trade = conn.execute(select(func.max(trades.c.id))).scalar() or 0
         return max_order, max_trade
 
-    def iter_orders_for_restore(self) -> Iterator[dict]:
+    def iter_orders_for_restore(self) -> Iterator[tuple]:
         """Open orders, and closed ones that carry a client id (for idempotency), in id order."""
         q = (
             select(orders)
@@ -280,13 +312,13 @@ class Store:
         )
         with self.engine.connect() as conn:
             for row in conn.execution_options(yield_per=10_000).execute(q):
-                yield row._asdict()
+                yield tuple(row)
 
-    def iter_trades(self) -> Iterator[dict]:
+    def iter_trades(self) -> Iterator[tuple]:
         with self.engine.connect() as conn:
             q = select(trades).order_by(trades.c.id)
             for row in conn.execution_options(yield_per=10_000).execute(q):
-                yield row._asdict()
+                yield tuple(row)
 
     # -- accounts and keys ----------------------------------------------------------------
     def load_accounts(self) -> list[dict]:
@@ -408,21 +440,21 @@ class Store:
             ).rowcount
 
     # -- reads for the API ----------------------------------------------------------------
-    def get_order(self, order_id: int) -> dict | None:
+    def get_order(self, order_id: int) -> tuple | None:
         with self.engine.connect() as conn:
             row = conn.execute(select(orders).where(orders.c.id == order_id)).first()
-        return row._asdict() if row else None
+        return tuple(row) if row else None
 
-    def trades_for_order(self, order_id: int) -> list[dict]:
+    def trades_for_order(self, order_id: int) -> list[tuple]:
         q = (
             select(trades)
             .where((trades.c.buy_order_id == order_id) | (trades.c.sell_order_id == order_id))
             .order_by(trades.c.id)
         )
         with self.engine.connect() as conn:
-            return [r._asdict() for r in conn.execute(q)]
+            return [tuple(r) for r in conn.execute(q)]
 
-    def page_orders(self, after: int | None, limit: int, filters: dict[str, Any]) -> list[dict]:
+    def page_orders(self, after: int | None, limit: int, filters: dict[str, Any]) -> list[tuple]:
         q = select(orders).order_by(orders.c.id.desc()).limit(limit)
         if after is not None:
             q = q.where(orders.c.id < after)
@@ -430,7 +462,7 @@ class Store:
             if value is not None:
                 q = q.where(orders.c[col] == value)
         with self.engine.connect() as conn:
-            return [r._asdict() for r in conn.execute(q)]
+            return [tuple(r) for r in conn.execute(q)]
 
     def page_trades(
         self,
@@ -441,7 +473,7 @@ class Store:
         since: float | None = None,
         until: float | None = None,
         side: str | None = None,
-    ) -> list[dict]:
+    ) -> list[tuple]:
         """Trades newest first; ``side`` (with ``account_id``) keeps that account's BUY or SELL
         trades only."""
         q = select(trades).order_by(trades.c.id.desc()).limit(limit)
@@ -462,7 +494,7 @@ class Store:
         if until is not None:
             q = q.where(trades.c.executed_at < until)
         with self.engine.connect() as conn:
-            return [r._asdict() for r in conn.execute(q)]
+            return [tuple(r) for r in conn.execute(q)]
 
     # -- market prices --------------------------------------------------------------------
     def upsert_prices(

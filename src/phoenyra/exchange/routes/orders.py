@@ -13,7 +13,7 @@ from ...core.orders import OrderStatus, Side
 from ..auth import CAN_TRADE, require
 from ..deps import Reader, Service, Trader, json_response, parse_cursor, parse_time
 from ..service import OrderRequest
-from ..wire import order_wire, trade_wire
+from ..wire import O_ACCOUNT, O_ID, order_wire, trade_wire
 from .models import (
     BookOut,
     ErrorResponse,
@@ -123,7 +123,7 @@ async def active_orders(
 )
 def get_order(order_id: int, account: Reader, service: Service):
     row = service.store.get_order(order_id)
-    if row is None or not (account.sees_all or row["account_id"] == account.id):
+    if row is None or not (account.sees_all or row[O_ACCOUNT] == account.id):
         raise Reject("NOT_FOUND", f"Order {order_id} does not exist.", 404)
     live = service.engine.open_orders.get(order_id)
     body = order_wire(service._row(live) if live is not None else row)
@@ -163,7 +163,7 @@ def all_orders(
         "account_id": None if account.sees_all else account.id,
     }
     rows = service.store.page_orders(parse_cursor(cursor), limit, filters)
-    nxt = str(rows[-1]["id"]) if len(rows) == limit else None
+    nxt = str(rows[-1][O_ID]) if len(rows) == limit else None
     return json_response({"items": [order_wire(r) for r in rows], "next": nxt})
 
 

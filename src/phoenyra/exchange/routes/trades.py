@@ -9,7 +9,7 @@ from fastapi import APIRouter, Query
 from ...core.errors import Reject
 from ...core.orders import Side
 from ..deps import Reader, Service, json_response, parse_cursor, parse_time
-from ..wire import trade_wire
+from ..wire import T_ID, T_MARKET, trade_wire
 from .models import TradeOut, TradePage
 from .orders import ERRORS
 
@@ -30,7 +30,7 @@ async def recent_trades(
 ):
     out = []
     for row in reversed(service.recent_trades):
-        if market and row["market"] != market:
+        if market and row[T_MARKET] != market:
             continue
         out.append(trade_wire(row, account.id))
         if len(out) >= limit:
@@ -68,5 +68,5 @@ def all_trades(
         parse_time("until", until),
         side.value if side else None,
     )
-    nxt = str(rows[-1]["id"]) if len(rows) == limit else None
+    nxt = str(rows[-1][T_ID]) if len(rows) == limit else None
     return json_response({"items": [trade_wire(r, account.id) for r in rows], "next": nxt})
