@@ -5,7 +5,6 @@ from __future__ import annotations
 import contextlib
 import logging
 import math
-import time
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -85,33 +84,21 @@ class _TooLarge(Exception):
     pass
 
 
-class Timing:
-    """Records the request-duration histogram per route template (pure ASGI, cheap)."""
+class RequestTimer:
+    """The request-duration histogram per route template, fed by ``RequestIds`` at the end of
+    each request (one middleware layer fewer on the order path); labelled children cached."""
 
-    def __init__(self, app, service: ExchangeService) -> None:
-        self.app = app
-        self.service = service
+    def __init__(self, service: ExchangeService) -> None:
+        self.histogram = service.metrics.http
+        self.children: dict[tuple[str, str, int], object] = {}
 
-    async def __call__(self, scope, receive, send):
-        if scope["type"] != "http":
-            return await self.app(scope, receive, send)
-        started = time.perf_counter()
-        status = 500
-
-        async def send_wrapper(message):
-            nonlocal status
-            if message["type"] == "http.response.start":
-                status = message["status"]
-            await send(message)
-
-        try:
-            await self.app(scope, receive, send_wrapper)
-        finally:
-            route = scope.get("route")
-            path = getattr(route, "path", "unmatched")
-            self.service.metrics.http.labels(scope["method"], path, str(status)).observe(
-                time.perf_counter() - started
-            )
+    def __call__(self, scope: dict, status: int, seconds: float) -> None:
+        route = scope.get("route")
+        key = (scope["method"], getattr(route, "path", "unmatched"), status)
+        child = self.children.get(key)
+        if child is None:
+            child = self.children[key] = self.histogram.labels(key[0], key[1], str(status))
+        child.observe(seconds)
 
 
 def create_app(settings: Settings, store: Store | None = None) -> FastAPI:
@@ -195,8 +182,7 @@ def create_app(settings: Settings, store: Store | None = None) -> FastAPI:
 
     app.openapi = openapi
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
-    app.add_middleware(Timing, service=service)
-    app.add_middleware(RequestIds, access_log=settings.access_log)
+    app.add_middleware(RequestIds, access_log=settings.access_log, observe=RequestTimer(service))
     return app
 
 
