@@ -72,7 +72,7 @@ try:
 except ImportError:  # pragma: no cover - uvicorn[standard] installs it
     uvloop = None
 
-from common import cpu_model, git_commit
+from common import cpu_model, cpu_probe_ms, git_commit
 
 HERE = Path(__file__).resolve().parent
 RESULTS = HERE / "results" / "durable.json"
@@ -738,6 +738,7 @@ def main(argv: list[str] | None = None) -> int:
     }
 
     machine["fsync_4k_ms_at_start"] = fsync_probe(base)
+    machine["cpu_probe_ms_at_start"] = cpu_probe_ms()
     total = max(args.orders, args.sweep_orders if args.sweep else 0)
     progress(f"generating {total:,} orders (seed {args.seed}) ...")
     stream, workload = generate(total, args.seed)
@@ -802,6 +803,7 @@ def main(argv: list[str] | None = None) -> int:
         }
 
     machine["fsync_4k_ms_at_end"] = fsync_probe(base)
+    machine["cpu_probe_ms_at_end"] = cpu_probe_ms()
     if hasattr(os, "getloadavg"):
         machine["loadavg_at_end"] = list(os.getloadavg())
     result = {
@@ -841,6 +843,10 @@ def main(argv: list[str] | None = None) -> int:
         f"{machine['cpus_online']}); database on {fs['device']} ({fs['fstype']}) at {fs['mount']}"
     )
     out(f"Date {result['date']}, git commit {result['git_commit'] or 'unknown'}")
+    out(
+        f"CPU probe (10 M Python additions, best of 3): {machine['cpu_probe_ms_at_start']:.0f} ms "
+        f"before, {machine['cpu_probe_ms_at_end']:.0f} ms after (this VM's speed varies ~2x)"
+    )
     f0, f1 = machine["fsync_4k_ms_at_start"], machine["fsync_4k_ms_at_end"]
     load = machine["loadavg_at_start"]
     out(

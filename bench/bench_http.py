@@ -77,7 +77,7 @@ from fastapi import FastAPI, Header
 from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field
 
-from common import git_commit, git_dirty, machine, version_of
+from common import cpu_probe_ms, git_commit, git_dirty, machine, version_of
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
@@ -772,6 +772,7 @@ def main(argv: list[str] | None = None) -> int:
             "compete for the 2 cores and will lower the numbers (see cpu_cores.everything_else)"
         )
     started = datetime.now(UTC)
+    probe_before = cpu_probe_ms()
     rows = []
     for c in connections:
         for kind in kinds:
@@ -815,6 +816,8 @@ def main(argv: list[str] | None = None) -> int:
             httptools=version_of("httptools"),
             load_average_before=[round(x, 2) for x in load_before],
             load_average_after=[round(x, 2) for x in os.getloadavg()],
+            cpu_probe_ms_before=probe_before,
+            cpu_probe_ms_after=cpu_probe_ms(),
         ),
         "parameters": {
             "duration_s": args.duration,
@@ -849,7 +852,8 @@ def main(argv: list[str] | None = None) -> int:
         f"{m['cpu_model']}, {m['cpus_online']} CPUs, Python {m['python']}, SQLite {m['sqlite']}, "
         f"{m['wrk']}; commit {result['git_commit'] or '?'}"
         f"{' (uncommitted changes)' if result['git_dirty'] else ''}; "
-        f"load average before {load_before[0]:.2f}\n"
+        f"load average before {load_before[0]:.2f}; CPU probe (10 M Python additions) "
+        f"{m['cpu_probe_ms_before']:.0f} ms before, {m['cpu_probe_ms_after']:.0f} ms after\n"
     )
     print(
         f"wrk -t{args.threads}, keep-alive, {args.warmup:g} s warm-up + {args.duration:g} s "

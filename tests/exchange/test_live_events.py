@@ -106,5 +106,7 @@ def test_trader_stream_carries_only_its_own_orders(exchange):
             "/api/orders", json={"market": "epex_it", "side": "BUY", "quantity": 1.0, "price": 2.0}
         )
 
-    (event,) = asyncio.run(ws_events(signed_url(exchange, key_id=key_id), 1, act))
+    # Market-data events go to everyone and may come in between; the first order event is ours.
+    url = signed_url(exchange, key_id=key_id)
+    (event,) = asyncio.run(ws_events(url, 1, act, types={"order", "trade"}))
     assert event["type"] == "order" and event["data"]["account_id"] == me["id"]

@@ -15,6 +15,11 @@ the answer to the previous one):
   ``OK``; on an error it rolls back and answers ``ER`` with the error. Nothing is answered
   before the commit has returned.
 
+Checkpoints (copying the WAL back into the database file, with its fsync) run in a second
+thread on its own connection, ``PASSIVE`` so they never block a commit; the committing
+connection has automatic checkpoints off. A commit therefore waits for its own WAL write and
+fsync only, not for a checkpoint every thousand pages.
+
 A frame from the parent is a 4-byte big-endian length and a pickle (the parent is the only
 writer of the pipe). An answer is two bytes of kind, a 4-byte length and UTF-8 text. The child
 ends at end of input and, on Linux, is killed with its parent (``PR_SET_PDEATHSIG``): a writer
@@ -30,11 +35,13 @@ import os
 import pickle
 import sqlite3
 import sys
+import threading
 
 HEADER_SIZE = 4
 OK = b"OK"
 ER = b"ER"
 PR_SET_PDEATHSIG = 1
+CHECKPOINT_EVERY_S = 0.05
 
 
 def _die_with_parent(parent_pid: int) -> None:
@@ -61,6 +68,21 @@ def _answer(out, kind: bytes, text: str = "") -> None:
     out.flush()
 
 
+def _open(path: str, synchronous: str) -> sqlite3.Connection:
+    conn = sqlite3.connect(path, timeout=30, isolation_level=None, check_same_thread=False)
+    conn.execute("PRAGMA journal_mode=WAL")
+    conn.execute(f"PRAGMA synchronous={synchronous}")
+    return conn
+
+
+def _checkpoints(conn: sqlite3.Connection, stop: threading.Event) -> None:
+    """Copy committed WAL frames into the database while the writer goes on committing."""
+    while not stop.wait(CHECKPOINT_EVERY_S):
+        with contextlib.suppress(sqlite3.Error):  # busy now: the next round catches up
+            conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+    conn.close()
+
+
 def main(argv: list[str]) -> int:
     path, synchronous, parent_pid = argv[1], argv[2], int(argv[3])
     _die_with_parent(parent_pid)
@@ -69,18 +91,21 @@ def main(argv: list[str]) -> int:
     if statements is None:
         return 0
     try:
-        conn = sqlite3.connect(path, timeout=30, isolation_level=None)
-        conn.execute("PRAGMA journal_mode=WAL")
-        conn.execute(f"PRAGMA synchronous={synchronous}")
+        conn = _open(path, synchronous)
         conn.execute("PRAGMA foreign_keys=ON")
+        conn.execute("PRAGMA wal_autocheckpoint=0")
+        checkpointer = _open(path, synchronous)
     except Exception as exc:  # the parent reports it
         _answer(out, ER, f"{type(exc).__name__}: {exc}")
         return 1
+    stop = threading.Event()
+    threading.Thread(target=_checkpoints, args=(checkpointer, stop), daemon=True).start()
     _answer(out, OK)
     order_sql, trade_sql = statements["orders"], statements["trades"]
     while True:
         batch = _read_frame(inp)
         if batch is None:
+            stop.set()
             conn.close()
             return 0
         order_rows, trade_rows = batch

@@ -215,6 +215,7 @@ class ProcessBackend:
         # Called with None or the error once the batch in flight is answered.
         self._on_done: Callable[[BaseException | None], None] | None = None
         self._buf = bytearray()
+        self._ready = None  # a select.poll() on the answer pipe while a child runs
 
     @property
     def pid(self) -> int | None:
@@ -255,6 +256,9 @@ class ProcessBackend:
         fd = proc.stdout.fileno()
         os.set_blocking(fd, False)
         self._loop.add_reader(fd, self._readable)
+        # For ``poll``: asks whether an answer waits without a read that raises when none does.
+        self._ready = select.poll()
+        self._ready.register(fd, select.POLLIN)
 
     def _send(self, obj) -> None:
         body = pickle.dumps(obj, protocol=pickle.HIGHEST_PROTOCOL)
@@ -307,7 +311,7 @@ class ProcessBackend:
             self._answer(None if kind == b"OK" else RuntimeError(text))
 
     def poll(self) -> None:
-        if self._on_done is not None and self._proc is not None:
+        if self._on_done is not None and self._proc is not None and self._ready.poll(0):
             self._readable()
 
     def _answer(self, exc: BaseException | None) -> None:
