@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 import math
@@ -90,7 +91,7 @@ class PlainRoute(Route):
 
     def matches(self, scope):
         match, child = super().matches(scope)
-        if match is Match.FULL:
+        if match is not Match.NONE:  # a 405 on the path is labelled with it, as FastAPI does
             child["route"] = self
         return match, child
 
@@ -129,6 +130,12 @@ def create_app(settings: Settings, store: Store | None = None) -> FastAPI:
         try:
             yield
         finally:
+            # The optimiser's auto-trading loop places orders: end it before storage closes.
+            auto = getattr(app.state, "schedule_auto", None)
+            if auto is not None and auto.task is not None:
+                auto.task.cancel()
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await auto.task
             await service.stop()
 
     app = FastAPI(

@@ -255,7 +255,10 @@ class ExchangeService:
                     log.exception("rebuilding state from storage failed; service not ready")
             raise Reject(
                 "STORAGE_UNAVAILABLE",
-                "The order could not be stored, so it was not accepted. Retry shortly.",
+                "The database failed while this change was being stored, so it could not be "
+                "confirmed. If the database took it before failing it is in effect now: check "
+                "GET /api/orders, or resend with the same client_order_id, which never makes a "
+                "second order.",
                 503,
             ) from exc
 
@@ -274,7 +277,7 @@ class ExchangeService:
         if req.client_order_id is not None:
             original = self.engine.find_client_order(account.id, req.client_order_id)
             if original is not None:
-                await self.writer.flush()  # the original may still be in flight
+                await self._commit([], [])  # the original may still be in flight
                 body = order_wire(self._row(original))
                 body["trades"] = [
                     trade_wire(t)
@@ -376,6 +379,8 @@ class ExchangeService:
             bus.publish({"type": "trade", "data": t})
 
     async def cancel_order(self, account: Account, order_id: int) -> dict:
+        if not self.ready:
+            raise Reject("NOT_READY", "The exchange is starting, stopping or recovering.", 503)
         order = self.engine.open_orders.get(order_id)
         if order is None or not (account.role == "admin" or order.account_id == account.id):
             row = await asyncio.to_thread(self.store.get_order, order_id)

@@ -90,23 +90,23 @@ def iso(ts: float | None) -> str | None:
     (microseconds rounded half-even, then cut to milliseconds), with the date and time of the
     whole second cached: the order path renders several times per order.
     """
-    global _last_ts, _last_iso
+    global _last
     if ts is None:
         return None
-    if ts == _last_ts:  # an order's created_at, updated_at and its trades' times often agree
-        return _last_iso
+    last = _last  # one tuple, read and replaced whole: safe from the threadpool's endpoints too
+    if ts == last[0]:  # an order's created_at, updated_at and its trades' times often agree
+        return last[1]
     second = math.floor(ts)
     micros = round((ts - second) * 1e6)
     if micros >= 1_000_000:
         second += 1
         micros -= 1_000_000
     text = f"{_iso_second(second)}.{micros // 1000:03d}Z"
-    _last_ts, _last_iso = ts, text
+    _last = (ts, text)
     return text
 
 
-_last_ts: float | None = None
-_last_iso: str | None = None
+_last: tuple[float | None, str | None] = (None, None)
 
 
 def parse_iso(value: str) -> float:

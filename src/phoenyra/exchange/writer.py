@@ -36,7 +36,7 @@ from .store import Store
 CHILD = Path(__file__).with_name("sqlite_writer.py")
 HEADER_SIZE = 4  # frames: a 4-byte big-endian length, then the body
 START_TIMEOUT_S = 30.0
-PIPE_BYTES = 1 << 20  # a batch of thousands of rows fits the pipe: the loop never waits on it
+PIPE_BYTES = 1 << 20  # where the system allows it, a batch of thousands of rows fits the pipe
 
 
 class WriteFailed(Exception):
@@ -78,6 +78,7 @@ class GroupCommitWriter:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._inflight: asyncio.Future | None = None
         self._failed: WriteFailed | None = None
+        self._closed = False
         self.batches = 0
         self.rows = 0
 
@@ -89,7 +90,13 @@ class GroupCommitWriter:
         if self._loop is not None:
             # After a failure nothing more can be made durable; the next start reloads storage.
             with contextlib.suppress(WriteFailed):
-                await self.flush()
+                # Requests submitted while a flush commits are launched after it: flush until
+                # nothing is queued or in flight, then refuse whatever comes later.
+                while True:
+                    await self.flush()
+                    if self._inflight is None and not self._waiters:
+                        break
+            self._closed = True
             self._loop = None
         self._backend.close()
 
@@ -99,6 +106,10 @@ class GroupCommitWriter:
         return self._backend.pid
 
     def submit(self, order_rows: list[tuple], trade_rows: list[tuple]) -> asyncio.Future:
+        if self._closed:
+            fut = asyncio.get_running_loop().create_future()
+            fut.set_exception(WriteFailed("the exchange is stopping; nothing more is stored"))
+            return fut
         pending = self._orders
         for row in order_rows:
             pending[row[0]] = row  # a later state of the same order replaces the earlier one
@@ -238,6 +249,10 @@ class ProcessBackend:
             ],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
+            # Its own session: a Ctrl-C or a service manager's stop signal to the exchange's
+            # process group must not end the writer before the exchange has flushed; it ends
+            # when its input closes, and with the exchange (PR_SET_PDEATHSIG).
+            start_new_session=True,
         )
         self._proc = proc
         self._buf.clear()
@@ -347,7 +362,10 @@ class ProcessBackend:
             self._send((order_rows, trade_rows))
         except Exception as exc:  # a dead pipe or a child that cannot start: fail this batch
             self._on_done = None
-            if self._proc is not None and self._proc.poll() is not None:
+            if self._proc is not None:
+                # A child that cannot take a batch is not trusted with the next one either.
+                with contextlib.suppress(OSError):
+                    self._proc.kill()
                 self._reap()
             # Answered from the loop, never from inside the writer's own launch.
             self._loop.call_soon(on_done, exc)
@@ -355,3 +373,4 @@ class ProcessBackend:
     def close(self) -> None:
         # End of input: the child finishes (nothing is in flight after the writer's flush).
         self._reap()
+        self._answer(RuntimeError("the writer process was stopped"))
