@@ -157,3 +157,33 @@ def test_healthcheck_command_exit_status_follows_the_answer(exchange):
     missing = check(exchange.base_url + "/no-such-page")
     assert missing.returncode == 1 and "HTTP 404" in missing.stderr
     assert check(f"http://127.0.0.1:{free_port()}/healthz").returncode == 1
+
+
+def test_the_order_path_carries_request_ids_access_log_and_error_answers(exchange):
+    """POST /api/orders is served in front of FastAPI's middleware (the hot path): it must still
+    echo request ids, write its access-log line and answer errors like every other route."""
+    url = exchange.base_url + "/api/orders"
+    order = {"market": "epex_at", "side": "BUY", "quantity": 1.0, "price": 50.0}
+    unauth = httpx.post(url, json=order, headers={"X-Request-ID": "order-1"})
+    assert unauth.status_code == 401 and unauth.headers["X-Request-ID"] == "order-1"
+    assert unauth.json()["error"]["code"] == "UNAUTHENTICATED"
+    bad = httpx.post(
+        url,
+        content=b"{not json",
+        headers={"X-API-Key": "demo", "Content-Type": "application/json", "X-Request-ID": "o-2"},
+    )
+    assert bad.status_code == 422 and bad.json()["error"]["code"] == "MALFORMED_JSON"
+    assert len(bad.headers["X-Request-ID"]) == 3
+    big = httpx.post(url, content=b"{" + b" " * 70_000 + b"}", headers={"X-API-Key": "demo"})
+    assert big.status_code == 413 and big.json()["error"]["code"] == "BODY_TOO_LARGE"
+    assert len(big.headers["X-Request-ID"]) == 32
+
+    def logged():
+        lines = _json_lines(exchange.log_path.read_text())
+        return {line.get("request_id"): line for line in lines if line.get("event") == "request"}
+
+    lines = wait_until(
+        lambda: "o-2" in logged() and logged(), 5, "no access log line", exchange.log
+    )
+    assert lines["order-1"]["path"] == "/api/orders" and lines["order-1"]["method"] == "POST"
+    assert lines["order-1"]["status"] == 401 and lines["o-2"]["status"] == 422

@@ -10,7 +10,6 @@ import math
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
-from starlette.routing import Match, Route
 
 from ..config import Settings
 from ..core.errors import Reject
@@ -86,14 +85,31 @@ class _TooLarge(Exception):
     pass
 
 
-class PlainRoute(Route):
-    """A Starlette route that names itself in the scope, as FastAPI's routes do (for metrics)."""
+class ExchangeApp(FastAPI):
+    """FastAPI with the order path in front of its middleware stack.
 
-    def matches(self, scope):
-        match, child = super().matches(scope)
-        if match is not Match.NONE:  # a 405 on the path is labelled with it, as FastAPI does
-            child["route"] = self
-        return match, child
+    POST /api/orders is the exchange's hot path. Measured on this project's 2-vCPU VM, the
+    stack in front of a route (Starlette's error and exception middleware, FastAPI's telemetry,
+    body-limit and exit-stack layers, the router) cost about as much server CPU as the order
+    itself, and FastAPI's per-route machinery as much again. ``order_entry`` runs the same
+    documented handler (``routes/orders.py``) behind our own request-id/timing and body-limit
+    middleware, and answers errors with the same exception handlers as every other route.
+    Everything else, including other methods on /api/orders, goes through FastAPI.
+    """
+
+    order_entry = None  # set by create_app: an ASGI app
+
+    async def __call__(self, scope, receive, send):
+        if (
+            scope["type"] == "http"
+            and scope["path"] == "/api/orders"
+            and scope["method"] == "POST"
+            and self.order_entry is not None
+        ):
+            scope["app"] = self
+            await self.order_entry(scope, receive, send)
+            return
+        await super().__call__(scope, receive, send)
 
 
 class RequestTimer:
@@ -138,7 +154,7 @@ def create_app(settings: Settings, store: Store | None = None) -> FastAPI:
                     await auto.task
             await service.stop()
 
-    app = FastAPI(
+    app = ExchangeApp(
         title="Phoenyra BESS Trade — Exchange",
         version="0.1.0",
         description=DESCRIPTION,
@@ -186,12 +202,36 @@ def create_app(settings: Settings, store: Store | None = None) -> FastAPI:
         log.exception("unhandled error", extra={"path": request.url.path})
         return error("INTERNAL", "Internal error; it was logged.", 500)
 
+    handlers = (
+        (Reject, on_reject),
+        (RequestValidationError, on_invalid),
+        (StarletteHTTPException, on_http),
+        (Exception, on_crash),
+    )
+
     for module in (orders, trades, accounts, bess, market, config, health, ws, schedule):
         app.include_router(module.router)
-    # The order path skips FastAPI's per-request route machinery: the handler reads its key and
-    # body itself (see routes/orders.py), so a plain Starlette route in front of the documented
-    # APIRoute runs the same function; other methods on the path fall through to the APIRoutes.
-    app.router.routes.insert(0, PlainRoute("/api/orders", orders.place_order, methods=["POST"]))
+    # The documented route of POST /api/orders: its path labels the order path's metrics.
+    order_route = next(
+        r for r in orders.router.routes if r.path == "/api/orders" and "POST" in r.methods
+    )
+
+    async def order_entry(scope, receive, send):
+        scope["route"] = order_route
+        request = Request(scope, receive)
+        try:
+            response = await orders.place_order(request)
+        except Exception as exc:
+            handler = next(h for kind, h in handlers if isinstance(exc, kind))
+            response = await handler(request, exc)
+        await response(scope, receive, send)
+
+    timer = RequestTimer(service)
+    app.order_entry = RequestIds(
+        BodyLimit(order_entry, max_bytes=settings.max_body_bytes),
+        access_log=settings.access_log,
+        observe=timer,
+    )
     generate_openapi = app.openapi
 
     def openapi() -> dict:
@@ -204,7 +244,7 @@ def create_app(settings: Settings, store: Store | None = None) -> FastAPI:
 
     app.openapi = openapi
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
-    app.add_middleware(RequestIds, access_log=settings.access_log, observe=RequestTimer(service))
+    app.add_middleware(RequestIds, access_log=settings.access_log, observe=timer)
     return app
 
 
