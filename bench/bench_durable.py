@@ -72,7 +72,7 @@ try:
 except ImportError:  # pragma: no cover - uvicorn[standard] installs it
     uvloop = None
 
-from common import cpu_model, cpu_probe_ms, git_commit
+from common import cpu_model, cpu_probe_ms, cpu_seconds, git_commit, proc_stat
 
 HERE = Path(__file__).resolve().parent
 RESULTS = HERE / "results" / "durable.json"
@@ -666,14 +666,8 @@ def fsync_probe(base: Path | None, samples: int = 200) -> dict:
 
 def process_cpu_s(pid: int | None) -> float | None:
     """User + system CPU seconds of a process so far (Linux /proc), None without one."""
-    if pid is None:
-        return None
-    try:
-        with open(f"/proc/{pid}/stat", encoding="ascii") as f:
-            fields = f.read().rsplit(")", 1)[1].split()
-    except OSError:
-        return None
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    stat = None if pid is None else proc_stat(f"/proc/{pid}/stat")
+    return None if stat is None else cpu_seconds(stat[1])
 
 
 def fmt_int(x: float) -> str:

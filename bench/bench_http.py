@@ -77,7 +77,16 @@ from fastapi import FastAPI, Header
 from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field
 
-from common import cpu_probe_ms, git_commit, git_dirty, machine, version_of
+from common import (
+    CLK_TCK,
+    cpu_probe_ms,
+    cpu_seconds,
+    git_commit,
+    git_dirty,
+    machine,
+    proc_stat,
+    version_of,
+)
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
@@ -445,7 +454,6 @@ class Server:
 
 
 # -- measuring --------------------------------------------------------------------------------
-CLK_TCK = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
 
 
 def thread_cpu(pid: int) -> dict[str, float]:
@@ -457,13 +465,11 @@ def thread_cpu(pid: int) -> dict[str, float]:
     except OSError:
         return out
     for tid in tids:
-        try:
-            raw = (tid / "stat").read_text()
-        except OSError:
+        stat = proc_stat(tid / "stat")
+        if stat is None:
             continue
-        name = raw[raw.index("(") + 1 : raw.rindex(")")]
-        fields = raw[raw.rindex(")") + 2 :].split()
-        cpu = (int(fields[11]) + int(fields[12])) / CLK_TCK
+        name, fields = stat
+        cpu = cpu_seconds(fields)
         if tid.name == str(pid):
             name = "main"
         else:
@@ -471,14 +477,10 @@ def thread_cpu(pid: int) -> dict[str, float]:
         out[name] = out.get(name, 0.0) + cpu
     # Child processes (the exchange's SQLite writer process) count as the server's CPU too.
     for child in child_pids(pid):
-        try:
-            raw = Path(f"/proc/{child}/stat").read_text()
-        except OSError:
-            continue
-        fields = raw[raw.rindex(")") + 2 :].split()
-        # utime, stime, then cutime, cstime: the child's own children as well.
-        cpu = sum(int(x) for x in fields[11:15]) / CLK_TCK
-        out["child process"] = out.get("child process", 0.0) + cpu
+        stat = proc_stat(f"/proc/{child}/stat")
+        if stat is not None:  # its own children's CPU as well
+            cpu = cpu_seconds(stat[1], children=True)
+            out["child process"] = out.get("child process", 0.0) + cpu
     return out
 
 
@@ -487,11 +489,8 @@ def child_pids(pid: int) -> list[int]:
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
             continue
-        try:
-            raw = (entry / "stat").read_text()
-        except OSError:
-            continue
-        if int(raw[raw.rindex(")") + 2 :].split()[1]) == pid:
+        stat = proc_stat(entry / "stat")
+        if stat is not None and int(stat[1][1]) == pid:
             out.append(int(entry.name))
     return out
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import platform
 import subprocess
 from pathlib import Path
@@ -36,6 +37,29 @@ def cpu_probe_ms(repeat: int = 3) -> float:
             total += i
         best = min(best, time.perf_counter() - started)
     return round(best * 1000, 1)
+
+
+CLK_TCK = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+
+
+def proc_stat(path: str | Path) -> tuple[str, list[str]] | None:
+    """A /proc/.../stat file as (command name, the fields after it), None if it is gone.
+
+    The fields list starts at the state: ``[1]`` is the parent pid, ``[11]``/``[12]`` the user
+    and system CPU ticks, ``[13]``/``[14]`` those of the waited-for children.
+    """
+    try:
+        with open(path, encoding="ascii", errors="replace") as f:
+            raw = f.read()
+    except OSError:
+        return None
+    close = raw.rindex(")")
+    return raw[raw.index("(") + 1 : close], raw[close + 2 :].split()
+
+
+def cpu_seconds(fields: list[str], children: bool = False) -> float:
+    """User + system CPU seconds from ``proc_stat`` fields (with its reaped children's)."""
+    return sum(int(x) for x in fields[11 : 15 if children else 13]) / CLK_TCK
 
 
 def git(*args: str) -> str | None:

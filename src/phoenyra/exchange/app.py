@@ -202,13 +202,6 @@ def create_app(settings: Settings, store: Store | None = None) -> FastAPI:
         log.exception("unhandled error", extra={"path": request.url.path})
         return error("INTERNAL", "Internal error; it was logged.", 500)
 
-    handlers = (
-        (Reject, on_reject),
-        (RequestValidationError, on_invalid),
-        (StarletteHTTPException, on_http),
-        (Exception, on_crash),
-    )
-
     for module in (orders, trades, accounts, bess, market, config, health, ws, schedule):
         app.include_router(module.router)
     # The documented route of POST /api/orders: its path labels the order path's metrics.
@@ -222,8 +215,10 @@ def create_app(settings: Settings, store: Store | None = None) -> FastAPI:
         try:
             response = await orders.place_order(request)
         except Exception as exc:
-            handler = next(h for kind, h in handlers if isinstance(exc, kind))
-            response = await handler(request, exc)
+            # The handler registered for the nearest class, as Starlette looks it up.
+            handlers = app.exception_handlers
+            kind = next(k for k in type(exc).__mro__ if k in handlers)
+            response = await handlers[kind](request, exc)
         await response(scope, receive, send)
 
     timer = RequestTimer(service)

@@ -45,9 +45,6 @@ class Tally(Collector):
         values = self.values
         values[key] = values.get(key, 0.0) + amount
 
-    def value(self, *key: str) -> float:
-        return self.values.get(key, 0.0)
-
     def describe(self):
         yield CounterMetricFamily(self.name, self.documentation, labels=self.labels)
 

@@ -262,6 +262,12 @@ class ExchangeService:
                 503,
             ) from exc
 
+    def _require_ready(self) -> None:
+        """Orders and cancels change the books: refused while state is loading, rebuilding
+        after a failed commit, or the service is stopping."""
+        if not self.ready:
+            raise Reject("NOT_READY", "The exchange is starting, stopping or recovering.", 503)
+
     def _publish_orders(self, orders: list[tuple]) -> None:
         if not self.bus.subscribers:
             return
@@ -271,8 +277,7 @@ class ExchangeService:
     # -- orders ---------------------------------------------------------------------------
     async def place_order(self, account: Account, req: OrderRequest) -> tuple[int, dict]:
         """Returns (HTTP status, order with the trades it caused). Raises Reject on refusal."""
-        if not self.ready:
-            raise Reject("NOT_READY", "The exchange is starting or recovering.", 503)
+        self._require_ready()
         now = time.time()
         if req.client_order_id is not None:
             original = self.engine.find_client_order(account.id, req.client_order_id)
@@ -379,8 +384,7 @@ class ExchangeService:
             bus.publish({"type": "trade", "data": t})
 
     async def cancel_order(self, account: Account, order_id: int) -> dict:
-        if not self.ready:
-            raise Reject("NOT_READY", "The exchange is starting, stopping or recovering.", 503)
+        self._require_ready()
         order = self.engine.open_orders.get(order_id)
         if order is None or not (account.role == "admin" or order.account_id == account.id):
             row = await asyncio.to_thread(self.store.get_order, order_id)

@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 from functools import lru_cache
 
 from ..core.markets import QUARTER_HOUR, MarketSpec
-from ..core.orders import Order, OrderStatus, Side, TimeInForce, Trade
+from ..core.orders import OPEN_STATUSES, Order, OrderStatus, Side, TimeInForce, Trade
 
 ORDER_COLUMNS = (
     "id",
@@ -74,8 +74,6 @@ TRADE_COLUMNS = (
     T_AGGRESSOR,
     T_EXECUTED,
 ) = range(len(TRADE_COLUMNS))
-
-OPEN = ("ACCEPTED", "PARTIALLY_FILLED")
 
 
 @lru_cache(maxsize=4096)
@@ -182,7 +180,7 @@ def order_wire(row) -> dict:
         "price": price,
         "status": status,
         "filled": filled,
-        "remaining": round(quantity - filled, 10) if status in OPEN else 0.0,
+        "remaining": round(quantity - filled, 10) if status in OPEN_STATUSES else 0.0,
         "time_in_force": tif,
         "delivery_start": iso(ds),
         "delivery_end": iso(ds + QUARTER_HOUR) if ds is not None else None,
