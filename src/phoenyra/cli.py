@@ -76,6 +76,10 @@ def exchange(host: str | None, port: int | None, log_level: str, reload: bool) -
         "log_config": None,
         "access_log": False,
         "timeout_graceful_shutdown": 5,
+        # uvicorn parses forwarded headers on every request by default; only a proxy in front
+        # (compose: Caddy, whose address is not known in advance) makes them worth trusting.
+        "proxy_headers": settings.exchange_trust_proxy,
+        "forwarded_allow_ips": "*" if settings.exchange_trust_proxy else None,
     }
     if tls:
         options |= {

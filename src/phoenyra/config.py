@@ -60,6 +60,12 @@ class Settings(BaseSettings):
     # Exchange service
     exchange_host: str = Field("127.0.0.1", validation_alias=AliasChoices("EXCHANGE_HOST"))
     exchange_port: int = Field(9000, validation_alias=AliasChoices("EXCHANGE_PORT"))
+    exchange_trust_proxy: bool = Field(
+        False,
+        validation_alias=AliasChoices("EXCHANGE_TRUST_PROXY"),
+        description="behind a TLS-terminating proxy: take the client address and scheme from "
+        "its X-Forwarded-For/-Proto headers (off: those headers are not even parsed)",
+    )
     api_key: str | None = Field(None, validation_alias=AliasChoices("API_KEY"))
     hmac_secret: str | None = Field(None, validation_alias=AliasChoices("HMAC_SECRET"))
     bess_api_key: str | None = Field(None, validation_alias=AliasChoices("BESS_API_KEY"))

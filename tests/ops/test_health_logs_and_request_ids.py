@@ -58,6 +58,32 @@ def test_exchange_logs_json_lines_with_the_request_id_it_echoes(exchange):
     assert len(_json_lines("\n".join(text))) == len(text)
 
 
+def _logged_client(proc, request_id: str) -> str:
+    def line():
+        for entry in _json_lines(proc.log_path.read_text()):
+            if entry.get("event") == "request" and entry.get("request_id") == request_id:
+                return entry
+        return None
+
+    return wait_until(line, 5, "no access log line", proc.log)["client"]
+
+
+def test_forwarded_client_addresses_are_believed_only_behind_a_trusted_proxy(exchange, tmp_path):
+    forwarded = {"X-Forwarded-For": "203.0.113.7", "X-Forwarded-Proto": "https"}
+    # Reached directly, anyone could claim any address: the header is ignored.
+    httpx.get(exchange.base_url + "/healthz", headers={**forwarded, "X-Request-ID": "direct-1"})
+    assert _logged_client(exchange, "direct-1") == "127.0.0.1"
+    # Behind the TLS proxy (compose sets EXCHANGE_TRUST_PROXY) the log names the real client.
+    proxied = ExchangeProcess(
+        tmp_path, LOG_FORMAT="json", PHOENYRA_ACCESS_LOG="true", EXCHANGE_TRUST_PROXY="true"
+    ).start()
+    try:
+        httpx.get(proxied.base_url + "/healthz", headers={**forwarded, "X-Request-ID": "proxy-1"})
+        assert _logged_client(proxied, "proxy-1") == "203.0.113.7"
+    finally:
+        proxied.stop()
+
+
 def test_an_unknown_log_format_is_refused():
     r = subprocess.run(
         [sys.executable, "-m", "phoenyra.cli", "exchange", "--port", "1"],
