@@ -16,6 +16,11 @@ def _past_quarter() -> str:
     return t.isoformat()
 
 
+def _quarter_in(delta: timedelta) -> str:
+    t = datetime.now(UTC).replace(minute=0, second=0, microsecond=0) + delta
+    return t.isoformat()
+
+
 CASES = [
     ({**GOOD, "quantity": 0}, 422, "VALIDATION_ERROR"),
     ({**GOOD, "quantity": -1.0}, 422, "VALIDATION_ERROR"),
@@ -33,6 +38,13 @@ CASES = [
     ({**GOOD, "delivery_start": "2030-01-01T10:07:00Z"}, 422, "INVALID_DELIVERY"),
     ({**GOOD, "delivery_start": "2030-01-01T10:00:00"}, 422, "VALIDATION_ERROR"),
     ({**GOOD, "client_order_id": "has space"}, 422, "VALIDATION_ERROR"),
+    # Finite but beyond any integer of ticks or lots: refused by the bounds, not a crash.
+    ({**GOOD, "quantity": 1e308}, 422, "QUANTITY_TOO_LARGE"),
+    ({**GOOD, "price": 1e308}, 422, "PRICE_OUT_OF_BOUNDS"),
+    ({**GOOD, "price": -1e308}, 422, "PRICE_OUT_OF_BOUNDS"),
+    # A mistyped year: before, this was stored, answered 500 and broke order listings.
+    ({**GOOD, "delivery_start": "9999-12-31T23:45:00Z"}, 422, "INVALID_DELIVERY"),
+    ({**GOOD, "delivery_start": _quarter_in(timedelta(days=8))}, 422, "INVALID_DELIVERY"),
 ]
 
 
@@ -99,3 +111,18 @@ def test_unknown_route_and_bad_cursor_get_json_errors(exchange, trader):
     assert r.status_code == 422 and r.json()["error"]["code"] == "INVALID_TIME"
     r = trader.get("/api/book", params={"market": "epex_at", "delivery_start": "soon"})
     assert r.status_code == 422 and r.json()["error"]["code"] == "INVALID_DELIVERY"
+
+
+@pytest.mark.parametrize("order_id", ["9223372036854775808", "-9223372036854775809", "1" * 23])
+def test_order_ids_no_database_can_hold_are_unknown_orders(trader, order_id):
+    # Before: 500 (the driver could not bind the integer) and a dropped connection.
+    for method in ("GET", "DELETE"):
+        r = trader.request(method, f"/api/orders/{order_id}")
+        assert r.status_code == 404 and r.json()["error"]["code"] == "NOT_FOUND", r.text
+    assert trader.get("/api/orders").status_code == 200  # the same connection still answers
+
+
+@pytest.mark.parametrize("path", ["/orders", "/trades"])
+def test_cursors_no_database_can_hold_are_refused(trader, path):
+    r = trader.get(path, params={"cursor": "9" * 24})
+    assert r.status_code == 422 and r.json()["error"]["code"] == "INVALID_CURSOR", r.text

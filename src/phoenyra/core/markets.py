@@ -53,6 +53,9 @@ class MarketSpec:
     gate_closure_s: int = 300  # product books close this long before delivery starts
     mark_source: MarkSource = MarkSource.DAYAHEAD
     max_quantity: float = 10_000.0  # MWh per order: a fat-finger guard
+    # Products trade at most this far ahead (EPEX lists the next day's; the optimiser plans
+    # up to 7 days): a guard against mistyped years, which would open books nobody trades.
+    max_horizon_s: int = 7 * 86_400
     # Derived integer bounds, filled in by __post_init__.
     min_ticks: int = field(init=False, default=0)
     max_ticks: int = field(init=False, default=0)
@@ -79,6 +82,9 @@ class MarketSpec:
     def price_to_ticks(self, price: float) -> int:
         if not math.isfinite(price):
             raise Reject("INVALID_PRICE", "Price must be a finite number in EUR/MWh.")
+        half = self.tick / 2
+        if not self.min_price - half <= price <= self.max_price + half:
+            raise self._out_of_bounds(price)  # checked first: 1e308 / tick is not an integer
         ticks = round(price / self.tick)
         if abs(ticks * self.tick - price) > self.tick * 1e-6:
             raise Reject(
@@ -87,16 +93,21 @@ class MarketSpec:
                 f"on {self.name}.",
             )
         if not self.min_ticks <= ticks <= self.max_ticks:
-            raise Reject(
-                "PRICE_OUT_OF_BOUNDS",
-                f"Price {price} EUR/MWh is outside the bounds of {self.name} "
-                f"({self.min_price} to {self.max_price} EUR/MWh).",
-            )
+            raise self._out_of_bounds(price)
         return ticks
+
+    def _out_of_bounds(self, price: float) -> Reject:
+        return Reject(
+            "PRICE_OUT_OF_BOUNDS",
+            f"Price {price} EUR/MWh is outside the bounds of {self.name} "
+            f"({self.min_price} to {self.max_price} EUR/MWh).",
+        )
 
     def quantity_to_lots(self, quantity: float) -> int:
         if not math.isfinite(quantity) or quantity <= 0:
             raise Reject("INVALID_QUANTITY", "Quantity must be a positive finite number of MWh.")
+        if quantity > self.max_quantity + self.lot / 2:
+            raise self._too_large(quantity)  # checked first: 1e308 / lot is not an integer
         lots = round(quantity / self.lot)
         if lots <= 0 or abs(lots * self.lot - quantity) > self.lot * 1e-6:
             raise Reject(
@@ -105,12 +116,15 @@ class MarketSpec:
                 f"on {self.name}.",
             )
         if lots > self.max_lots:
-            raise Reject(
-                "QUANTITY_TOO_LARGE",
-                f"Quantity {quantity} MWh exceeds the per-order maximum of "
-                f"{self.max_quantity} MWh on {self.name}.",
-            )
+            raise self._too_large(quantity)
         return lots
+
+    def _too_large(self, quantity: float) -> Reject:
+        return Reject(
+            "QUANTITY_TOO_LARGE",
+            f"Quantity {quantity} MWh exceeds the per-order maximum of {self.max_quantity} MWh "
+            f"on {self.name}.",
+        )
 
     def ticks_to_price(self, ticks: int) -> float:
         k = self.ticks_per_eur
@@ -134,6 +148,12 @@ class MarketSpec:
             )
         if delivery_start <= now:
             raise Reject("INVALID_DELIVERY", "delivery_start is in the past.")
+        if delivery_start - now > self.max_horizon_s:
+            raise Reject(
+                "INVALID_DELIVERY",
+                f"delivery_start is too far ahead: {self.name} trades products at most "
+                f"{self.max_horizon_s / 86_400:g} days before delivery.",
+            )
         if delivery_start - self.gate_closure_s <= now:
             raise Reject(
                 "MARKET_CLOSED",

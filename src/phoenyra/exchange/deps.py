@@ -61,6 +61,17 @@ def json_response(body: object, status: int = 200, headers: dict | None = None) 
     )
 
 
+# Ids and cursors are 64-bit integers in both databases; larger ones cannot name anything.
+MAX_DB_ID = 2**63 - 1
+
+
+def existing_order_id(order_id: int) -> int:
+    """A path's order id, refused as unknown when no database column could hold it."""
+    if not 0 < order_id <= MAX_DB_ID:
+        raise Reject("NOT_FOUND", f"Order {order_id} does not exist.", 404)
+    return order_id
+
+
 def parse_cursor(cursor: str | None) -> int | None:
     if cursor is None or cursor == "":
         return None
@@ -70,7 +81,7 @@ def parse_cursor(cursor: str | None) -> int | None:
         raise Reject(
             "INVALID_CURSOR", "cursor must be the 'next' value of a previous page."
         ) from None
-    if value < 0:
+    if not 0 <= value <= MAX_DB_ID:
         raise Reject("INVALID_CURSOR", "cursor must be the 'next' value of a previous page.")
     return value
 

@@ -11,7 +11,15 @@ from pydantic import ValidationError
 from ...core.errors import Reject
 from ...core.orders import OrderStatus, Side
 from ..auth import CAN_TRADE, require
-from ..deps import Reader, Service, Trader, json_response, parse_cursor, parse_time
+from ..deps import (
+    Reader,
+    Service,
+    Trader,
+    existing_order_id,
+    json_response,
+    parse_cursor,
+    parse_time,
+)
 from ..service import OrderRequest
 from ..wire import O_ACCOUNT, O_ID, order_wire, trade_wire
 from .models import (
@@ -122,7 +130,7 @@ async def active_orders(
     summary="One order with all its trades",
 )
 def get_order(order_id: int, account: Reader, service: Service):
-    row = service.store.get_order(order_id)
+    row = service.store.get_order(existing_order_id(order_id))
     if row is None or not (account.sees_all or row[O_ACCOUNT] == account.id):
         raise Reject("NOT_FOUND", f"Order {order_id} does not exist.", 404)
     live = service.engine.open_orders.get(order_id)
@@ -138,7 +146,7 @@ def get_order(order_id: int, account: Reader, service: Service):
     summary="Cancel an open order",
 )
 async def cancel_order(order_id: int, account: Trader, service: Service):
-    return json_response(await service.cancel_order(account, order_id))
+    return json_response(await service.cancel_order(account, existing_order_id(order_id)))
 
 
 @router.get(
