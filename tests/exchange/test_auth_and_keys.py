@@ -6,6 +6,7 @@ import subprocess
 import sys
 import time
 
+from phoenyra.exchange.store import Store
 from support import ROOT, ExchangeProcess, new_trader
 
 
@@ -134,5 +135,21 @@ def test_production_mode_starts_with_real_secrets(tmp_path):
             assert c.get("/api/orders").status_code == 401  # the demo key means nothing here
         with proc.client("k" * 32) as c:
             assert c.get("/api/accounts/me").json()["role"] == "admin"
+    finally:
+        proc.stop()
+
+
+def test_the_telemetry_services_account_of_an_older_database_is_unlinked(tmp_path):
+    # Before telemetry keys were bound to their battery, the service's account was linked to
+    # the default battery; left so, it could no longer report the fleet's other batteries.
+    ExchangeProcess(tmp_path).start().stop()
+    store = Store(f"sqlite:///{tmp_path / 'exchange.db'}")
+    account = next(a for a in store.load_accounts() if a["name"] == "bess-telemetry")
+    store.set_account_battery(account["id"], "default")
+    store.close()
+    proc = ExchangeProcess(tmp_path).start()
+    try:
+        with proc.client("demo-bess") as bess:
+            assert bess.get("/api/accounts/me").json()["battery_id"] is None
     finally:
         proc.stop()

@@ -113,3 +113,37 @@ def test_a_device_without_temperature_reports_null_and_must_say_so(exchange):
     assert history[-1]["temperature_c"] is None
     assert 'phoenyra_bess_soc_percent{battery="no-thermo"} 55.0' in text
     assert 'phoenyra_bess_temperature_celsius{battery="no-thermo"}' not in text
+
+
+def _status(client, battery_id: str) -> float | None:
+    return client.get("/api/bess/status", params={"battery_id": battery_id}).json()["soc_percent"]
+
+
+def test_a_telemetry_key_linked_to_a_battery_reports_that_battery_only(exchange):
+    now = time.time()
+    with exchange.client() as admin:
+        admin.post("/api/batteries", json={"battery_id": "linz-3"})
+        r = admin.post(
+            "/api/accounts",
+            json={"name": "linz-3-meter", "role": "telemetry", "battery_id": "linz-3"},
+        )
+        assert r.status_code == 201, r.text
+        key = r.json()["api_key"]
+        before = _status(admin, "default")
+    with exchange.client(key) as meter:
+        # Another battery's SoC (which opens and closes its trading) cannot be moved with it.
+        other = meter.post("/api/bess/telemetry", json=reading("default", 12.0, now))
+        assert other.status_code == 403 and other.json()["error"]["code"] == "FORBIDDEN"
+        assert "linz-3" in other.json()["error"]["message"]
+        # Without a battery id the reading is for the key's own battery, not 'default'.
+        body = reading("linz-3", 55.0, now)
+        del body["battery_id"]
+        own = meter.post("/api/bess/telemetry", json=body)
+        assert own.status_code == 202 and own.json()["battery_id"] == "linz-3", own.text
+    with exchange.client() as admin:
+        assert _status(admin, "default") == before
+        assert _status(admin, "linz-3") == 55.0
+    # The telemetry service's key (not linked) reports every battery it is configured for.
+    with exchange.client("demo-bess") as service:
+        r = service.post("/api/bess/telemetry", json=reading("linz-3", 56.0, now + 1))
+        assert r.status_code == 202, r.text

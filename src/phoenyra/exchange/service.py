@@ -138,7 +138,9 @@ class ExchangeService:
         existing = {a["name"]: a for a in self.store.load_accounts()}
         configured = (
             ("operator", "admin", DEFAULT_BATTERY, s.effective_api_key, "api"),
-            ("bess-telemetry", "telemetry", DEFAULT_BATTERY, s.effective_bess_api_key, "bess"),
+            # The telemetry service reports every battery it is configured for: not linked to
+            # one (a telemetry account linked to a battery may report that battery only).
+            ("bess-telemetry", "telemetry", None, s.effective_bess_api_key, "bess"),
             ("market-feed", "feed", None, s.effective_feed_api_key, "feed"),
             # Not linked to a battery: it stands for the other participants of the market.
             (
@@ -153,6 +155,10 @@ class ExchangeService:
             if key is None:
                 continue
             row = existing.get(name) or self.store.create_account(name, role, battery, now)
+            if role == "telemetry" and row["battery_id"] != battery:
+                # Databases from before telemetry keys were bound to their battery linked the
+                # service's account to the default battery, which would now confine it there.
+                self.store.set_account_battery(row["id"], battery)
             self.keyring.configure(key, key_id, row["id"])
 
     def _load_state(self) -> None:

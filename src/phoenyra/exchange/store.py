@@ -355,6 +355,12 @@ class Store:
             "created_at": now,
         }
 
+    def set_account_battery(self, account_id: int, battery_id: str | None) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(
+                accounts.update().where(accounts.c.id == account_id).values(battery_id=battery_id)
+            )
+
     def add_key(
         self,
         account_id: int,

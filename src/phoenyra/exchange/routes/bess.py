@@ -9,18 +9,29 @@ from fastapi import APIRouter, Query
 
 from ...core.errors import Reject
 from ..deps import Admin, AnyAccount, Service, TelemetrySender, json_response, parse_time
+from ..service import DEFAULT_BATTERY
 from .models import BatteryIn, BatteryLimitsIn, BatteryReading, BatteryStatus, TelemetryIn
 from .orders import ERRORS
 
 router = APIRouter(tags=["bess"])
 
 
-async def _receive(body: TelemetryIn, service):
+async def _receive(body: TelemetryIn, account, service):
+    # A telemetry key linked to a battery speaks for that battery only: a leaked or mistyped
+    # key must not move another battery's SoC, which opens and closes its trading.
+    own = account.battery_id if account.role == "telemetry" else None
+    battery_id = body.battery_id or own or DEFAULT_BATTERY
+    if own is not None and battery_id != own:
+        raise Reject(
+            "FORBIDDEN",
+            f"This key reports battery {own!r} only, not {battery_id!r}.",
+            403,
+        )
     at = body.timestamp.timestamp() if body.timestamp else time.time()
     if at > time.time() + 60:
         raise Reject("INVALID_TELEMETRY", "timestamp is in the future.")
     status = await service.record_battery_status(
-        body.battery_id, body.soc_percent, body.power_mw, body.temperature_c, at, body.source
+        battery_id, body.soc_percent, body.power_mw, body.temperature_c, at, body.source
     )
     return json_response(status, 202)
 
@@ -33,7 +44,7 @@ async def _receive(body: TelemetryIn, service):
     summary="Receive telemetry from an external system",
 )
 async def bess_telemetry(body: TelemetryIn, account: TelemetrySender, service: Service):
-    return await _receive(body, service)
+    return await _receive(body, account, service)
 
 
 @router.post(
@@ -44,7 +55,7 @@ async def bess_telemetry(body: TelemetryIn, account: TelemetrySender, service: S
     summary="Send BESS telemetry (same contract as /api/bess/telemetry)",
 )
 async def telemetry(body: TelemetryIn, account: TelemetrySender, service: Service):
-    return await _receive(body, service)
+    return await _receive(body, account, service)
 
 
 def _status(service, battery_id: str):

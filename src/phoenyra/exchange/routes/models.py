@@ -179,7 +179,13 @@ class KeyRotated(BaseModel):
 
 class TelemetryIn(BaseModel):
     model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
-    battery_id: str = Field("default", max_length=64, description="Battery the reading is for")
+    battery_id: str | None = Field(
+        None,
+        min_length=1,
+        max_length=64,
+        description="Battery the reading is for (default: the key's battery, else 'default'). "
+        "A telemetry key linked to a battery reports that battery only.",
+    )
     soc_percent: float = Field(ge=0, le=100, strict=True, description="State of charge in percent")
     power_mw: float = Field(
         strict=True, description="Active power in MW, + discharging / − charging"
