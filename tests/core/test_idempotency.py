@@ -116,12 +116,13 @@ def test_a_refused_placement_does_not_reserve_its_client_order_id(engine):
     assert result.order.status is OrderStatus.ACCEPTED
 
 
-def test_an_order_rejected_by_a_risk_rule_is_returned_for_its_client_order_id(engine, buy):
+def test_an_order_rejected_by_a_risk_rule_leaves_its_client_order_id_free(engine, buy):
     rejected = engine.reject(1, "epex_at", Side.BUY, 100, 1, 0.0, "SOC_LIMIT", client_order_id="r")
-
-    repeat = buy(1, 100, 1, client_order_id="r")
-
-    assert repeat.duplicate
-    assert repeat.order is rejected
     assert (rejected.status, rejected.reject_code) == (OrderStatus.REJECTED, "SOC_LIMIT")
-    assert engine.open_orders == {}
+    assert engine.find_client_order(1, "r") is None
+
+    retry = buy(1, 100, 1, client_order_id="r")  # judged afresh once the battery allows it
+
+    assert not retry.duplicate and retry.order is not rejected
+    assert retry.order.status is OrderStatus.ACCEPTED
+    assert buy(1, 100, 1, client_order_id="r").order is retry.order  # now the id is taken

@@ -43,6 +43,37 @@ def test_buy_is_refused_above_max_soc_and_sell_is_allowed(battery):
         op.delete(f"/api/orders/{r.json()['id']}")
 
 
+def test_a_refused_order_does_not_use_up_its_client_order_id(battery):
+    """A bot resends the same order until the battery allows it: the retry is judged afresh."""
+    body = _order("BUY", 0.1, price=-498.0, client_order_id="charge-when-room")
+    set_soc(battery, 95.0)
+    with battery.client() as op:
+        refused = op.post("/api/orders", json=body)
+        assert refused.status_code == 422 and refused.json()["error"]["code"] == "SOC_LIMIT"
+        again = op.post("/api/orders", json=body)  # still full: refused again, a new record
+        assert again.status_code == 422
+        assert again.json()["error"]["order_id"] != refused.json()["error"]["order_id"]
+        set_soc(battery, 50.0)
+        placed = op.post("/api/orders", json=body)
+        assert placed.status_code == 201, placed.text
+        order = placed.json()
+        assert order["status"] == "ACCEPTED" and order["client_order_id"] == "charge-when-room"
+        # From now on the id is taken: a repeat returns this order, never a second one.
+        repeat = op.post("/api/orders", json=body)
+        assert repeat.status_code == 200 and repeat.json()["id"] == order["id"]
+        # The refusals stay on record for the audit trail.
+        rejected = op.get("/orders", params={"status": "REJECTED", "limit": 1000}).json()["items"]
+        mine = {o["id"] for o in rejected if o["client_order_id"] == "charge-when-room"}
+        assert mine == {refused.json()["error"]["order_id"], again.json()["error"]["order_id"]}
+    # After a restart the taken id still answers with the accepted order.
+    battery.stop()
+    battery.start()
+    with battery.client() as op:
+        repeat = op.post("/api/orders", json=body)
+        assert repeat.status_code == 200 and repeat.json()["id"] == order["id"]
+        op.delete(f"/api/orders/{order['id']}")
+
+
 def test_sell_is_refused_below_min_soc_and_buy_is_allowed(battery):
     set_soc(battery, 14.0)
     with battery.client() as op:

@@ -53,5 +53,11 @@ def test_client_id_index_migration_keeps_orders_and_the_guarantee(database_url):
         assert ids == [1, 2, 3]
         with pytest.raises(IntegrityError), store.engine.begin() as conn:
             conn.execute(insert(orders), [row(6, "a")])
+        # 0007: refused orders do not take their id, any number of them may share it.
+        with store.engine.begin() as conn:
+            conn.execute(insert(orders), [{**row(7, "c"), "status": "REJECTED"}])
+            conn.execute(insert(orders), [{**row(8, "c"), "status": "REJECTED"}, row(9, "c")])
+        with pytest.raises(IntegrityError), store.engine.begin() as conn:
+            conn.execute(insert(orders), [{**row(10, "c"), "status": "FILLED"}])
     finally:
         store.close()

@@ -100,14 +100,11 @@ class MatchingEngine:
         delivery_start: int | None,
         client_order_id: str | None,
     ) -> Order:
-        """A new order with the next id, indexed by its client id (idempotent entry)."""
-        order = Order(
+        """A new order with the next id."""
+        return Order(
             self._order_id(), account_id, market, side, price, quantity, tif, delivery_start,
             now, client_order_id,
         )  # fmt: skip
-        if client_order_id is not None:
-            self._client_ids[(account_id, client_order_id)] = order
-        return order
 
     def place(
         self,
@@ -134,6 +131,8 @@ class MatchingEngine:
         order = self._new_order(
             account_id, market, side, price, quantity, now, tif, delivery_start, client_order_id
         )
+        if client_order_id is not None:  # taken: a repeat returns this order (idempotent entry)
+            self._client_ids[(account_id, client_order_id)] = order
         key = (market, delivery_start)
         book = self.books.get(key)
         if book is None:
@@ -161,7 +160,8 @@ class MatchingEngine:
         delivery_start: int | None = None,
         client_order_id: str | None = None,
     ) -> Order:
-        """Record an order refused by a risk rule: it gets an id and status REJECTED, no book."""
+        """Record an order refused by a risk rule: it gets an id and status REJECTED, no book.
+        Its client id stays free: a retry with it is judged afresh, not answered with this."""
         order = self._new_order(
             account_id, market, side, price, quantity, now, tif, delivery_start, client_order_id
         )
@@ -203,7 +203,7 @@ class MatchingEngine:
 
     def remember_client_id(self, order: Order) -> None:
         """Index a closed order's client id (restoring from storage) without touching books."""
-        if order.client_order_id is not None:
+        if order.client_order_id is not None and order.status is not REJECTED:
             self._client_ids[(order.account_id, order.client_order_id)] = order
 
     def set_next_ids(self, next_order_id: int, next_trade_id: int) -> None:

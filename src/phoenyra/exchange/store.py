@@ -39,6 +39,7 @@ metadata = MetaData()
 # On SQLite only INTEGER PRIMARY KEY is the rowid itself; BIGINT would add a second index.
 Id = BigInteger().with_variant(Integer, "sqlite")
 OPEN = "status IN ('ACCEPTED', 'PARTIALLY_FILLED')"
+CLIENT_ID_TAKEN = "client_order_id IS NOT NULL AND status <> 'REJECTED'"
 
 accounts = Table(
     "accounts",
@@ -77,14 +78,15 @@ orders = Table(
     Column("reject_code", String(32), nullable=True),
     Column("created_at", Float, nullable=False),
     Column("updated_at", Float, nullable=False),
-    # One order per account and client id; orders without one (most) are not indexed.
+    # One order per account and client id; orders without one (most) are not indexed, nor are
+    # refused ones (a refusal does not use up the id: a retry is judged afresh).
     Index(
         "uq_orders_account_client_id",
         "account_id",
         "client_order_id",
         unique=True,
-        sqlite_where=text("client_order_id IS NOT NULL"),
-        postgresql_where=text("client_order_id IS NOT NULL"),
+        sqlite_where=text(CLIENT_ID_TAKEN),
+        postgresql_where=text(CLIENT_ID_TAKEN),
     ),
     # Only open orders are looked up by status (to rebuild the books); keep the index small.
     Index("ix_orders_open", "status", sqlite_where=text(OPEN), postgresql_where=text(OPEN)),
@@ -301,12 +303,13 @@ class Store:
         return max_order, max_trade
 
     def iter_orders_for_restore(self) -> Iterator[tuple]:
-        """Open orders, and closed ones that carry a client id (for idempotency), in id order."""
+        """Open orders, and closed ones whose client id is taken (for idempotency), in id
+        order."""
         q = (
             select(orders)
             .where(
                 orders.c.status.in_(("ACCEPTED", "PARTIALLY_FILLED"))
-                | orders.c.client_order_id.is_not(None)
+                | (orders.c.client_order_id.is_not(None) & (orders.c.status != "REJECTED"))
             )
             .order_by(orders.c.id)
         )
