@@ -108,7 +108,10 @@ def test_restart_rebuilds_the_same_books_and_keeps_time_priority(tmp_path, datab
 
 def test_product_book_closes_at_gate_closure_and_its_orders_expire(tmp_path):
     start = math.ceil((time.time() + 30) / 900) * 900
-    gate = int(start - time.time()) - 3  # gate closes about three seconds from now
+    # The gate closes about twelve seconds from now: after the exchange has started (a few
+    # seconds on a slow machine; three was too short on one) and the order is in.
+    closes_at = time.time() + 12
+    gate = int(start - closes_at)
     proc = ExchangeProcess(
         tmp_path, PHOENYRA_MARKETS=f'{{"epex_at": {{"gate_closure_s": {gate}}}}}'
     ).start()
@@ -127,7 +130,7 @@ def test_product_book_closes_at_gate_closure_and_its_orders_expire(tmp_path):
         order_id = r.json()["id"]
         assert r.json()["delivery_end"] is not None
         continuous = trader.post("/api/orders", json={**body, "delivery_start": None}).json()
-        deadline = time.time() + 10
+        deadline = closes_at + 10
         while time.time() < deadline:
             status = trader.get(f"/api/orders/{order_id}").json()["status"]
             if status == "EXPIRED":
