@@ -133,10 +133,17 @@ def test_repeated_client_order_id_returns_the_original_order(exchange):
         "client_order_id": "strategy-7:0001",
     }
     first = trader.post("/api/orders", json=body)
-    again = trader.post("/api/orders", json={**body, "quantity": 5.0})
+    again = trader.post("/api/orders", json=body)
     assert first.status_code == 201 and again.status_code == 200
     assert again.json()["id"] == first.json()["id"]
     assert again.json()["quantity"] == 1.0
+    # A different order under a used id is not a retry: refused, naming the order it is, and
+    # nothing placed (before, it was silently answered with the original).
+    for change in ({"quantity": 5.0}, {"price": 1.01}, {"side": "SELL"}, {"market": "epex_de"}):
+        clash = trader.post("/api/orders", json={**body, **change})
+        assert clash.status_code == 409, clash.text
+        err = clash.json()["error"]
+        assert err["code"] == "CLIENT_ORDER_ID_REUSED" and err["order_id"] == first.json()["id"]
     assert (
         len(
             [

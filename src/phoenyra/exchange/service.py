@@ -34,8 +34,13 @@ from .metrics import ExchangeMetrics
 from .store import Store
 from .wire import (
     O_ACCOUNT,
+    O_DELIVERY,
     O_MARKET,
+    O_PRICE,
+    O_QUANTITY,
+    O_SIDE,
     O_STATUS,
+    O_TIF,
     T_AGGRESSOR,
     T_BUY_ACCOUNT,
     T_BUY_ORDER,
@@ -65,6 +70,18 @@ HISTORY_S = 30 * 86_400
 RECORDED_REFUSALS = frozenset(
     {"SOC_LIMIT", "ENERGY_LIMIT", "BATTERY_STATUS_UNKNOWN", "BATTERY_STATUS_STALE"}
 )
+
+
+def _resends(req: OrderRequest, row: tuple) -> bool:
+    """Whether ``req`` repeats the stored order ``row`` (a retry), field for field."""
+    return (
+        req.market == row[O_MARKET]
+        and req.side._value_ == row[O_SIDE]
+        and req.price == row[O_PRICE]
+        and req.quantity == row[O_QUANTITY]
+        and req.time_in_force._value_ == row[O_TIF]
+        and req.delivery_start == row[O_DELIVERY]
+    )
 
 
 @dataclass(slots=True)
@@ -289,7 +306,18 @@ class ExchangeService:
             original = self.engine.find_client_order(account.id, req.client_order_id)
             if original is not None:
                 await self._commit([], [])  # the original may still be in flight
-                body = order_wire(self._row(original))
+                row = self._row(original)
+                if not _resends(req, row):
+                    raise Reject(
+                        "CLIENT_ORDER_ID_REUSED",
+                        f"client_order_id {req.client_order_id!r} already names order "
+                        f"{original.id} ({row[O_SIDE]} {row[O_QUANTITY]} MWh at {row[O_PRICE]} "
+                        f"EUR/MWh on {row[O_MARKET]}); a resend must repeat that order exactly, "
+                        "a different order needs a new client_order_id.",
+                        409,
+                        order_id=original.id,
+                    )
+                body = order_wire(row)
                 body["trades"] = [
                     trade_wire(t)
                     for t in await asyncio.to_thread(self.store.trades_for_order, original.id)
