@@ -75,6 +75,34 @@ def test_rotated_key_overlaps_then_stops(tmp_path):
         proc.stop()
 
 
+def test_a_leaked_key_is_cut_off_at_once_by_a_rotation_without_overlap(exchange):
+    leaked = new_trader(exchange)
+    me = leaked.get("/api/accounts/me").json()
+    with exchange.client() as admin:
+        for bad in ({"overlap_s": -1}, {"overlap_s": "soon"}, {"grace": 0}):
+            r = admin.post(f"/api/accounts/{me['id']}/rotate-key", json=bad)
+            assert r.status_code == 422, r.text
+        assert leaked.get("/api/orders").status_code == 200  # a refused rotation changes nothing
+        r = admin.post(f"/api/accounts/{me['id']}/rotate-key", json={"overlap_s": 0})
+    assert r.status_code == 200, r.text
+    gone = leaked.get("/api/orders")
+    assert gone.status_code == 401 and gone.json()["error"]["code"] == "KEY_EXPIRED"
+    with exchange.client(r.json()["api_key"]) as fresh:
+        assert fresh.get("/api/accounts/me").json()["id"] == me["id"]
+
+
+def test_account_names_must_be_distinct_to_a_person(exchange):
+    with exchange.client() as admin:
+        assert (
+            admin.post("/api/accounts", json={"name": "Dana", "role": "viewer"}).status_code == 201
+        )
+        for name in (" ", "dana", "DANA", "Dana ", " Dana", "Dana\t"):
+            r = admin.post("/api/accounts", json={"name": name, "role": "viewer"})
+            assert r.status_code in (409, 422), (name, r.text)
+        names = [a["name"] for a in admin.get("/api/accounts").json()]
+    assert names.count("Dana") == 1 and not {"dana", "DANA", " ", "Dana "} & set(names)
+
+
 def test_account_created_by_the_cli_works_on_a_running_exchange(exchange):
     out = subprocess.run(
         [

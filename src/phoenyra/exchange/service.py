@@ -691,8 +691,17 @@ class ExchangeService:
         )
 
     async def create_account(self, name: str, role: str, battery_id: str | None) -> dict:
-        if any(a.name == name for a in self.keyring.accounts.values()):
-            raise Reject("CONFLICT", f"An account named {name!r} exists already.", 409)
+        folded = name.casefold()
+        clash = next(
+            (a for a in self.keyring.accounts.values() if a.name.casefold() == folded), None
+        )
+        if clash is not None:
+            raise Reject(
+                "CONFLICT",
+                f"An account named {clash.name!r} exists already (names are compared without "
+                "case).",
+                409,
+            )
         if battery_id is not None and battery_id not in self.batteries:
             raise Reject("NOT_FOUND", f"Battery {battery_id!r} is not known.", 404)
         now = time.time()
@@ -702,11 +711,15 @@ class ExchangeService:
         key = await self._issue_key(account.id, now, expire_others_at=None)
         return {**account.to_wire(), "api_key": key}
 
-    async def rotate_key(self, account_id: int) -> dict:
+    async def rotate_key(self, account_id: int, overlap_s: float | None = None) -> dict:
+        """A new key; the account's other keys work ``overlap_s`` longer (default: the
+        configured overlap; 0: they stop now)."""
         if account_id not in self.keyring.accounts:
             raise Reject("NOT_FOUND", f"Account {account_id} does not exist.", 404)
         now = time.time()
-        until = now + self.settings.key_rotation_overlap_s
+        if overlap_s is None:
+            overlap_s = self.settings.key_rotation_overlap_s
+        until = now + overlap_s
         key = await self._issue_key(account_id, now, expire_others_at=until)
         return {"id": account_id, "api_key": key, "previous_keys_valid_until": iso(until)}
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from ..deps import Admin, AnyAccount, Service, json_response
-from .models import AccountCreated, AccountIn, AccountOut, KeyRotated
+from .models import AccountCreated, AccountIn, AccountOut, KeyRotated, RotateKeyIn
 from .orders import ERRORS
 
 router = APIRouter(tags=["accounts"])
@@ -44,7 +44,10 @@ async def me(account: AnyAccount):
     "/api/accounts/{account_id}/rotate-key",
     response_model=KeyRotated,
     responses=ERRORS,
-    summary="Issue a new key; the old ones keep working for the overlap period",
+    summary="Issue a new key; the old ones keep working for the overlap period (or stop now)",
 )
-async def rotate_key(account_id: int, admin: Admin, service: Service):
-    return json_response(await service.rotate_key(account_id))
+async def rotate_key(
+    account_id: int, admin: Admin, service: Service, body: RotateKeyIn | None = None
+):
+    overlap = body.overlap_s if body is not None else None
+    return json_response(await service.rotate_key(account_id, overlap))

@@ -146,8 +146,10 @@ class AccountIn(BaseModel):
     name: str = Field(
         min_length=1,
         max_length=100,
-        pattern=r"^[A-Za-z0-9._@\- ]+$",
-        description="Unique account name",
+        # Inner spaces only: " " and "alice " would pass for another account in a list.
+        pattern=r"^[A-Za-z0-9._@-](?:[A-Za-z0-9._@\- ]*[A-Za-z0-9._@-])?$",
+        description="Unique account name (compared without case); letters, digits, . _ @ - "
+        "and inner spaces",
     )
     role: Literal["admin", "trader", "viewer", "telemetry", "feed"] = Field(
         description="admin: everything; trader: own orders; viewer: read; telemetry: send "
@@ -169,6 +171,17 @@ class AccountOut(BaseModel):
 
 class AccountCreated(AccountOut):
     api_key: str = Field(description="Shown once; store it safely")
+
+
+class RotateKeyIn(BaseModel):
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
+    overlap_s: float | None = Field(
+        None,
+        ge=0,
+        le=30 * 86_400,
+        description="How long the old keys keep working, seconds (default "
+        "PHOENYRA_KEY_ROTATION_OVERLAP_S); 0 cuts them off now, for a leaked key",
+    )
 
 
 class KeyRotated(BaseModel):
