@@ -126,3 +126,11 @@ def test_order_ids_no_database_can_hold_are_unknown_orders(trader, order_id):
 def test_cursors_no_database_can_hold_are_refused(trader, path):
     r = trader.get(path, params={"cursor": "9" * 24})
     assert r.status_code == 422 and r.json()["error"]["code"] == "INVALID_CURSOR", r.text
+
+
+@pytest.mark.parametrize("path", ["/api/orders", "/orders", "/api/trades", "/trades"])
+def test_list_filters_name_a_market_the_exchange_trades(trader, path):
+    # Before: an empty list, which reads as "no orders there" for a mistyped market.
+    r = trader.get(path, params={"market": "epex_xx"})
+    assert r.status_code == 422 and r.json()["error"]["code"] == "UNKNOWN_MARKET", r.text
+    assert trader.get(path, params={"market": "epex_at"}).status_code == 200

@@ -157,6 +157,11 @@ def test_no_prices_no_battery_and_wrong_roles_are_clear_refusals(priced):
 def test_the_loop_re_optimises_when_switched_on_and_stops_when_switched_off(priced):
     set_soc(priced, 50)
     with new_trader(priced, battery_id="default") as c:
+        # A switch that starts trading takes a JSON boolean, not a word that looks like one.
+        for loose in ("yes", "on", 1, "true"):
+            r = c.put("/api/schedule/auto", json={"enabled": loose, "min_interval_s": 1})
+            assert r.status_code == 422, (loose, r.text)
+        assert c.get("/api/schedule/auto").json()["enabled"] is False
         r = c.put("/api/schedule/auto", json={"enabled": True, "min_interval_s": 1})
         assert r.status_code == 200, r.text
         deadline = time.monotonic() + 15

@@ -72,6 +72,14 @@ def existing_order_id(order_id: int) -> int:
     return order_id
 
 
+def market_filter(service, market: str | None) -> str | None:
+    """A list's market filter: a name the exchange trades (422 UNKNOWN_MARKET otherwise, as
+    for an order; an empty list would read as 'no orders there')."""
+    if market is not None:
+        service.engine.spec(market)
+    return market
+
+
 def parse_cursor(cursor: str | None) -> int | None:
     if cursor is None or cursor == "":
         return None

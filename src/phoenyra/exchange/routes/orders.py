@@ -17,6 +17,7 @@ from ..deps import (
     Trader,
     existing_order_id,
     json_response,
+    market_filter,
     parse_cursor,
     parse_time,
 )
@@ -118,7 +119,10 @@ async def active_orders(
 ):
     return json_response(
         service.open_orders(
-            account, market, side.value if side else None, status.value if status else None
+            account,
+            market_filter(service, market),
+            side.value if side else None,
+            status.value if status else None,
         )
     )
 
@@ -165,7 +169,7 @@ def all_orders(
     status: OrderStatus | None = None,
 ):
     filters = {
-        "market": market,
+        "market": market_filter(service, market),
         "side": side.value if side else None,
         "status": status.value if status else None,
         "account_id": None if account.sees_all else account.id,

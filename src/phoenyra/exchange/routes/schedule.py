@@ -26,7 +26,7 @@ from typing import Literal
 
 import numpy as np
 from fastapi import APIRouter, Request
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StrictBool
 
 from ...core.errors import Reject
 from ...core.markets import QUARTER_HOUR, MarketSpec
@@ -208,7 +208,7 @@ class ExecuteOut(BaseModel):
 class AutoIn(BaseModel):
     model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
-    enabled: bool = Field(description="Run the loop")
+    enabled: StrictBool = Field(description='Run the loop (true or false; not "yes")')
     params: ScheduleIn = Field(default_factory=ScheduleIn, description="Schedule parameters")
     min_interval_s: float = Field(
         30, ge=1, le=86_400, description="At most one run per this many seconds"

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Query
 
 from ...core.errors import Reject
 from ...core.orders import Side
-from ..deps import Reader, Service, json_response, parse_cursor, parse_time
+from ..deps import Reader, Service, json_response, market_filter, parse_cursor, parse_time
 from ..wire import T_ID, T_MARKET, trade_wire
 from .models import TradeOut, TradePage
 from .orders import ERRORS
@@ -28,6 +28,7 @@ async def recent_trades(
     market: str | None = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ):
+    market = market_filter(service, market)
     out = []
     for row in reversed(service.recent_trades):
         if market and row[T_MARKET] != market:
@@ -62,7 +63,7 @@ def all_trades(
     rows = service.store.page_trades(
         parse_cursor(cursor),
         limit,
-        market,
+        market_filter(service, market),
         account.id if mine else None,
         parse_time("since", since),
         parse_time("until", until),
