@@ -137,6 +137,14 @@ def test_repeated_client_order_id_returns_the_original_order(exchange):
     assert first.status_code == 201 and again.status_code == 200
     assert again.json()["id"] == first.json()["id"]
     assert again.json()["quantity"] == 1.0
+    # A retry computed the way a bot computes it is the same order: 0.1 * 3 MWh at 1.15 * 100
+    # EUR/MWh are accepted as 0.3 and 115.0, and a resend of the same floats is a resend.
+    near = {**body, "client_order_id": "strategy-7:near", "quantity": 0.1 * 3, "price": 1.15 * 100}
+    placed = trader.post("/api/orders", json=near)
+    assert placed.status_code == 201 and placed.json()["quantity"] == 0.3, placed.text
+    resent = trader.post("/api/orders", json=near)
+    assert resent.status_code == 200 and resent.json()["id"] == placed.json()["id"], resent.text
+    trader.delete(f"/api/orders/{placed.json()['id']}")
     # A different order under a used id is not a retry: refused, naming the order it is, and
     # nothing placed (before, it was silently answered with the original).
     for change in ({"quantity": 5.0}, {"price": 1.01}, {"side": "SELL"}, {"market": "epex_de"}):

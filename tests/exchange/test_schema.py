@@ -59,5 +59,13 @@ def test_client_id_index_migration_keeps_orders_and_the_guarantee(database_url):
             conn.execute(insert(orders), [{**row(8, "c"), "status": "REJECTED"}, row(9, "c")])
         with pytest.raises(IntegrityError), store.engine.begin() as conn:
             conn.execute(insert(orders), [{**row(10, "c"), "status": "FILLED"}])
+        # Below 0007 "c" would be taken three times: the downgrade refuses before any DDL, and
+        # the guarantee still holds afterwards (on SQLite a half-done one dropped the index).
+        with pytest.raises(RuntimeError, match="cannot downgrade"), store.engine.begin() as conn:
+            cfg.attributes["connection"] = conn
+            command.downgrade(cfg, "0006")
+        with pytest.raises(IntegrityError), store.engine.begin() as conn:
+            conn.execute(insert(orders), [{**row(11, "c"), "status": "FILLED"}])
+        store.migrate()  # still at head: nothing to do
     finally:
         store.close()

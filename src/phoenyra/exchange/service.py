@@ -34,13 +34,11 @@ from .metrics import ExchangeMetrics
 from .store import Store
 from .wire import (
     O_ACCOUNT,
-    O_DELIVERY,
     O_MARKET,
     O_PRICE,
     O_QUANTITY,
     O_SIDE,
     O_STATUS,
-    O_TIF,
     T_AGGRESSOR,
     T_BUY_ACCOUNT,
     T_BUY_ORDER,
@@ -72,15 +70,21 @@ RECORDED_REFUSALS = frozenset(
 )
 
 
-def _resends(req: OrderRequest, row: tuple) -> bool:
-    """Whether ``req`` repeats the stored order ``row`` (a retry), field for field."""
+def _resends(req: OrderRequest, original: Order, spec: MarketSpec | None) -> bool:
+    """Whether ``req`` repeats ``original`` (a retry), field for field; prices and quantities
+    compared as ticks and lots, the way the order was accepted (0.1 * 3 is 0.3 MWh)."""
+    if spec is None or req.market != original.market:
+        return False
+    try:
+        price, quantity = spec.price_to_ticks(req.price), spec.quantity_to_lots(req.quantity)
+    except Reject:
+        return False
     return (
-        req.market == row[O_MARKET]
-        and req.side._value_ == row[O_SIDE]
-        and req.price == row[O_PRICE]
-        and req.quantity == row[O_QUANTITY]
-        and req.time_in_force._value_ == row[O_TIF]
-        and req.delivery_start == row[O_DELIVERY]
+        price == original.price
+        and quantity == original.quantity
+        and req.side is original.side
+        and req.time_in_force is original.tif
+        and req.delivery_start == original.delivery_start
     )
 
 
@@ -307,7 +311,7 @@ class ExchangeService:
             if original is not None:
                 await self._commit([], [])  # the original may still be in flight
                 row = self._row(original)
-                if not _resends(req, row):
+                if not _resends(req, original, self.markets.get(req.market)):
                     raise Reject(
                         "CLIENT_ORDER_ID_REUSED",
                         f"client_order_id {req.client_order_id!r} already names order "

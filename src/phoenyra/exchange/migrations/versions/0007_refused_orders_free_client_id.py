@@ -36,11 +36,31 @@ def _create(where: str) -> None:
 
 
 def upgrade() -> None:
-    op.drop_index(NAME, table_name="orders")
+    # SQLite commits DDL at once: if the process dies between the two statements, the next
+    # start runs this again and must not trip over the missing index.
+    op.drop_index(NAME, table_name="orders", if_exists=True)
     _create(TAKEN)
 
 
 def downgrade() -> None:
-    # Fails if a refused order and a later one share an id, as that index would forbid.
-    op.drop_index(NAME, table_name="orders")
+    # The older index forbids a refused order and a later one sharing a client id. Checked
+    # before any DDL: on SQLite a failed CREATE after the DROP would leave no index at all.
+    shared = (
+        op.get_bind()
+        .execute(
+            sa.text(
+                "SELECT COUNT(*) FROM (SELECT account_id, client_order_id FROM orders "
+                "WHERE client_order_id IS NOT NULL GROUP BY account_id, client_order_id "
+                "HAVING COUNT(*) > 1) AS shared"
+            )
+        )
+        .scalar()
+    )
+    if shared:
+        raise RuntimeError(
+            f"cannot downgrade below 0007: {shared} client order ids are shared by a refused "
+            "order and a later one, which the older index forbids; clear client_order_id on "
+            "those REJECTED orders first"
+        )
+    op.drop_index(NAME, table_name="orders", if_exists=True)
     _create(HAS_ID)
