@@ -134,3 +134,4 @@ def test_list_filters_name_a_market_the_exchange_trades(trader, path):
     r = trader.get(path, params={"market": "epex_xx"})
     assert r.status_code == 422 and r.json()["error"]["code"] == "UNKNOWN_MARKET", r.text
     assert trader.get(path, params={"market": "epex_at"}).status_code == 200
+    assert trader.get(path, params={"market": ""}).status_code == 200  # empty: every market

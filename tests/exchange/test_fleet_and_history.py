@@ -140,6 +140,10 @@ def test_a_telemetry_key_linked_to_a_battery_reports_that_battery_only(exchange)
         del body["battery_id"]
         own = meter.post("/api/bess/telemetry", json=body)
         assert own.status_code == 202 and own.json()["battery_id"] == "linz-3", own.text
+        # Nor can it read another battery's device configuration (with its credentials).
+        secrets = meter.get("/api/telemetry/config", params={"battery_id": "default"})
+        assert secrets.status_code == 403, secrets.text
+        assert meter.get("/api/telemetry/config").status_code == 200
     with exchange.client() as admin:
         assert _status(admin, "default") == before
         assert _status(admin, "linz-3") == 55.0

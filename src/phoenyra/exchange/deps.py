@@ -18,7 +18,7 @@ from .auth import (
     Account,
     require,
 )
-from .service import ExchangeService
+from .service import DEFAULT_BATTERY, ExchangeService
 from .wire import parse_iso
 
 
@@ -72,11 +72,23 @@ def existing_order_id(order_id: int) -> int:
     return order_id
 
 
+def telemetry_battery(account: Account, battery_id: str | None) -> str:
+    """The battery a telemetry request is about. A telemetry key linked to a battery speaks
+    for that battery only (its readings move the SoC that opens and closes trading, and its
+    configuration holds the device's credentials); unlinked keys and admins serve the fleet."""
+    own = account.battery_id if account.role == "telemetry" else None
+    battery = battery_id or own or DEFAULT_BATTERY
+    if own is not None and battery != own:
+        raise Reject("FORBIDDEN", f"This key serves battery {own!r} only, not {battery!r}.", 403)
+    return battery
+
+
 def market_filter(service, market: str | None) -> str | None:
     """A list's market filter: a name the exchange trades (422 UNKNOWN_MARKET otherwise, as
     for an order; an empty list would read as 'no orders there')."""
-    if market is not None:
-        service.engine.spec(market)
+    if not market:  # absent or empty: every market
+        return None
+    service.engine.spec(market)
     return market
 
 

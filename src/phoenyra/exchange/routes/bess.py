@@ -8,8 +8,15 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 
 from ...core.errors import Reject
-from ..deps import Admin, AnyAccount, Service, TelemetrySender, json_response, parse_time
-from ..service import DEFAULT_BATTERY
+from ..deps import (
+    Admin,
+    AnyAccount,
+    Service,
+    TelemetrySender,
+    json_response,
+    parse_time,
+    telemetry_battery,
+)
 from .models import BatteryIn, BatteryLimitsIn, BatteryReading, BatteryStatus, TelemetryIn
 from .orders import ERRORS
 
@@ -17,16 +24,7 @@ router = APIRouter(tags=["bess"])
 
 
 async def _receive(body: TelemetryIn, account, service):
-    # A telemetry key linked to a battery speaks for that battery only: a leaked or mistyped
-    # key must not move another battery's SoC, which opens and closes its trading.
-    own = account.battery_id if account.role == "telemetry" else None
-    battery_id = body.battery_id or own or DEFAULT_BATTERY
-    if own is not None and battery_id != own:
-        raise Reject(
-            "FORBIDDEN",
-            f"This key reports battery {own!r} only, not {battery_id!r}.",
-            403,
-        )
+    battery_id = telemetry_battery(account, body.battery_id)
     at = body.timestamp.timestamp() if body.timestamp else time.time()
     if at > time.time() + 60:
         raise Reject("INVALID_TELEMETRY", "timestamp is in the future.")

@@ -13,7 +13,7 @@ from pydantic import BaseModel, Field
 from ...core.errors import Reject
 from ...telemetry.config import TelemetryConfig, load
 from ...telemetry.model import ConfigInvalid, TelemetryError
-from ..deps import Admin, Reader, Service, TelemetrySender, json_response
+from ..deps import Admin, Reader, Service, TelemetrySender, json_response, telemetry_battery
 from ..wire import iso
 from .orders import ERRORS
 
@@ -109,7 +109,8 @@ async def presets(account: Reader):
     responses=ERRORS,
     summary="The configuration with its secrets, for the telemetry service (telemetry role)",
 )
-async def service_config(account: TelemetrySender, service: Service, battery_id: str = "default"):
+async def service_config(account: TelemetrySender, service: Service, battery_id: str | None = None):
+    battery_id = telemetry_battery(account, battery_id)
     return json_response(_out(*await _stored(service, battery_id), masked=False))
 
 
