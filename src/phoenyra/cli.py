@@ -817,13 +817,20 @@ def accounts_list() -> None:
 
 @accounts.command("rotate-key")
 @click.argument("account_id", type=int)
-def accounts_rotate(account_id: int) -> None:
+@click.option(
+    "--overlap-s",
+    type=click.FloatRange(min=0),
+    default=None,
+    help="Seconds the old keys keep working (default PHOENYRA_KEY_ROTATION_OVERLAP_S); "
+    "0 cuts a leaked key off",
+)
+def accounts_rotate(account_id: int, overlap_s: float | None) -> None:
     """Issue a new key; the old ones keep working for the overlap period."""
     from .core.errors import Reject
 
     service = _service()
     try:
-        out = asyncio.run(service.rotate_key(account_id))
+        out = asyncio.run(service.rotate_key(account_id, overlap_s))
     except Reject as exc:
         raise click.ClickException(exc.message) from exc
     click.echo(f"new api key: {out['api_key']}")

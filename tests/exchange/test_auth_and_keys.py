@@ -89,6 +89,15 @@ def test_a_leaked_key_is_cut_off_at_once_by_a_rotation_without_overlap(exchange)
     assert gone.status_code == 401 and gone.json()["error"]["code"] == "KEY_EXPIRED"
     with exchange.client(r.json()["api_key"]) as fresh:
         assert fresh.get("/api/accounts/me").json()["id"] == me["id"]
+    # A key from the environment (here BESS_API_KEY's demo-bess) outlives any rotation: asking
+    # to cut it off says so instead of claiming it is gone.
+    with exchange.client("demo-bess") as bess:
+        bess_id = bess.get("/api/accounts/me").json()["id"]
+        with exchange.client() as admin:
+            r = admin.post(f"/api/accounts/{bess_id}/rotate-key", json={"overlap_s": 0})
+        assert r.status_code == 409 and r.json()["error"]["code"] == "KEY_FROM_ENVIRONMENT"
+        assert "BESS_API_KEY" in r.json()["error"]["message"]
+        assert bess.get("/api/accounts/me").status_code == 200
 
 
 def test_account_names_must_be_distinct_to_a_person(exchange):
@@ -101,6 +110,20 @@ def test_account_names_must_be_distinct_to_a_person(exchange):
             assert r.status_code in (409, 422), (name, r.text)
         names = [a["name"] for a in admin.get("/api/accounts").json()]
     assert names.count("Dana") == 1 and not {"dana", "DANA", " ", "Dana "} & set(names)
+
+
+def test_concurrent_accounts_whose_names_differ_in_case_make_one(exchange):
+    from concurrent.futures import ThreadPoolExecutor
+
+    def create(name):
+        with exchange.client() as admin:
+            return admin.post("/api/accounts", json={"name": name, "role": "viewer"}).status_code
+
+    for round_ in range(5):
+        variants = [f"eve{round_}", f"EVE{round_}", f"Eve{round_}", f"eVe{round_}"]
+        with ThreadPoolExecutor(len(variants)) as pool:
+            codes = sorted(pool.map(create, variants))
+        assert codes == [201, 409, 409, 409], codes
 
 
 def test_account_created_by_the_cli_works_on_a_running_exchange(exchange):

@@ -23,6 +23,10 @@ CAN_ADMIN = frozenset({"admin"})
 CAN_PUSH_PRICES = frozenset({"admin", "feed"})
 
 
+# Letters, digits, . _ @ - and inner spaces: " " or "alice " would pass for another account.
+ACCOUNT_NAME_PATTERN = r"^[A-Za-z0-9._@-](?:[A-Za-z0-9._@\- ]*[A-Za-z0-9._@-])?$"
+
+
 @dataclass(slots=True, frozen=True)
 class Account:
     id: int
@@ -90,6 +94,11 @@ class KeyRing:
 
     def configure(self, key: str, key_id: str, account_id: int) -> None:
         self._configured.append((hash_key(key), key_id, account_id))
+
+    def configured_for(self, account_id: int) -> bool:
+        """Whether the account has a key from the environment (API_KEY, BESS_API_KEY, ...),
+        which lives as long as the setting does: a rotation cannot end it."""
+        return any(acct == account_id for _, _, acct in self._configured)
 
     def authenticate(self, presented: str | None, now: float) -> tuple[Account, str]:
         """The account and key id for a presented key; Reject 401 otherwise."""

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 import time
 from collections import deque
 from dataclasses import dataclass
@@ -19,6 +20,7 @@ from ..core.markets import MarketSpec
 from ..core.orders import Order, Side, TimeInForce, Trade
 from ..core.risk import BatteryLimits, BatteryState, RiskManager
 from .auth import (
+    ACCOUNT_NAME_PATTERN,
     KEY_REFRESH_S,
     Account,
     KeyRing,
@@ -105,6 +107,7 @@ class ExchangeService:
         self.store = store
         self.markets: dict[str, MarketSpec] = settings.markets
         self.keyring = KeyRing()
+        self._names_in_creation: set[str] = set()
         self.nonces = NonceCache(settings.ws_window_s)
         self.bus = EventBus()
         self.metrics = ExchangeMetrics(self)
@@ -695,21 +698,33 @@ class ExchangeService:
         )
 
     async def create_account(self, name: str, role: str, battery_id: str | None) -> dict:
+        if not re.fullmatch(ACCOUNT_NAME_PATTERN, name) or len(name) > 100:
+            raise Reject(
+                "INVALID_NAME",
+                f"Account name {name!r}: use 1-100 letters, digits, '.', '_', '@', '-' and "
+                "inner spaces.",
+            )
         folded = name.casefold()
+        taken = [a.name for a in self.keyring.accounts.values()]
         clash = next(
-            (a for a in self.keyring.accounts.values() if a.name.casefold() == folded), None
+            (n for n in (*taken, *self._names_in_creation) if n.casefold() == folded), None
         )
         if clash is not None:
             raise Reject(
                 "CONFLICT",
-                f"An account named {clash.name!r} exists already (names are compared without "
-                "case).",
+                f"An account named {clash!r} exists already (names are compared without case).",
                 409,
             )
         if battery_id is not None and battery_id not in self.batteries:
             raise Reject("NOT_FOUND", f"Battery {battery_id!r} is not known.", 404)
         now = time.time()
-        row = await asyncio.to_thread(self.store.create_account, name, role, battery_id, now)
+        # Reserved until stored: two requests for "Dana" and "dana" must not both pass the
+        # check above while the first waits for the database (whose index has case).
+        self._names_in_creation.add(name)
+        try:
+            row = await asyncio.to_thread(self.store.create_account, name, role, battery_id, now)
+        finally:
+            self._names_in_creation.discard(name)
         account = Account(row["id"], name, role, battery_id)
         self._register_account(account)
         key = await self._issue_key(account.id, now, expire_others_at=None)
@@ -723,6 +738,14 @@ class ExchangeService:
         now = time.time()
         if overlap_s is None:
             overlap_s = self.settings.key_rotation_overlap_s
+        elif overlap_s == 0 and self.keyring.configured_for(account_id):
+            raise Reject(
+                "KEY_FROM_ENVIRONMENT",
+                f"Account {account_id}'s key is set in the exchange's environment (API_KEY, "
+                "BESS_API_KEY or FEED_API_KEY) and works as long as it is set there: change the "
+                "setting and restart the exchange to cut it off.",
+                409,
+            )
         until = now + overlap_s
         key = await self._issue_key(account_id, now, expire_others_at=until)
         return {"id": account_id, "api_key": key, "previous_keys_valid_until": iso(until)}

@@ -7,6 +7,7 @@ from typing import Literal
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from ...core.orders import OrderStatus, Side, TimeInForce
+from ..auth import ACCOUNT_NAME_PATTERN
 
 
 class ErrorBody(BaseModel):
@@ -146,8 +147,7 @@ class AccountIn(BaseModel):
     name: str = Field(
         min_length=1,
         max_length=100,
-        # Inner spaces only: " " and "alice " would pass for another account in a list.
-        pattern=r"^[A-Za-z0-9._@-](?:[A-Za-z0-9._@\- ]*[A-Za-z0-9._@-])?$",
+        pattern=ACCOUNT_NAME_PATTERN,
         description="Unique account name (compared without case); letters, digits, . _ @ - "
         "and inner spaces",
     )
