@@ -117,8 +117,14 @@ def test_price_bounds_can_be_set_per_market_and_are_kept_in_ticks():
 
 @pytest.mark.parametrize(
     "fields",
-    [{"tick": 0.0}, {"lot": -0.1}, {"min_price": 10.0, "max_price": 10.0}],
-    ids=["zero_tick", "negative_lot", "empty_range"],
+    [
+        {"tick": 0.0},
+        {"lot": -0.1},
+        {"min_price": 10.0, "max_price": 10.0},
+        {"max_horizon_s": 0},
+        {"max_horizon_s": 10**12},
+    ],
+    ids=["zero_tick", "negative_lot", "empty_range", "no_horizon", "endless_horizon"],
 )
 def test_an_inconsistent_market_spec_cannot_be_built(fields):
     with pytest.raises(ValueError):

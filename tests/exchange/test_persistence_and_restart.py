@@ -142,3 +142,48 @@ def test_product_book_closes_at_gate_closure_and_its_orders_expire(tmp_path):
         assert trader.get(f"/api/orders/{continuous['id']}").json()["status"] == "ACCEPTED"
     finally:
         proc.stop()
+
+
+def test_orders_beyond_the_trading_horizon_expire_at_start(tmp_path):
+    """A product further ahead than its market trades (stored before the horizon was checked,
+    e.g. a mistyped year, or after the horizon was shortened) must not stay open: it expires
+    at start, and every listing still answers."""
+    proc = ExchangeProcess(tmp_path).start()
+    try:
+        trader = new_trader(proc)
+        key = trader.headers["X-API-Key"]
+        far = trader.post(
+            "/api/orders",
+            json={
+                "market": "epex_at",
+                "side": "BUY",
+                "quantity": 1.0,
+                "price": 40.0,
+                "delivery_start": _next_quarter(2 * 86_400),
+            },
+        )
+        assert far.status_code == 201, far.text
+        near = trader.post(
+            "/api/orders",
+            json={
+                "market": "epex_at",
+                "side": "BUY",
+                "quantity": 1.0,
+                "price": 40.0,
+                "delivery_start": _next_quarter(1800),
+            },
+        )
+        assert near.status_code == 201, near.text
+    finally:
+        proc.stop()
+    proc = ExchangeProcess(tmp_path, PHOENYRA_MARKETS='{"epex_at": {"max_horizon_s": 86400}}')
+    proc.start()
+    try:
+        with proc.client(key) as trader:
+            assert trader.get(f"/api/orders/{far.json()['id']}").json()["status"] == "EXPIRED"
+            assert trader.get(f"/api/orders/{near.json()['id']}").json()["status"] == "ACCEPTED"
+            assert [o["id"] for o in trader.get("/api/orders").json()] == [near.json()["id"]]
+            assert trader.get("/orders").status_code == 200
+        assert "beyond the trading horizon" in proc.log()
+    finally:
+        proc.stop()

@@ -191,6 +191,21 @@ class MatchingEngine:
                 expired.append(order)
         return expired
 
+    def expire_beyond_horizon(self, now: float) -> list[Order]:
+        """Expire the orders of product books further ahead than their market trades (a
+        mistyped year stored before the horizon was checked, or a shortened horizon)."""
+        expired: list[Order] = []
+        for key in [k for k in self.books if k[1] is not None]:
+            market, delivery_start = key
+            if delivery_start - now <= self.markets[market].max_horizon_s:
+                continue
+            book = self.books.pop(key)
+            for order in list(book.open_orders()):
+                book.cancel(order, now, status=EXPIRED)
+                del self.open_orders[order.id]
+                expired.append(order)
+        return expired
+
     def restore(self, order: Order) -> None:
         """Put back an order loaded from storage (in id order, so time priority is kept)."""
         if order.client_order_id is not None:

@@ -72,6 +72,8 @@ class MarketSpec:
         object.__setattr__(self, "mark_source", MarkSource(self.mark_source))
         if self.min_price >= self.max_price:
             raise ValueError(f"market {self.name}: min_price must be below max_price")
+        if not 0 < self.max_horizon_s <= 366 * 86_400:
+            raise ValueError(f"market {self.name}: max_horizon_s must be 1 s to 366 days")
         object.__setattr__(self, "min_ticks", round(self.min_price / self.tick))
         object.__setattr__(self, "max_ticks", round(self.max_price / self.tick))
         object.__setattr__(self, "max_lots", round(self.max_quantity / self.lot))

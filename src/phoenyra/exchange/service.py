@@ -218,6 +218,13 @@ class ExchangeService:
                 self.risk.set_state(battery_id, BatteryState(row["soc_percent"], row["status_at"]))
         now = time.time()
         expired = self.engine.expire(now)
+        beyond = self.engine.expire_beyond_horizon(now)
+        if beyond:
+            log.warning(
+                "expired open orders for products beyond the trading horizon",
+                extra={"orders": [o.id for o in beyond][:20], "count": len(beyond)},
+            )
+            expired += beyond
         if expired:
             self.store.write_batch([self._row(o) for o in expired], [])
             for o in expired:
