@@ -53,7 +53,9 @@ class OrderIn(BaseModel):
         min_length=1,
         max_length=64,
         pattern=r"^[A-Za-z0-9._:\-]+$",
-        description="Your id for the order; repeating it returns the original order",
+        description="Your id for the order: resending the same order with it returns the "
+        "original (a safe retry); a different order under a used id is refused (409 "
+        "CLIENT_ORDER_ID_REUSED); an order refused by a risk rule leaves the id free",
     )
 
 
@@ -158,7 +160,8 @@ class AccountIn(BaseModel):
     battery_id: str | None = Field(
         None,
         max_length=64,
-        description="The battery this account trades for; its orders then pass the SoC checks",
+        description="The battery this account trades for (its orders then pass the SoC "
+        "checks); for a telemetry account, the only battery its key may report",
     )
 
 

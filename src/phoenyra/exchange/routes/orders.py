@@ -40,7 +40,8 @@ ERRORS = {
     403: {"model": ErrorResponse, "description": "The key's role may not do this"},
     409: {
         "model": ErrorResponse,
-        "description": "Conflict: market closed, battery status unknown or stale, order not open",
+        "description": "Conflict: market closed, battery status unknown or stale, order not "
+        "open, client_order_id used by a different order",
     },
     422: {
         "model": ErrorResponse,
