@@ -200,3 +200,23 @@ async def ws_events(url: str, count: int, action, types: set[str] | None = None)
             if types is None or event["type"] in types:
                 out.append(event)
         return out
+
+
+def sqlite_service(tmp_path: Path, writer: str = "auto"):
+    """An ExchangeService on a SQLite file in ``tmp_path``, loaded, not started; and the file."""
+    from phoenyra.config import Settings
+    from phoenyra.exchange.service import ExchangeService
+    from phoenyra.exchange.store import Store
+
+    settings = Settings(
+        PHOENYRA_ENV="development",
+        PHOENYRA_DATA_DIR=str(tmp_path),
+        DATABASE_URL=None,
+        PHOENYRA_DB_WRITER=writer,
+        PHOENYRA_THROTTLE_RATE=1e9,
+        PHOENYRA_THROTTLE_BURST=1e9,
+    )
+    store = Store(settings.effective_database_url, settings.sqlite_synchronous)
+    service = ExchangeService(settings, store)
+    service.load()
+    return service, store.sqlite_file

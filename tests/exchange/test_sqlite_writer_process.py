@@ -18,6 +18,7 @@ from phoenyra.core.errors import Reject
 from phoenyra.core.orders import BUY, SELL
 from phoenyra.exchange.service import ExchangeService, OrderRequest
 from phoenyra.exchange.store import Store
+from support import sqlite_service
 
 POISON = 666.66
 # Refuses the poisoned order only while it is new (ACCEPTED): a later batch holding the same
@@ -27,21 +28,6 @@ CREATE TRIGGER refuse_poison BEFORE INSERT ON orders
 WHEN NEW.price = {POISON} AND NEW.status = 'ACCEPTED'
 BEGIN SELECT RAISE(ABORT, 'injected storage failure'); END
 """
-
-
-def _service(tmp_path, writer: str = "auto") -> tuple[ExchangeService, str]:
-    settings = Settings(
-        PHOENYRA_ENV="development",
-        PHOENYRA_DATA_DIR=str(tmp_path),
-        DATABASE_URL=None,
-        PHOENYRA_DB_WRITER=writer,
-        PHOENYRA_THROTTLE_RATE=1e9,
-        PHOENYRA_THROTTLE_BURST=1e9,
-    )
-    store = Store(settings.effective_database_url, settings.sqlite_synchronous)
-    service = ExchangeService(settings, store)
-    service.load()
-    return service, store.sqlite_file
 
 
 async def _traders(service: ExchangeService):
@@ -69,8 +55,8 @@ def _stored(path: str) -> tuple[list[tuple], int]:
 
 
 def test_a_sqlite_file_is_written_by_a_child_process_and_a_thread_on_request(tmp_path):
-    service, _ = _service(tmp_path / "auto")
-    thread, _ = _service(tmp_path / "thread", "thread")
+    service, _ = sqlite_service(tmp_path / "auto")
+    thread, _ = sqlite_service(tmp_path / "thread", "thread")
 
     async def scenario():
         await service.start()
@@ -100,7 +86,7 @@ def test_the_process_writer_needs_a_database_file(tmp_path):
 
 @pytest.mark.parametrize("writer", ["process", "thread"])
 def test_orders_computed_on_a_failed_batch_are_refused_and_not_stored(tmp_path, writer):
-    service, path = _service(tmp_path, writer)
+    service, path = sqlite_service(tmp_path, writer)
     conn = sqlite3.connect(path)
     conn.execute(TRIGGER)
     conn.close()
@@ -126,7 +112,7 @@ def test_orders_computed_on_a_failed_batch_are_refused_and_not_stored(tmp_path, 
 
 
 def test_a_killed_writer_acknowledges_nothing_and_is_replaced(tmp_path):
-    service, path = _service(tmp_path)
+    service, path = sqlite_service(tmp_path)
 
     async def scenario():
         a, b, place = await _traders(service)
@@ -158,7 +144,7 @@ def test_a_killed_writer_acknowledges_nothing_and_is_replaced(tmp_path):
 def test_many_concurrent_orders_are_all_stored_before_their_answers(tmp_path):
     """Batches overlap the loop's work (the writer looks for answers between requests): every
     acknowledged order is in the file when its answer comes, read from another connection."""
-    service, path = _service(tmp_path)
+    service, path = sqlite_service(tmp_path)
 
     async def scenario():
         a, b, place = await _traders(service)
@@ -191,7 +177,7 @@ def test_the_wal_stays_bounded_under_steady_commits(tmp_path):
     with every batch. Unbounded, this stream grows it to about 70 MiB (≈4 KiB per order)."""
     from phoenyra.exchange.sqlite_writer import WAL_BOUND_PAGES
 
-    service, path = _service(tmp_path)
+    service, path = sqlite_service(tmp_path)
 
     async def scenario():
         await service.start()
@@ -226,7 +212,7 @@ def test_the_wal_stays_bounded_under_steady_commits(tmp_path):
 def test_stopping_mid_stream_answers_every_request_and_stores_every_acknowledged_one(
     tmp_path, writer
 ):
-    service, path = _service(tmp_path, writer)
+    service, path = sqlite_service(tmp_path, writer)
 
     async def scenario():
         a, b, place = await _traders(service)

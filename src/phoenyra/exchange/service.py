@@ -685,23 +685,36 @@ class ExchangeService:
         if key_id is not None:
             stored = self.keyring.keys.get(key_id)
             if stored is None or now - stored.loaded_at > KEY_REFRESH_S:
-                await asyncio.to_thread(self._refresh_key, key_id, now)
+                found = await asyncio.to_thread(self._read_key, key_id)
+                self._refresh_key(key_id, found, now)
         account, _ = self.keyring.authenticate(presented, now)
         return account
 
-    def _refresh_key(self, key_id: str, now: float) -> None:
-        """Re-read one key (and its account) that another process may have changed."""
+    def _read_key(self, key_id: str) -> tuple[dict | None, dict | None]:
+        """A key's row and, when this process does not know its account, the account's row
+        (another process may have made or changed them: the CLI)."""
         row = self.store.get_key(key_id)
+        if row is None or row["account_id"] in self.keyring.accounts:
+            return row, None
+        return row, self.store.get_account(row["account_id"])
+
+    def _refresh_key(self, key_id: str, found: tuple[dict | None, dict | None], now: float) -> None:
+        """Apply a re-read key, on the loop. A rotation may have ended the key while the row
+        was being read: the earlier end wins, or a cut-off key would work until the next read."""
+        row, acct = found
         if row is None:
             self.keyring.keys.pop(key_id, None)
             return
-        if row["account_id"] not in self.keyring.accounts:
-            acct = self.store.get_account(row["account_id"])
+        if acct is not None and acct["id"] not in self.keyring.accounts:
             self._register_account(
                 Account(acct["id"], acct["name"], acct["role"], acct["battery_id"])
             )
+        expires = row["expires_at"]
+        known = self.keyring.keys.get(key_id)
+        if known is not None and known.expires_at is not None:
+            expires = known.expires_at if expires is None else min(expires, known.expires_at)
         self.keyring.add_key(
-            StoredKey(row["key_id"], row["account_id"], row["key_hash"], row["expires_at"], now)
+            StoredKey(row["key_id"], row["account_id"], row["key_hash"], expires, now)
         )
 
     async def create_account(self, name: str, role: str, battery_id: str | None) -> dict:
