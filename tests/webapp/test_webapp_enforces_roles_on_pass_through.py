@@ -74,3 +74,29 @@ def test_a_viewer_may_see_the_optimisers_plan_but_not_place_it(client_as, exchan
         assert plan.status_code == 200 and plan.get_json()["intervals"], plan.get_json()
     placed = viewer.post("/api/schedule/execute", json={}, headers={"X-CSRFToken": token})
     assert placed.status_code == 403
+
+
+def test_encoded_paths_cannot_slip_past_the_role_check(client_as, exchange):
+    # Flask decodes the path once and the exchange again: a double-encoded letter, or an
+    # encoded "?" or "#" the HTTP client cuts at, made the checked path differ from the one
+    # the exchange served (a viewer read the unmasked telemetry secrets, a trader cancelled
+    # other accounts' orders).
+    other = new_trader(exchange)
+    foreign = other.post("/api/orders", json={**ORDER, "price": 12.5}).json()["id"]
+    digits = "".join(f"%25{ord(c):x}" for c in str(foreign))
+    trader, token = client_as("trader")
+    for path in (
+        f"/api/orders/{foreign}%3F",
+        f"/api/orders/{foreign}%23",
+        f"/api/orders/{foreign}%3Fx=1",
+        f"/api/orders/{digits}",
+    ):
+        r = trader.delete(path, headers={"X-CSRFToken": token})
+        assert r.status_code == 403, (path, r.status_code, r.get_data())
+    assert exchange.client().get(f"/api/orders/{foreign}").json()["status"] == "ACCEPTED"
+    viewer, _ = client_as("viewer")
+    for path in ("/api/telemetry/%2563onfig", "/api/%2561ccounts", "/api/%2563onfig/load"):
+        r = viewer.get(path)
+        assert r.status_code == 403, (path, r.status_code, r.get_data())
+    assert viewer.get("/api/orders/").status_code == 403  # no redirect to the exchange itself
+    other.delete(f"/api/orders/{foreign}")
