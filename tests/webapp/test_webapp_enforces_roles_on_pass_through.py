@@ -100,3 +100,14 @@ def test_encoded_paths_cannot_slip_past_the_role_check(client_as, exchange):
         assert r.status_code == 403, (path, r.status_code, r.get_data())
     assert viewer.get("/api/orders/").status_code == 403  # no redirect to the exchange itself
     other.delete(f"/api/orders/{foreign}")
+
+
+def test_only_an_admin_is_served_the_telemetry_configuration_page(client_as):
+    for role in ("viewer", "trader"):
+        client, _ = client_as(role)
+        r = client.get("/config")
+        assert r.status_code == 403 and "Only an admin may configure telemetry" in r.get_data(
+            as_text=True
+        )
+    admin, _ = client_as("admin")
+    assert admin.get("/config").status_code == 200

@@ -16,6 +16,26 @@ def test_refused_order_flashes_the_exchanges_reason(client_as):
     assert "tick" in page.split("Order refused:")[1].split("</li>")[0].lower()
 
 
+def test_numbers_that_are_not_plain_decimals_are_refused_by_name(client_as, exchange):
+    # float() takes these; the form sent NaN on and answered 500, or placed 1_000 as 1000.
+    client, token = client_as("trader")
+    before = len(exchange.client().get("/orders", params={"limit": 1000}).json()["items"])
+    for field, value in (
+        ("price", "nan"),
+        ("price", "1e999"),
+        ("quantity", "inf"),
+        ("price", "1_000"),
+        ("price", "\u0661\u0660"),  # Arabic-Indic digits
+    ):
+        page = _post(client, token, **{"price": "1.5", field: value})
+        refusal = page.split("Order refused:")[1].split("</li>")[0]
+        assert field in refusal and "VALIDATION_ERROR" in refusal, (field, value, refusal)
+    after = len(exchange.client().get("/orders", params={"limit": 1000}).json()["items"])
+    assert after == before
+    page = _post(client, token, price="1,5", time_in_force="IOC")  # a German decimal comma
+    assert "@ 1.5 EUR/MWh" in page
+
+
 def test_accepted_order_flashes_what_was_accepted(client_as, exchange):
     client, token = client_as("trader")
     page = _post(client, token, price="1.5", delivery_start="")

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import csv
 import io
+import math
+import re
 from datetime import UTC, datetime
 
 from flask import (
@@ -61,6 +63,11 @@ def dashboard():
 
 @bp.get("/config")
 def config_page():
+    if not g.user.is_admin:  # its API calls are admin-only too; the page would only fail
+        message = _(
+            "Only an admin may configure telemetry (signed in as %(role)s).", role=g.user.role
+        )
+        return render_template("error.html", message=message), 403
     return render_template("config.html", **_page_context())
 
 
@@ -162,13 +169,18 @@ def history_csv():
     )
 
 
+# A plain decimal number, with a point or (German) a comma: float() alone also takes "nan",
+# "inf", "1_000" and non-ASCII digits.
+_DECIMAL = re.compile(r"[+-]?(?:[0-9]+(?:[.,][0-9]*)?|[.,][0-9]+)(?:[eE][+-]?[0-9]+)?")
+
+
 def _number(form, name: str) -> float | str:
-    # Unparseable input goes to the exchange as typed, so its message names the field.
-    raw = form.get(name, "").strip().replace(",", ".")
-    try:
-        return float(raw)
-    except ValueError:
+    # Anything else goes to the exchange as typed, so its refusal names the field.
+    raw = form.get(name, "").strip()
+    if not _DECIMAL.fullmatch(raw):
         return raw
+    value = float(raw.replace(",", "."))
+    return value if math.isfinite(value) else raw
 
 
 def _delivery_start(raw: str) -> str | None:
