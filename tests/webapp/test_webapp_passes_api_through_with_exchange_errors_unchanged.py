@@ -34,3 +34,24 @@ def test_accepted_order_is_placed_on_the_exchange(client_as, exchange):
     assert (
         client.delete(f"/api/orders/{order_id}", headers={"X-CSRFToken": token}).status_code == 200
     )
+
+
+def test_a_connection_test_longer_than_the_usual_timeout_reports_the_device(client_as):
+    # An MQTT test waits up to wait_s for each topic; the web app's 5 s exchange timeout
+    # answered EXCHANGE_TIMEOUT ("the exchange did not answer") while it was still waiting.
+    admin, token = client_as("admin")
+    config = {
+        "battery_id": "default",
+        "rated_power_mw": 1.0,
+        "interval_s": 5,
+        "mqtt": {"enabled": True, "broker": "127.0.0.1", "soc_percent": {"topic": "nobody/soc"}},
+    }
+    r = admin.post(
+        "/api/config/test",
+        json={"interface": "mqtt", "config": config, "wait_s": 7.0},
+        headers={"X-CSRFToken": token},
+    )
+    assert r.status_code == 200, r.get_data(as_text=True)
+    out = r.get_json()
+    assert out["ok"] is False and out["error"]["kind"] == "timeout", out
+    assert "nobody/soc" in out["error"]["message"]

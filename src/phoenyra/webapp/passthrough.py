@@ -14,6 +14,9 @@ from .permissions import refusal
 bp = Blueprint("passthrough", __name__)
 
 METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE"]
+# A connection test waits for the device up to the exchange's own limit (15 s): the web app's
+# usual timeout would report the exchange as silent while it is still waiting for the device.
+SLOW_PATHS = {"/api/config/test": 20.0}
 _ORDER_PATH = re.compile(r"^/api/orders/(\d+)(/.*)?$")
 
 
@@ -58,6 +61,7 @@ def forward(path: str) -> Response:
             params=list(request.args.items(multi=True)),
             content=request.get_data() or None,
             content_type=request.content_type,
+            timeout=SLOW_PATHS.get(path),
         )
     except ExchangeUnavailable as exc:
         return json_error(502, exc.code, exc.message)
