@@ -49,3 +49,14 @@ def test_pages_have_no_inline_scripts_and_expose_the_csrf_token(make_app, exchan
     inline = re.findall(r"<script(?![^>]*\bsrc=)([^>]*)>", page)
     assert all('type="application/json"' in attrs for attrs in inline), inline
     assert client.get("/static/js/app.js").status_code == 200
+
+
+def test_the_event_socket_refuses_other_origins(client_as):
+    # Browsers do not apply CORS to WebSockets: the server must check Origin itself (an empty
+    # allow-list switched the check off, so any page the user visited could listen in).
+    client, _ = client_as("viewer")
+    handshake = "/socket.io/?EIO=4&transport=polling"
+    foreign = client.get(handshake, headers={"Origin": "http://evil.example"})
+    assert foreign.status_code == 400, foreign.get_data(as_text=True)
+    same = client.get(handshake, headers={"Origin": "http://localhost"})
+    assert same.status_code == 200, same.get_data(as_text=True)

@@ -155,7 +155,9 @@ def create_app(settings_or_env: WebSettings | Mapping[str, Any] | None = None) -
         manage_session=False,
         message_queue=settings.redis_url,
         channel=f"{settings.redis_prefix}socketio",
-        cors_allowed_origins=[],  # same origin only
+        # Same origin only: None checks Origin against this host (and a trusted proxy's
+        # X-Forwarded-Proto/-Host); an empty list would switch the check off.
+        cors_allowed_origins=None,
         logger=False,
         engineio_logger=False,
     )

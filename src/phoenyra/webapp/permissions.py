@@ -20,7 +20,7 @@ TRADER_WRITES = ("/api/orders", "/api/schedule/")
 # Flask has decoded the path once and the exchange would decode it again: "%63onfig" arrives
 # here as "%63onfig" and reaches the exchange as "config", a "%3F" arrives as "?" and the HTTP
 # client cuts the path there. Checking one form and sending another is how a role check fails.
-SAFE_PATH = re.compile(r"/api(?:/[A-Za-z0-9._~-]+)+")
+SAFE_PATH = re.compile(r"(?:/api)?(?:/[A-Za-z0-9._~-]+)+")
 
 
 def refusal(role: str, method: str, path: str) -> str | None:
