@@ -45,6 +45,11 @@ def test_a_saved_configuration_is_versioned_and_loaded_with_secrets_masked(excha
         ({"modbus": {"enabled": True, "port": 70000}}, "port"),
         ({"mqtt": {"enabled": True, "tls": {"enabled": True, "ca_file": "/nope.pem"}}}, "nope"),
         ({"interval_s": 0}, "interval_s"),
+        # Addresses that can never connect (they were saved, applied and then failed).
+        ({"modbus": {"enabled": True, "host": "   "}}, "host"),
+        ({"modbus": {"enabled": True, "host": "a b c"}}, "host"),
+        ({"modbus": {"enabled": True, "host": 'h"><img src=x onerror=alert(1)>'}}, "host"),
+        ({"mqtt": {"enabled": True, "broker": "mqtt://broker:1883"}}, "broker"),
         ({"surprise": 1}, "surprise"),
     ],
 )

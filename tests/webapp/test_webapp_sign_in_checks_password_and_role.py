@@ -1,5 +1,7 @@
 """Sign-in: the right password signs in with the user's role; a wrong one does not."""
 
+import pytest
+
 from webapp_support import ADMIN_PASSWORD, PASSWORD, add_user, sign_in
 
 
@@ -67,3 +69,14 @@ def test_development_without_admin_password_skips_sign_in(tmp_path, exchange):
         }
     )
     assert app.test_client().get("/me").get_json()["role"] == "admin"
+
+
+def test_user_names_are_plain_and_distinct_to_a_person(make_app, exchange):
+    from phoenyra.webapp.users import UserError
+
+    users = make_app(exchange).extensions["phoenyra"].users
+    users.add("viewer1", PASSWORD, "viewer")
+    for name in ("Viewer1", "VIEWER1", "<script>alert(1)</script>", "x" * 65, "two words", ""):
+        with pytest.raises(UserError):
+            users.add(name, PASSWORD, "viewer")
+    assert users.add("viewer.2@site-a", PASSWORD, "viewer").name == "viewer.2@site-a"

@@ -95,3 +95,9 @@ def validated(model: type, data: object, what: str):
             f"{'.'.join(str(p) for p in e['loc']) or 'config'}: {e['msg']}" for e in exc.errors()
         )
         raise ConfigInvalid(f"{what} invalid: {problems}") from None
+
+
+# A device's or broker's address: a host name, an IPv4 or an IPv6 address (no spaces, no
+# scheme or path); anything else could never connect and would only fail once applied.
+HOST_PATTERN = r"^(?:[A-Za-z0-9](?:[A-Za-z0-9.\-]*[A-Za-z0-9])?|\[?[0-9A-Fa-f:.]+\]?)$"
+HOST_TEXT = "host name or IP address"

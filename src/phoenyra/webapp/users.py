@@ -7,6 +7,7 @@ scrypt (salted, memory-hard), which ships with Flask.
 
 from __future__ import annotations
 
+import re
 import sqlite3
 import threading
 import time
@@ -17,6 +18,7 @@ from werkzeug.security import check_password_hash, generate_password_hash
 
 ROLES = ("viewer", "trader", "admin")
 MIN_PASSWORD_LENGTH = 8
+USER_NAME = re.compile(r"[A-Za-z0-9._@-]{1,64}")
 # Checked when the user does not exist, so a wrong name takes as long as a wrong password.
 _DUMMY_HASH = generate_password_hash("not-a-real-password")
 
@@ -58,13 +60,22 @@ class UserStore:
 
     def add(self, name: str, password: str, role: str) -> User:
         name = name.strip()
-        if not name:
-            raise UserError("user name must not be empty")
+        if not USER_NAME.fullmatch(name):
+            raise UserError(
+                "user name: 1-64 letters, digits, '.', '_', '@' or '-' (no spaces or markup)"
+            )
         if role not in ROLES:
             raise UserError(f"role must be one of {', '.join(ROLES)}, not {role!r}")
         if len(password) < MIN_PASSWORD_LENGTH:
             raise UserError(f"password must have at least {MIN_PASSWORD_LENGTH} characters")
         with self._lock, self._connect() as db:
+            same = db.execute(
+                "SELECT name FROM users WHERE lower(name) = lower(?)", (name,)
+            ).fetchone()
+            if same is not None:  # "Viewer1" beside "viewer1" would pass for the same person
+                raise UserError(
+                    f"user {same[0]!r} already exists (names are compared without case)"
+                )
             try:
                 db.execute(
                     "INSERT INTO users (name, password_hash, role, created_at) VALUES (?, ?, ?, ?)",
