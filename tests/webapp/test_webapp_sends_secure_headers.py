@@ -60,3 +60,22 @@ def test_the_event_socket_refuses_other_origins(client_as):
     assert foreign.status_code == 400, foreign.get_data(as_text=True)
     same = client.get(handshake, headers={"Origin": "http://localhost"})
     assert same.status_code == 200, same.get_data(as_text=True)
+
+
+def test_errors_answer_in_the_apps_shape(client_as):
+    client, token = client_as("viewer")
+    page = client.get("/no-such-page")
+    assert page.status_code == 404 and "Something went wrong" in page.get_data(as_text=True)
+    wrong_method = client.get("/logout")
+    assert wrong_method.status_code == 405 and "Something went wrong" in wrong_method.get_data(
+        as_text=True
+    )
+    # An API body over the web app's own limit: JSON like every other API error, not HTML.
+    huge = client.post(
+        "/api/orders",
+        data=b"x" * (2 << 20),
+        headers={"X-CSRFToken": token, "Content-Type": "application/json"},
+    )
+    assert (
+        huge.status_code == 413 and huge.get_json()["error"]["code"] == "REQUEST_ENTITY_TOO_LARGE"
+    )

@@ -14,6 +14,7 @@ from flask import Flask, render_template, request, url_for
 from flask_compress import Compress
 from flask_socketio import SocketIO, join_room
 from flask_wtf.csrf import CSRFError, CSRFProtect
+from werkzeug.exceptions import HTTPException
 from whitenoise import WhiteNoise
 
 from ..tls import check_server_pair, client_context
@@ -182,6 +183,19 @@ def create_app(settings_or_env: WebSettings | Mapping[str, Any] | None = None) -
             "login_disabled": settings.login_disabled,
             "asset": asset,
         }
+
+    @app.errorhandler(HTTPException)
+    def http_error(exc: HTTPException):
+        """4xx/5xx answers in the app's shape: JSON on the API paths, the error page elsewhere
+        (Werkzeug's bare pages, and an HTML 413 on an API path, otherwise)."""
+        if exc.code is None or exc.code < 400 or isinstance(exc, CSRFError):
+            return exc  # redirects, and the CSRF handler below
+        code = exc.name.upper().replace(" ", "_")
+        if wants_json() or request.is_json:
+            return json_error(exc.code, code, exc.description or exc.name)
+        return render_template(
+            "error.html", message=f"{exc.code} {exc.name}: {exc.description}"
+        ), exc.code
 
     @app.errorhandler(CSRFError)
     def csrf_refused(exc: CSRFError):
