@@ -32,8 +32,9 @@ def test_a_key_cut_off_while_it_is_being_re_read_stays_cut_off(tmp_path):
             assert refused.value.code == "KEY_EXPIRED"
             # And a re-read after the refresh period agrees with the database.
             service.keyring.keys[key_id].loaded_at -= KEY_REFRESH_S + 1
-            with pytest.raises(Reject):
+            with pytest.raises(Reject) as refused:
                 await service.authenticate(key)
+            assert refused.value.code == "KEY_EXPIRED"
         finally:
             await service.stop()
 

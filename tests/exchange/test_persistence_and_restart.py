@@ -152,28 +152,20 @@ def test_orders_beyond_the_trading_horizon_expire_at_start(tmp_path):
     try:
         trader = new_trader(proc)
         key = trader.headers["X-API-Key"]
-        far = trader.post(
-            "/api/orders",
-            json={
-                "market": "epex_at",
-                "side": "BUY",
-                "quantity": 1.0,
-                "price": 40.0,
-                "delivery_start": _next_quarter(2 * 86_400),
-            },
+        far, near = (
+            trader.post(
+                "/api/orders",
+                json={
+                    "market": "epex_at",
+                    "side": "BUY",
+                    "quantity": 1.0,
+                    "price": 40.0,
+                    "delivery_start": _next_quarter(ahead),
+                },
+            )
+            for ahead in (2 * 86_400, 1800)
         )
-        assert far.status_code == 201, far.text
-        near = trader.post(
-            "/api/orders",
-            json={
-                "market": "epex_at",
-                "side": "BUY",
-                "quantity": 1.0,
-                "price": 40.0,
-                "delivery_start": _next_quarter(1800),
-            },
-        )
-        assert near.status_code == 201, near.text
+        assert far.status_code == 201 and near.status_code == 201, (far.text, near.text)
     finally:
         proc.stop()
     proc = ExchangeProcess(tmp_path, PHOENYRA_MARKETS='{"epex_at": {"max_horizon_s": 86400}}')

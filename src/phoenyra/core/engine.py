@@ -182,29 +182,27 @@ class MatchingEngine:
         closing = self._closing
         while closing and closing[0][0] <= now:
             _, delivery_start, market = heappop(closing)
-            book = self.books.pop((market, delivery_start), None)
-            if book is None:
-                continue
-            for order in list(book.open_orders()):
-                book.cancel(order, now, status=EXPIRED)
-                del self.open_orders[order.id]
-                expired.append(order)
+            self._close_book((market, delivery_start), now, expired)
         return expired
 
     def expire_beyond_horizon(self, now: float) -> list[Order]:
         """Expire the orders of product books further ahead than their market trades (a
         mistyped year stored before the horizon was checked, or a shortened horizon)."""
         expired: list[Order] = []
-        for key in [k for k in self.books if k[1] is not None]:
-            market, delivery_start = key
-            if delivery_start - now <= self.markets[market].max_horizon_s:
-                continue
-            book = self.books.pop(key)
-            for order in list(book.open_orders()):
-                book.cancel(order, now, status=EXPIRED)
-                del self.open_orders[order.id]
-                expired.append(order)
+        for market, delivery_start in [k for k in self.books if k[1] is not None]:
+            if delivery_start - now > self.markets[market].max_horizon_s:
+                self._close_book((market, delivery_start), now, expired)
         return expired
+
+    def _close_book(self, key: tuple, now: float, expired: list[Order]) -> None:
+        """Remove a product book; its open orders expire (appended to ``expired``)."""
+        book = self.books.pop(key, None)
+        if book is None:
+            return
+        for order in list(book.open_orders()):
+            book.cancel(order, now, status=EXPIRED)
+            del self.open_orders[order.id]
+            expired.append(order)
 
     def restore(self, order: Order) -> None:
         """Put back an order loaded from storage (in id order, so time priority is kept)."""

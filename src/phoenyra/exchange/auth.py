@@ -25,6 +25,7 @@ CAN_PUSH_PRICES = frozenset({"admin", "feed"})
 
 # Letters, digits, . _ @ - and inner spaces: " " or "alice " would pass for another account.
 ACCOUNT_NAME_PATTERN = r"^[A-Za-z0-9._@-](?:[A-Za-z0-9._@\- ]*[A-Za-z0-9._@-])?$"
+ACCOUNT_NAME_MAX = 100
 
 
 @dataclass(slots=True, frozen=True)

@@ -20,6 +20,7 @@ from ..core.markets import MarketSpec
 from ..core.orders import Order, Side, TimeInForce, Trade
 from ..core.risk import BatteryLimits, BatteryState, RiskManager
 from .auth import (
+    ACCOUNT_NAME_MAX,
     ACCOUNT_NAME_PATTERN,
     KEY_REFRESH_S,
     Account,
@@ -718,11 +719,11 @@ class ExchangeService:
         )
 
     async def create_account(self, name: str, role: str, battery_id: str | None) -> dict:
-        if not re.fullmatch(ACCOUNT_NAME_PATTERN, name) or len(name) > 100:
+        if not re.fullmatch(ACCOUNT_NAME_PATTERN, name) or len(name) > ACCOUNT_NAME_MAX:
             raise Reject(
                 "INVALID_NAME",
-                f"Account name {name!r}: use 1-100 letters, digits, '.', '_', '@', '-' and "
-                "inner spaces.",
+                f"Account name {name!r}: use 1-{ACCOUNT_NAME_MAX} letters, digits, '.', '_', "
+                "'@', '-' and inner spaces.",
             )
         folded = name.casefold()
         taken = [a.name for a in self.keyring.accounts.values()]

@@ -9,7 +9,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from .model import HOST_PATTERN, HOST_TEXT, validated
+from .model import Host, validated
 from .registers import RegisterMap
 from .sources.modbus import ModbusConfig
 from .sources.modbus import load_config as load_modbus
@@ -24,9 +24,7 @@ class ModbusInterface(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     enabled: bool = False
-    host: str = Field(
-        "127.0.0.1", min_length=1, max_length=253, pattern=HOST_PATTERN, description=HOST_TEXT
-    )
+    host: Host = "127.0.0.1"
     port: int = Field(502, ge=1, le=65535)
     unit_id: int | None = Field(None, ge=0, le=255, description="overrides the map's unit id")
     preset: str | None = Field("generic", description="a preset name, or null with a custom map")

@@ -7,6 +7,9 @@ temperature °C; times epoch seconds (UTC).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Annotated
+
+from pydantic import Field, ValidationError
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,8 +87,6 @@ class ConfigInvalid(TelemetryError):
 def validated(model: type, data: object, what: str):
     """``data`` as a ``model`` instance (returned as is when it already is one), or ConfigInvalid
     naming every wrong field: "<what> invalid: modbus.port: ...; interval_s: ..."."""
-    from pydantic import ValidationError
-
     if isinstance(data, model):
         return data
     try:
@@ -99,5 +100,12 @@ def validated(model: type, data: object, what: str):
 
 # A device's or broker's address: a host name, an IPv4 or an IPv6 address (no spaces, no
 # scheme or path); anything else could never connect and would only fail once applied.
-HOST_PATTERN = r"^(?:[A-Za-z0-9](?:[A-Za-z0-9.\-]*[A-Za-z0-9])?|\[?[0-9A-Fa-f:.]+\]?)$"
-HOST_TEXT = "host name or IP address"
+Host = Annotated[
+    str,
+    Field(
+        min_length=1,
+        max_length=253,
+        pattern=r"^(?:[A-Za-z0-9](?:[A-Za-z0-9.\-]*[A-Za-z0-9])?|\[?[0-9A-Fa-f:.]+\]?)$",
+        description="host name or IP address",
+    ),
+]

@@ -187,9 +187,10 @@ def create_app(settings_or_env: WebSettings | Mapping[str, Any] | None = None) -
     @app.errorhandler(HTTPException)
     def http_error(exc: HTTPException):
         """4xx/5xx answers in the app's shape: JSON on the API paths, the error page elsewhere
-        (Werkzeug's bare pages, and an HTML 413 on an API path, otherwise)."""
-        if exc.code is None or exc.code < 400 or isinstance(exc, CSRFError):
-            return exc  # redirects, and the CSRF handler below
+        (Werkzeug's bare pages, and an HTML 413 on an API path, otherwise). A CSRF refusal
+        has its own, more specific handler below."""
+        if exc.code is None or exc.code < 400:
+            return exc  # redirects
         code = exc.name.upper().replace(" ", "_")
         if wants_json() or request.is_json:
             return json_error(exc.code, code, exc.description or exc.name)

@@ -64,10 +64,15 @@ class ExchangeClient:
     ) -> ExchangeResponse:
         """``timeout``: seconds for this request instead of the client's (a slow endpoint)."""
         headers = {"Content-Type": content_type} if content_type else {}
-        extra = {"timeout": timeout} if timeout is not None else {}
         try:
             r = self._http.request(
-                method, path, params=params, content=content, json=json, headers=headers, **extra
+                method,
+                path,
+                params=params,
+                content=content,
+                json=json,
+                headers=headers,
+                timeout=httpx.USE_CLIENT_DEFAULT if timeout is None else timeout,
             )
         except httpx.TimeoutException as exc:
             raise ExchangeUnavailable(

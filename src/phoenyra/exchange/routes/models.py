@@ -7,7 +7,7 @@ from typing import Literal
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from ...core.orders import OrderStatus, Side, TimeInForce
-from ..auth import ACCOUNT_NAME_PATTERN
+from ..auth import ACCOUNT_NAME_MAX, ACCOUNT_NAME_PATTERN
 
 
 class ErrorBody(BaseModel):
@@ -148,7 +148,7 @@ class AccountIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     name: str = Field(
         min_length=1,
-        max_length=100,
+        max_length=ACCOUNT_NAME_MAX,
         pattern=ACCOUNT_NAME_PATTERN,
         description="Unique account name (compared without case); letters, digits, . _ @ - "
         "and inner spaces",

@@ -55,11 +55,10 @@ from pydantic import (
 )
 
 from ..model import (
-    HOST_PATTERN,
-    HOST_TEXT,
     BadPayload,
     ConfigInvalid,
     ConnectionRefused,
+    Host,
     OutOfRange,
     Reading,
     TelemetryError,
@@ -192,9 +191,7 @@ class MqttConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     enabled: bool = False
-    broker: str = Field(
-        "localhost", min_length=1, max_length=253, pattern=HOST_PATTERN, description=HOST_TEXT
-    )
+    broker: Host = "localhost"
     port: int = Field(1883, ge=1, le=65535)
     client_id: str | None = None  # None: a random id, so two instances never kick each other
     username: str | None = None
