@@ -334,7 +334,7 @@ def affinity(cpus: set[int] | None) -> Callable[[], None] | None:
 class Server:
     """The exchange or the naive reference, in its own process with a fresh data directory."""
 
-    def __init__(self, kind: str, cpus: set[int] | None, keep: bool) -> None:
+    def __init__(self, kind: str, cpus: set[int] | None, keep: bool, gateways: int = 0) -> None:
         self.kind = kind
         self.cpus = cpus
         self.keep = keep
@@ -353,6 +353,7 @@ class Server:
                 "PHOENYRA_THROTTLE_RATE": "1000000",
                 "PHOENYRA_THROTTLE_BURST": "1000000",
                 "PYTHONUNBUFFERED": "1",
+                "EXCHANGE_GATEWAYS": str(gateways),
             }
             for name in ("DATABASE_URL", "PHOENYRA_SQLITE_SYNCHRONOUS", "PHOENYRA_MARKETS"):
                 self.env.pop(name, None)  # the defaults are what is measured
@@ -475,12 +476,19 @@ def thread_cpu(pid: int) -> dict[str, float]:
         else:
             name = "other:" + (re.sub(r"[_-]?\d+$", "", name) or name)
         out[name] = out.get(name, 0.0) + cpu
-    # Child processes (the exchange's SQLite writer process) count as the server's CPU too.
+    # Child processes (the exchange's SQLite writer, its order gateways) count as the server's
+    # CPU too.
     for child in child_pids(pid):
         stat = proc_stat(f"/proc/{child}/stat")
         if stat is not None:  # its own children's CPU as well
             cpu = cpu_seconds(stat[1], children=True)
-            out["child process"] = out.get("child process", 0.0) + cpu
+            try:
+                cmdline = Path(f"/proc/{child}/cmdline").read_bytes()
+                gateway = b"phoenyra.exchange.gateway" in cmdline
+            except OSError:
+                gateway = False
+            name = "gateway processes" if gateway else "child process"
+            out[name] = out.get(name, 0.0) + cpu
     return out
 
 
@@ -578,7 +586,7 @@ def measure(kind: str, connections: int, args: argparse.Namespace) -> dict:
     if args.pin:
         cpus = sorted(os.sched_getaffinity(0))
         server_cpus, wrk_cpus = {cpus[0]}, {cpus[-1]}
-    server = Server(kind, server_cpus, args.keep)
+    server = Server(kind, server_cpus, args.keep, args.gateways)
     progress(f"[{kind} c={connections}] starting server in {server.dir}")
     try:
         server.start()
@@ -751,6 +759,12 @@ def main(argv: list[str] | None = None) -> int:
         "--pin", action="store_true", help="pin the server to the first CPU and wrk to the last"
     )
     parser.add_argument("--keep", action="store_true", help="keep the servers' data directories")
+    parser.add_argument(
+        "--gateways",
+        type=int,
+        default=0,
+        help="EXCHANGE_GATEWAYS of the exchange (0: one process, the default)",
+    )
     parser.add_argument("--output", type=Path, default=RESULTS)
     parser.add_argument("--serve-naive", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--port", type=int, default=0, help=argparse.SUPPRESS)
@@ -831,6 +845,7 @@ def main(argv: list[str] | None = None) -> int:
                 "PHOENYRA_ENV": "development",
                 "PHOENYRA_THROTTLE_RATE": "1000000",
                 "PHOENYRA_THROTTLE_BURST": "1000000",
+                "EXCHANGE_GATEWAYS": args.gateways,
                 "database": "SQLite in a fresh PHOENYRA_DATA_DIR, synchronous FULL (default)",
             },
             "naive": "FastAPI sync endpoint in the threadpool, one lock, one sqlite3 connection, "
@@ -856,7 +871,8 @@ def main(argv: list[str] | None = None) -> int:
     )
     print(
         f"wrk -t{args.threads}, keep-alive, {args.warmup:g} s warm-up + {args.duration:g} s "
-        f"measured, fresh server per row, {args.accounts} accounts"
+        f"measured, fresh server per row, {args.accounts} accounts, "
+        f"{args.gateways or 'no'} order gateways"
         f"{', pinned' if args.pin else ''}.\n"
     )
     print(markdown(rows, ratios))

@@ -56,7 +56,16 @@ def main() -> None:
 @click.option(
     "--reload", is_flag=True, help="Development: restart when the source changes (uvicorn)"
 )
-def exchange(host: str | None, port: int | None, log_level: str, reload: bool) -> None:
+@click.option(
+    "--gateways",
+    default=None,
+    type=click.IntRange(0, 32),
+    help="HTTP in N gateway processes in front of the matching core "
+    "(default EXCHANGE_GATEWAYS or 0: one process)",
+)
+def exchange(
+    host: str | None, port: int | None, log_level: str, reload: bool, gateways: int | None
+) -> None:
     """Run the exchange (FastAPI) on port 9000; database from DATABASE_URL or data/exchange.db;
     HTTPS with TLS_CERT_FILE and TLS_KEY_FILE."""
     import uvicorn
@@ -103,7 +112,24 @@ def exchange(host: str | None, port: int | None, log_level: str, reload: bool) -
         app = create_app(settings)
     except ConfigError as exc:
         raise click.ClickException(str(exc)) from exc
-    uvicorn.run(app, loop="uvloop", http="httptools", **options)
+    gateways = settings.exchange_gateways if gateways is None else gateways
+    if not gateways:
+        uvicorn.run(app, loop="uvloop", http="httptools", **options)
+        return
+    # The core binds the socket and accepts nothing itself; its gateways share the socket.
+    config = uvicorn.Config(app, loop="uvloop", **options)
+    try:
+        listen = config.bind_socket()
+    except SystemExit as exc:  # uvicorn logged why (address in use, ...)
+        raise click.ClickException(f"cannot listen on {options['host']}:{options['port']}") from exc
+    listen.listen(2048)
+    listen.set_inheritable(True)
+    app.state.gateway_plan = (
+        listen,
+        gateways,
+        {k: v for k, v in options.items() if k != "log_config"} | {"log_level": log_level},
+    )
+    uvicorn.Server(config).run(sockets=[])
 
 
 @main.command()

@@ -66,6 +66,14 @@ class Settings(BaseSettings):
         description="behind a TLS-terminating proxy: take the client address and scheme from "
         "its X-Forwarded-For/-Proto headers (off: those headers are not even parsed)",
     )
+    exchange_gateways: int = Field(
+        0,
+        ge=0,
+        le=32,
+        validation_alias=AliasChoices("EXCHANGE_GATEWAYS"),
+        description="HTTP in this many gateway processes in front of the exchange core "
+        "(0: the exchange process serves HTTP itself)",
+    )
     api_key: str | None = Field(None, validation_alias=AliasChoices("API_KEY"))
     hmac_secret: str | None = Field(None, validation_alias=AliasChoices("HMAC_SECRET"))
     bess_api_key: str | None = Field(None, validation_alias=AliasChoices("BESS_API_KEY"))

@@ -18,6 +18,31 @@ access = logging.getLogger("phoenyra.access")
 _SAFE_ID = re.compile(rb"[A-Za-z0-9._:-]{1,128}")
 
 
+def request_id_of(headers) -> str:
+    """The caller's X-Request-ID when it is safe to log and echo, otherwise a new one."""
+    for name, value in headers:
+        if name == b"x-request-id":
+            if _SAFE_ID.fullmatch(value):
+                return value.decode()
+            break
+    # 128 random bits as 32 hex digits, the form of uuid4().hex without building a UUID.
+    return os.urandom(16).hex()
+
+
+def log_access(scope: dict, status: int, started: float) -> None:
+    """One access-log line: what was asked (``scope``) and how it ended."""
+    access.info(
+        "request",
+        extra={
+            "method": scope.get("method", "WS"),
+            "path": scope["path"],
+            "status": status,
+            "duration_ms": round((time.perf_counter() - started) * 1000, 2),
+            "client": (scope.get("client") or ("-",))[0],
+        },
+    )
+
+
 class RequestIds:
     """Pure ASGI middleware (no per-request objects beyond the id), cheap on the order path.
 
@@ -38,14 +63,7 @@ class RequestIds:
     async def __call__(self, scope, receive, send):
         if scope["type"] not in ("http", "websocket"):
             return await self.app(scope, receive, send)
-        request_id = None
-        for name, value in scope["headers"]:
-            if name == b"x-request-id":
-                if _SAFE_ID.fullmatch(value):
-                    request_id = value.decode()
-                break
-        # 128 random bits as 32 hex digits, the form of uuid4().hex without building a UUID.
-        request_id = request_id or os.urandom(16).hex()
+        request_id = request_id_of(scope["headers"])
         tokens = structlog.contextvars.bind_contextvars(request_id=request_id)
         started = time.perf_counter()
         status = 500  # unless a response starts
@@ -66,14 +84,5 @@ class RequestIds:
             if self.observe is not None and scope["type"] == "http":
                 self.observe(scope, status, time.perf_counter() - started)
             if self.access_log:
-                access.info(
-                    "request",
-                    extra={
-                        "method": scope.get("method", "WS"),
-                        "path": scope["path"],
-                        "status": status,
-                        "duration_ms": round((time.perf_counter() - started) * 1000, 2),
-                        "client": (scope.get("client") or ("-",))[0],
-                    },
-                )
+                log_access(scope, status, started)
             structlog.contextvars.reset_contextvars(**tokens)

@@ -9,6 +9,7 @@ import time
 from collections import defaultdict
 
 import httpx
+import pytest
 
 from support import ExchangeProcess, new_trader
 
@@ -43,8 +44,13 @@ def _db_state(path) -> tuple[dict, dict]:
     return orders, trades
 
 
-def test_acknowledged_orders_and_trades_survive_sigkill(tmp_path):
-    env = {"PHOENYRA_THROTTLE_RATE": "100000", "PHOENYRA_THROTTLE_BURST": "100000"}
+@pytest.mark.parametrize("gateways", ["0", "2"], ids=["one-process", "gateways"])
+def test_acknowledged_orders_and_trades_survive_sigkill(tmp_path, gateways):
+    env = {
+        "PHOENYRA_THROTTLE_RATE": "100000",
+        "PHOENYRA_THROTTLE_BURST": "100000",
+        "EXCHANGE_GATEWAYS": gateways,  # with gateways the core is what is killed
+    }
     proc = ExchangeProcess(tmp_path, **env).start()
     keys = [new_trader(proc).headers["X-API-Key"] for _ in range(4)]
     acked: list[dict] = []

@@ -72,6 +72,41 @@ def test_exchange_event_stream_over_wss(exchange, pki):
     assert asyncio.run(hello())["type"] == "hello"
 
 
+def test_order_gateways_serve_https_and_wss(pki, tmp_path):
+    """With EXCHANGE_GATEWAYS the gateways terminate TLS: orders (their own path) and the event
+    stream (bridged to the core) over https and wss."""
+    proc = ExchangeProcess(
+        tmp_path,
+        TLS_CERT_FILE=str(pki["cert"]),
+        TLS_KEY_FILE=str(pki["key"]),
+        EXCHANGE_GATEWAYS="2",
+    )
+    _https(proc, pki).start()
+    try:
+        with httpx.Client(base_url=proc.base_url, verify=pki["context"]) as c:
+            r = c.post(
+                "/api/accounts",
+                json={"name": "tls-trader", "role": "trader"},
+                headers={"X-API-Key": "demo"},
+            )
+            assert r.status_code == 201, r.text
+            r = c.post(
+                "/api/orders",
+                json={"market": "epex_at", "side": "SELL", "quantity": 1.0, "price": 60.0},
+                headers={"X-API-Key": r.json()["api_key"]},
+            )
+        assert r.status_code == 201 and r.json()["status"] == "ACCEPTED", r.text
+        url = signed_url(proc).replace("https://", "wss://")
+
+        async def hello():
+            async with websockets.connect(url, ssl=pki["context"]) as ws:
+                return json.loads(await asyncio.wait_for(ws.recv(), 5))
+
+        assert asyncio.run(hello())["type"] == "hello"
+    finally:
+        proc.stop()
+
+
 def test_web_app_over_https_relays_the_exchange_events_over_wss(exchange, pki, tmp_path):
     web = WebappProcess(
         exchange,

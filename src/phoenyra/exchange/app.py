@@ -7,6 +7,8 @@ import contextlib
 import logging
 import math
 
+import orjson
+import structlog
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -16,12 +18,14 @@ from ..core.errors import Reject
 from ..requestlog import RequestIds
 from ..runtime import tune_gc
 from .deps import json_response
+from .gateway import Gateways
 from .routes import accounts, bess, config, health, market, orders, schedule, trades, ws
 from .routes.models import OrderIn
 from .service import ExchangeService
 from .store import Store
 
 log = logging.getLogger("phoenyra.exchange")
+_BODY_HEADERS = (b"content-length", b"content-type")
 
 DESCRIPTION = """
 The Phoenyra BESS Trade exchange: limit orders for the EPEX markets (AT, DE-LU, CH, IT-North)
@@ -122,7 +126,10 @@ class RequestTimer:
 
     def __call__(self, scope: dict, status: int, seconds: float) -> None:
         route = scope.get("route")
-        key = (scope["method"], getattr(route, "path", "unmatched"), status)
+        self.observe(scope["method"], getattr(route, "path", "unmatched"), status, seconds)
+
+    def observe(self, method: str, path: str, status: int, seconds: float) -> None:
+        key = (method, path, status)
         child = self.children.get(key)
         if child is None:
             child = self.children[key] = self.histogram.labels(key[0], key[1], str(status))
@@ -142,10 +149,17 @@ def create_app(settings: Settings, store: Store | None = None) -> FastAPI:
         # loop for 60-120 ms, walking every object of the books and the imported modules.
         tune_gc()
         await service.start()
+        gateways = None
+        plan = getattr(app.state, "gateway_plan", None)
+        if plan is not None:
+            gateways = Gateways(app, *plan)
+            await gateways.start()
         log.info("exchange ready", extra={"database": store.dialect, "env": settings.env})
         try:
             yield
         finally:
+            if gateways is not None:  # they finish their requests through this process first
+                await gateways.stop()
             # The optimiser's auto-trading loop places orders: end it before storage closes.
             auto = getattr(app.state, "schedule_auto", None)
             if auto is not None and auto.task is not None:
@@ -222,6 +236,27 @@ def create_app(settings: Settings, store: Store | None = None) -> FastAPI:
         await response(scope, receive, send)
 
     timer = RequestTimer(service)
+
+    async def gateway_order(api_key: str | None, req, request_id: str):
+        """POST /api/orders for an order gateway, which parsed a valid body (gateway.py):
+        the handler's steps after parsing, answered as (status, JSON bytes, extra headers)."""
+        tokens = structlog.contextvars.bind_contextvars(request_id=request_id)
+        try:
+            account = await orders.trading_account(service, api_key)
+            status, out = await service.place_order(account, req)
+            return status, orjson.dumps(out), ()
+        except Reject as exc:
+            response = await on_reject(None, exc)
+        except Exception:
+            log.exception("unhandled error", extra={"path": "/api/orders"})
+            response = error("INTERNAL", "Internal error; it was logged.", 500)
+        finally:
+            structlog.contextvars.reset_contextvars(**tokens)
+        extra = [(k, v) for k, v in response.raw_headers if k not in _BODY_HEADERS]
+        return response.status_code, response.body, extra
+
+    app.state.gateway_order = gateway_order
+    app.state.gateway_observe = timer.observe
     app.order_entry = RequestIds(
         BodyLimit(order_entry, max_bytes=settings.max_body_bytes),
         access_log=settings.access_log,

@@ -82,27 +82,44 @@ ERRORS = {
 )
 async def place_order(request: Request):
     service = request.app.state.service
-    account = await service.authenticate(request.headers.get("x-api-key"))
-    require(account, CAN_TRADE, "place or cancel orders")
+    account = await trading_account(service, request.headers.get("x-api-key"))
     try:
         body = OrderIn.model_validate_json(await request.body())
     except ValidationError as exc:
         raise RequestValidationError(
             [{**e, "loc": ("body", *e["loc"])} for e in exc.errors()]
         ) from None
-    req = OrderRequest(
+    req = order_request(body)
+    if req is None:
+        raise Reject("INVALID_DELIVERY", "delivery_start must be a whole quarter-hour.")
+    status, out = await service.place_order(account, req)
+    return json_response(out, status)
+
+
+async def trading_account(service, api_key: str | None):
+    account = await service.authenticate(api_key)
+    require(account, CAN_TRADE, "place or cancel orders")
+    return account
+
+
+def order_request(body: OrderIn) -> OrderRequest | None:
+    """The service's request for a valid body; None when delivery_start is not a whole second
+    (never a quarter-hour). Also used by the order gateways (gateway.py), which parse bodies."""
+    delivery = body.delivery_start
+    if delivery is not None:
+        delivery = delivery.timestamp()
+        if delivery % 1:
+            return None
+        delivery = int(delivery)
+    return OrderRequest(
         market=body.market,
         side=body.side,
         quantity=body.quantity,
         price=body.price,
         time_in_force=body.time_in_force,
-        delivery_start=int(body.delivery_start.timestamp()) if body.delivery_start else None,
+        delivery_start=delivery,
         client_order_id=body.client_order_id,
     )
-    if body.delivery_start is not None and body.delivery_start.timestamp() % 1:
-        raise Reject("INVALID_DELIVERY", "delivery_start must be a whole quarter-hour.")
-    status, out = await service.place_order(account, req)
-    return json_response(out, status)
 
 
 @router.get(
