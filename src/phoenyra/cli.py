@@ -95,6 +95,11 @@ def exchange(
             "ssl_certfile": str(settings.tls_cert_file),
             "ssl_keyfile": str(settings.tls_key_file),
         }
+    gateways = settings.exchange_gateways if gateways is None else gateways
+    if reload and gateways:
+        raise click.ClickException(
+            "--reload runs one process: set EXCHANGE_GATEWAYS=0 (or --gateways 0) with it"
+        )
     if reload:
         # uvicorn's reloader needs an import string; the worker process builds the app itself.
         import phoenyra
@@ -112,7 +117,6 @@ def exchange(
         app = create_app(settings)
     except ConfigError as exc:
         raise click.ClickException(str(exc)) from exc
-    gateways = settings.exchange_gateways if gateways is None else gateways
     if not gateways:
         uvicorn.run(app, loop="uvloop", http="httptools", **options)
         return

@@ -204,3 +204,106 @@ def test_gateway_count_is_validated():
         Settings(EXCHANGE_GATEWAYS=33)
     with pytest.raises(ValueError, match="EXCHANGE_GATEWAYS"):
         Settings(EXCHANGE_GATEWAYS=-1)
+
+
+def test_reload_with_gateways_is_refused(tmp_path):
+    import subprocess
+    import sys
+
+    r = subprocess.run(
+        [sys.executable, "-m", "phoenyra.cli", "exchange", "--reload", "--gateways", "2"],
+        env={**os.environ, "PHOENYRA_ENV": "development", "PHOENYRA_DATA_DIR": str(tmp_path)},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert r.returncode != 0 and "--reload runs one process" in r.stderr
+
+
+class _Frames:
+    """The gateway's end of a core bridge, read and written by hand over a real socketpair."""
+
+    def __init__(self, sock):
+        self.sock = sock
+        self.buf = b""
+
+    def send(self, message: tuple) -> None:
+        import pickle
+
+        body = pickle.dumps(message)
+        self.sock.sendall(len(body).to_bytes(4, "big") + body)
+
+    async def read(self, timeout: float = 0.3) -> list[tuple]:
+        import asyncio
+        import pickle
+
+        out = []
+        loop = asyncio.get_running_loop()
+        try:
+            while True:
+                self.buf += await asyncio.wait_for(loop.sock_recv(self.sock, 1 << 16), timeout)
+                while len(self.buf) >= 4 and len(self.buf) >= 4 + int.from_bytes(self.buf[:4]):
+                    n = int.from_bytes(self.buf[:4])
+                    out.append(pickle.loads(self.buf[4 : 4 + n]))
+                    self.buf = self.buf[4 + n :]
+        except TimeoutError:
+            return out
+
+
+def test_a_websocket_client_that_does_not_read_holds_the_core_back_and_can_leave():
+    """Flow control, as uvicorn's own send: the core's app may have at most WINDOW messages
+    unwritten to a client; a client that leaves ends the app's stream ("gone")."""
+    import asyncio
+    import socket
+    from types import SimpleNamespace
+
+    from phoenyra.exchange.gateway import ACK_EVERY, WINDOW, CoreBridge
+
+    sent = []
+    received = []
+
+    async def app(scope, receive, send):  # an ASGI app streaming events, as /ws does
+        assert (await receive())["type"] == "websocket.connect"
+        await send({"type": "websocket.accept"})
+
+        async def listen():
+            received.append(await receive())
+
+        task = asyncio.create_task(listen())
+        for i in range(1000):
+            if task.done():
+                return
+            await send({"type": "websocket.send", "text": str(i)})
+            sent.append(i)
+        await task
+
+    async def run():
+        state = SimpleNamespace(gateway_order=None, gateway_observe=None)
+        bridge = CoreBridge(SimpleNamespace(state=state))
+        bridge.app = app  # the app under test in place of the exchange's
+        core_end, gateway_end = socket.socketpair()
+        gateway_end.setblocking(False)
+        await asyncio.get_running_loop().create_unix_connection(
+            lambda: bridge.channel, sock=core_end
+        )
+        gw = _Frames(gateway_end)
+        scope = {"type": "websocket", "path": "/ws", "headers": [], "query_string": b""}
+        gw.send(("open", 1, scope, {"type": "websocket.connect"}))
+        frames = await gw.read()
+        out = [f for f in frames if f[0] == "tx"]
+        # WINDOW + 1 messages (the accept and WINDOW events) left the core, then send waited
+        assert len(out) == WINDOW + 1 and len(sent) == WINDOW - 1
+        gw.send(("acked", 1, ACK_EVERY))  # the gateway wrote 16 of them to the client
+        await gw.read()
+        assert len(sent) == WINDOW - 1 + ACK_EVERY
+        pulls = [f for f in frames if f[0] == "pull"]
+        assert pulls, "the app listens for the client"
+        gw.send(("gone", 1))  # the client went away
+        frames = await gw.read()
+        assert received == [{"type": "websocket.disconnect", "code": 1006}]
+        assert len(sent) == WINDOW + ACK_EVERY  # released, then it saw the disconnect
+        assert not bridge.streams and not bridge.tasks
+        core_end.close()
+        gateway_end.close()
+
+    asyncio.run(run())

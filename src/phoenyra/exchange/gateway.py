@@ -35,6 +35,7 @@ from collections import deque
 from collections.abc import Callable
 
 import orjson
+import structlog
 from pydantic import ValidationError
 
 from ..requestlog import log_access, request_id_of
@@ -46,6 +47,8 @@ log = logging.getLogger("phoenyra.exchange.gateway")
 
 HEADER = 4
 MAX_FRAME = 64 << 20  # a frame is one ASGI message; anything this big is a bug, not traffic
+WINDOW = 64  # WebSocket messages to a client not yet written to its socket
+ACK_EVERY = 16
 RESTART_DELAY_S = 0.5
 RESTART_MAX_DELAY_S = 30.0
 REPORT_S = 1.0  # request durations reach the core's histogram at least this often
@@ -118,7 +121,7 @@ class Channel(asyncio.Protocol):
 
     def _flush(self) -> None:
         out, self._out = self._out, []
-        if not self.closed:
+        if not self.closed and not self.transport.is_closing():
             self.transport.write(b"".join(out))
 
     def connection_lost(self, exc: Exception | None) -> None:
@@ -130,7 +133,20 @@ class Channel(asyncio.Protocol):
 class _CoreStream:
     """One request (or WebSocket) as the core's app sees it."""
 
-    __slots__ = ("channel", "finished", "inbox", "pulled", "sid", "start", "waiter", "websocket")
+    __slots__ = (
+        "acked",
+        "channel",
+        "finished",
+        "gone",
+        "inbox",
+        "pulled",
+        "sent",
+        "sid",
+        "start",
+        "waiter",
+        "websocket",
+        "window",
+    )
 
     def __init__(self, channel: Channel, sid: int, first: dict, websocket: bool) -> None:
         self.channel = channel
@@ -141,6 +157,9 @@ class _CoreStream:
         self.start: dict | None = None
         self.finished = False
         self.websocket = websocket
+        self.gone = False  # the gateway's side of the stream ended
+        self.sent = self.acked = 0  # WebSocket messages sent / written to the client
+        self.window: asyncio.Future | None = None
 
     async def receive(self) -> dict:
         if self.inbox:
@@ -162,7 +181,22 @@ class _CoreStream:
             self.inbox.append(message)
 
     def lost(self) -> None:
-        self.deliver({"type": "websocket.disconnect" if self.websocket else "http.disconnect"})
+        if self.gone:
+            return
+        self.gone = True
+        self.deliver(
+            {"type": "websocket.disconnect", "code": 1006}
+            if self.websocket
+            else {"type": "http.disconnect"}
+        )
+        self.ack(self.sent)
+
+    def ack(self, count: int) -> None:
+        self.acked = max(self.acked, count)
+        window = self.window
+        if window is not None and not window.done() and self.sent - self.acked <= WINDOW:
+            self.window = None
+            window.set_result(None)
 
     async def send(self, message: dict) -> None:
         kind = message["type"]
@@ -179,7 +213,17 @@ class _CoreStream:
                     return
                 self.channel.send(("tx", self.sid, start))
             self.finished = not more
+        if self.gone:
+            return
         self.channel.send(("tx", self.sid, _plain(message)))
+        if self.websocket:
+            # As uvicorn's send waits for a slow reader, so does this one: at most WINDOW
+            # messages on their way to the client (the event route's queue then overflows
+            # and closes a client that does not read, as without gateways).
+            self.sent += 1
+            if self.sent - self.acked > WINDOW:
+                self.window = asyncio.get_running_loop().create_future()
+                await self.window
 
 
 def _plain(message: dict) -> dict:
@@ -217,6 +261,14 @@ class CoreBridge:
             stream = self.streams.get(sid)
             if stream is not None:
                 stream.deliver(message[2])
+        elif kind == "acked":
+            stream = self.streams.get(sid)
+            if stream is not None:
+                stream.ack(message[2])
+        elif kind == "gone":
+            stream = self.streams.get(sid)
+            if stream is not None:
+                stream.lost()
 
     def _spawn(self, coro) -> None:
         task = asyncio.get_running_loop().create_task(coro)
@@ -273,6 +325,21 @@ def _answer(status: int, code: str, message: str) -> tuple[dict, dict]:
     return start, {"type": "http.response.body", "body": body, "more_body": False}
 
 
+CORE_ONLY_ENV = frozenset(
+    {"API_KEY", "HMAC_SECRET", "BESS_API_KEY", "FEED_API_KEY", "DATABASE_URL"}
+)
+
+
+class _Exited:
+    """A slot whose gateway could not be started: ``wait`` returns at once."""
+
+    pid = None
+    returncode = 1
+
+    async def wait(self) -> int:
+        return 1
+
+
 class Gateways:
     """The core's gateway processes: started with the service, restarted when one dies, stopped
     before the service stops (they finish their in-flight requests through the core)."""
@@ -301,10 +368,12 @@ class Gateways:
 
     @property
     def pids(self) -> list[int]:
-        return [p.pid for p in self.procs if p is not None]
+        return [p.pid for p in self.procs if p is not None and p.pid is not None]
 
     async def _spawn(self, slot: int) -> None:
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+        # Secrets and the database stay in the core: a gateway needs neither.
+        env = {k: v for k, v in os.environ.items() if k not in CORE_ONLY_ENV}
         try:
             args = [
                 sys.executable,
@@ -318,8 +387,15 @@ class Gateways:
                 json.dumps(self.options),
             ]
             self.procs[slot] = await asyncio.create_subprocess_exec(
-                *args, pass_fds=(self.listen.fileno(), theirs.fileno())
+                *args,
+                pass_fds=(self.listen.fileno(), theirs.fileno()),
+                env=env,
+                # Its own session: Ctrl-C reaches the core, which stops the gateways in order.
+                start_new_session=True,
             )
+        except BaseException:
+            ours.close()
+            raise
         finally:
             theirs.close()
         bridge = CoreBridge(self.app)
@@ -344,7 +420,11 @@ class Gateways:
             await asyncio.sleep(delay)
             if self._stopping:
                 return
-            await self._spawn(slot)
+            try:
+                await self._spawn(slot)
+            except Exception:
+                log.exception("starting a gateway failed; trying again", extra={"slot": slot})
+                self.procs[slot] = _Exited()
 
     async def stop(self) -> None:
         """Gateways stop accepting, finish their requests (served by the core, which still
@@ -352,7 +432,10 @@ class Gateways:
         self._stopping = True
         for task in self._watchers:
             task.cancel()
-        live = [p for p in self.procs if p is not None and p.returncode is None]
+        self.listen.close()  # new connections are refused now, not left in a backlog
+        live = [
+            p for p in self.procs if p is not None and p.pid is not None and p.returncode is None
+        ]
         for proc in live:
             with contextlib.suppress(ProcessLookupError):
                 proc.send_signal(signal.SIGTERM)
@@ -426,6 +509,8 @@ class GatewayApp:
         stream = self.streams.get(message[1])
         if stream is not None:
             stream.put(message)
+        elif message[0] in ("pull", "tx"):  # a stream that already ended here
+            self.channel.send(("gone", message[1]))
 
     def _on_lost(self, exc: Exception | None) -> None:
         log.error("gateway lost the exchange core; stopping")
@@ -447,16 +532,22 @@ class GatewayApp:
                 return
         self.next_sid = sid = self.next_sid + 1
         stream = self.streams[sid] = _GatewayStream()
-        pumps: list[asyncio.Task] = []
+        pump: asyncio.Task | None = None
+        ended = False  # the core knows the stream is over
         try:
             if first is None:
                 first = await receive()
+            if channel.closed:
+                ended = True
+                return await _unavailable(scope, send)
             channel.send(("open", sid, {k: scope[k] for k in SCOPE_KEYS if k in scope}, first))
             answered = False
+            written = 0
             while True:
                 message = await stream.get()
                 what = message[0]
                 if what == "resp":
+                    ended = True
                     await send(message[2])
                     await send(message[3])
                     return
@@ -464,20 +555,28 @@ class GatewayApp:
                     out = message[2]
                     answered = True
                     await send(out)
+                    written += 1
+                    if written % ACK_EVERY == 0:
+                        channel.send(("acked", sid, written))
                     if out["type"] == "http.response.body" and not out.get("more_body"):
+                        ended = True
                         return
                 elif what == "pull":
-                    pumps.append(asyncio.create_task(self._pump(sid, receive)))
+                    pump = asyncio.create_task(self._pump(sid, receive))
                 elif what == "end":
+                    ended = True
                     return
                 else:  # the core is gone
+                    ended = True
                     if not answered:
                         await _unavailable(scope, send)
                     return
         finally:
             del self.streams[sid]
-            for task in pumps:
-                task.cancel()
+            if pump is not None:
+                pump.cancel()
+            if not ended:  # the client went away, or this gateway is stopping
+                channel.send(("gone", sid))
 
     async def _order(self, scope, receive, send, channel: Channel) -> dict | None:
         """POST /api/orders: a well-formed order is parsed here and only the order crosses to
@@ -513,6 +612,9 @@ class GatewayApp:
         if req is None:
             return first
         request_id = request_id_of(scope["headers"])
+        if channel.closed:
+            await _unavailable(scope, send)
+            return None
         self.next_sid = sid = self.next_sid + 1
         stream = self.streams[sid] = _GatewayStream()
         finished, self.finished = self.finished, []
@@ -538,7 +640,9 @@ class GatewayApp:
             self._report_due = True
             asyncio.get_running_loop().call_later(REPORT_S, self._report)
         if self.access_log:
+            tokens = structlog.contextvars.bind_contextvars(request_id=request_id)
             log_access(scope, status, started)
+            structlog.contextvars.reset_contextvars(**tokens)
         return None
 
     def _report(self) -> None:
