@@ -22,9 +22,14 @@ def request_id_of(headers) -> str:
     """The caller's X-Request-ID when it is safe to log and echo, otherwise a new one."""
     for name, value in headers:
         if name == b"x-request-id":
-            if _SAFE_ID.fullmatch(value):
-                return value.decode()
-            break
+            return request_id_from(value)
+    return request_id_from(None)
+
+
+def request_id_from(value: bytes | None) -> str:
+    """``value`` (an X-Request-ID header) when it is safe to log and echo, otherwise a new id."""
+    if value is not None and _SAFE_ID.fullmatch(value):
+        return value.decode()
     # 128 random bits as 32 hex digits, the form of uuid4().hex without building a UUID.
     return os.urandom(16).hex()
 

@@ -13,7 +13,14 @@ import httpx
 import pytest
 
 from ops_support import WebappProcess, wait_until
-from support import ROOT, ExchangeProcess, ServiceProcess, free_port, service_missing
+from support import (
+    ROOT,
+    ExchangeProcess,
+    ServiceProcess,
+    free_port,
+    new_trader,
+    service_missing,
+)
 
 
 def _json_lines(text: str) -> list[dict]:
@@ -213,3 +220,39 @@ def test_the_order_path_carries_request_ids_access_log_and_error_answers(exchang
     )
     assert lines["order-1"]["path"] == "/api/orders" and lines["order-1"]["method"] == "POST"
     assert lines["order-1"]["status"] == 401 and lines["o-2"]["status"] == 422
+
+
+def test_with_gateways_a_parsed_order_is_answered_and_logged_by_its_gateway(tmp_path):
+    """The gateway's own order path is taken (the order, not the request, reaches the core):
+    its access-log line comes from the gateway, with the request id; a body the gateway does
+    not parse goes to the core's app, which logs it itself."""
+    proc = ExchangeProcess(
+        tmp_path, LOG_FORMAT="json", PHOENYRA_ACCESS_LOG="true", EXCHANGE_GATEWAYS="1"
+    ).start()
+    try:
+        trader = new_trader(proc)
+        order = {"market": "epex_at", "side": "SELL", "quantity": 1.0, "price": 70.0}
+        r = trader.post("/api/orders", json=order, headers={"X-Request-ID": "fast-1"})
+        assert r.status_code == 201 and r.headers["X-Request-ID"] == "fast-1"
+        r = trader.post(
+            "/api/orders", json={**order, "side": "HOLD"}, headers={"X-Request-ID": "core-1"}
+        )
+        assert r.status_code == 422 and r.headers["X-Request-ID"] == "core-1"
+
+        def logged():
+            lines = _json_lines(proc.log_path.read_text())
+            out = {line.get("request_id"): line for line in lines if line.get("event") == "request"}
+            return "fast-1" in out and "core-1" in out and out
+
+        lines = wait_until(logged, 5, "no access log lines", proc.log)
+        fast, core = lines["fast-1"], lines["core-1"]
+        assert (fast["service"], fast["path"], fast["status"]) == (
+            "exchange-gateway",
+            "/api/orders",
+            201,
+        )
+        assert (core["service"], core["path"], core["status"]) == ("exchange", "/api/orders", 422)
+        text = proc.log_path.read_text().strip().splitlines()
+        assert len(_json_lines("\n".join(text))) == len(text)
+    finally:
+        proc.stop()

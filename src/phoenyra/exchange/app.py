@@ -211,10 +211,14 @@ def create_app(settings: Settings, store: Store | None = None) -> FastAPI:
         codes = {404: "NOT_FOUND", 405: "METHOD_NOT_ALLOWED"}
         return error(codes.get(exc.status_code, "HTTP_ERROR"), str(exc.detail), exc.status_code)
 
+    def crashed(path: str):
+        """The answer to an unexpected exception, logged with its traceback (call in except)."""
+        log.exception("unhandled error", extra={"path": path})
+        return error("INTERNAL", "Internal error; it was logged.", 500)
+
     @app.exception_handler(Exception)
     async def on_crash(request: Request, exc: Exception):
-        log.exception("unhandled error", extra={"path": request.url.path})
-        return error("INTERNAL", "Internal error; it was logged.", 500)
+        return crashed(request.url.path)
 
     for module in (orders, trades, accounts, bess, market, config, health, ws, schedule):
         app.include_router(module.router)
@@ -248,8 +252,7 @@ def create_app(settings: Settings, store: Store | None = None) -> FastAPI:
         except Reject as exc:
             response = await on_reject(None, exc)
         except Exception:
-            log.exception("unhandled error", extra={"path": "/api/orders"})
-            response = error("INTERNAL", "Internal error; it was logged.", 500)
+            response = crashed("/api/orders")
         finally:
             structlog.contextvars.reset_contextvars(**tokens)
         extra = [(k, v) for k, v in response.raw_headers if k not in _BODY_HEADERS]

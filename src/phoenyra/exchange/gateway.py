@@ -2,20 +2,25 @@
 
 With ``EXCHANGE_GATEWAYS=N`` the exchange process (the *core*) accepts no connection itself. It
 binds the listening socket and starts N gateway processes that share it; each runs uvicorn (HTTP
-parsing, TLS, keep-alive, WebSocket framing, writing the answers) and hands every request to the
-core as ASGI messages over a private socket pair. The core runs the unchanged application on
-those messages, so every route, error, log line and metric is what it is without gateways; only
-the work of the HTTP server moves to other processes, and with it most of an order's CPU
-(measured in bench/RESULTS.md).
+parsing, TLS, keep-alive, WebSocket framing, writing the answers). A well-formed
+``POST /api/orders`` is read and validated in the gateway and only the order crosses to the core;
+every other request crosses as ASGI messages over a private socket pair and the core runs its
+unchanged application on them. Every route, error, log line and metric is what it is without
+gateways (measured effect in bench/RESULTS.md).
 
 The wire between a gateway and the core: frames of a 4-byte big-endian length and a pickle.
 Pickle is safe here because nobody else can write to the channel: it is a ``socketpair`` the
 core creates and the gateway inherits (no path, no port).
 
-gateway → core: ``("open", sid, scope, first_message)``, ``("rx", sid, message)``
-core → gateway: ``("resp", sid, start, body)`` (a whole HTTP answer in one frame),
-``("tx", sid, message)``, ``("pull", sid)`` (the app waits for the next client message),
-``("end", sid)`` (the app returned without finishing its answer, or a WebSocket ended).
+gateway → core: ``("order", sid, api_key, OrderRequest, request_id, durations)``,
+``("observed", 0, durations)`` (of answered orders, for the histogram),
+``("open", sid, scope, first_message)``, ``("rx", sid, message)``,
+``("acked", sid, n)`` (n WebSocket messages written to the client),
+``("gone", sid)`` (the client left, or the stream is unknown here).
+core → gateway: ``("placed", sid, status, body, headers)``, ``("resp", sid, start, body)``
+(a whole HTTP answer in one frame), ``("tx", sid, message)``, ``("pull", sid)`` (the app
+waits for the next client message), ``("end", sid)`` (the app returned without finishing its
+answer, or a WebSocket ended).
 """
 
 from __future__ import annotations
@@ -34,12 +39,12 @@ import time
 from collections import deque
 from collections.abc import Callable
 
-import orjson
 import structlog
 from pydantic import ValidationError
 
-from ..requestlog import log_access, request_id_of
+from ..requestlog import log_access, request_id_from
 from ..runtime import tune_gc
+from .deps import json_response
 from .routes.models import OrderIn
 from .routes.orders import order_request
 
@@ -129,6 +134,30 @@ class Channel(asyncio.Protocol):
         self.on_lost(exc)
 
 
+class _Mailbox:
+    """Messages for one stream, awaited by one reader (an ``asyncio.Queue`` without its locks
+    and getters list: one is made per order on the gateway's hot path)."""
+
+    __slots__ = ("inbox", "waiter")
+
+    def __init__(self) -> None:
+        self.inbox: deque = deque()
+        self.waiter: asyncio.Future | None = None
+
+    def put(self, message) -> None:
+        waiter, self.waiter = self.waiter, None
+        if waiter is not None and not waiter.done():
+            waiter.set_result(message)
+        else:
+            self.inbox.append(message)
+
+    async def get(self):
+        if self.inbox:
+            return self.inbox.popleft()
+        self.waiter = asyncio.get_running_loop().create_future()
+        return await self.waiter
+
+
 # -- the core's side ----------------------------------------------------------------------------
 class _CoreStream:
     """One request (or WebSocket) as the core's app sees it."""
@@ -138,12 +167,11 @@ class _CoreStream:
         "channel",
         "finished",
         "gone",
-        "inbox",
+        "mailbox",
         "pulled",
         "sent",
         "sid",
         "start",
-        "waiter",
         "websocket",
         "window",
     )
@@ -151,8 +179,8 @@ class _CoreStream:
     def __init__(self, channel: Channel, sid: int, first: dict, websocket: bool) -> None:
         self.channel = channel
         self.sid = sid
-        self.inbox: deque[dict] = deque((first,))
-        self.waiter: asyncio.Future | None = None
+        self.mailbox = _Mailbox()
+        self.mailbox.put(first)
         self.pulled = False
         self.start: dict | None = None
         self.finished = False
@@ -162,34 +190,30 @@ class _CoreStream:
         self.window: asyncio.Future | None = None
 
     async def receive(self) -> dict:
-        if self.inbox:
-            return self.inbox.popleft()
-        if self.channel.closed:
-            return {"type": "websocket.disconnect" if self.websocket else "http.disconnect"}
-        if not self.pulled:
-            self.pulled = True
-            self.channel.send(("pull", self.sid))
-        self.waiter = asyncio.get_running_loop().create_future()
-        return await self.waiter
+        mailbox = self.mailbox
+        if not mailbox.inbox:
+            if self.channel.closed:
+                return self._disconnect()
+            if not self.pulled:
+                self.pulled = True
+                self.channel.send(("pull", self.sid))
+        return await mailbox.get()
 
     def deliver(self, message: dict) -> None:
         self.pulled = False
-        waiter, self.waiter = self.waiter, None
-        if waiter is not None and not waiter.done():
-            waiter.set_result(message)
-        else:
-            self.inbox.append(message)
+        self.mailbox.put(message)
 
     def lost(self) -> None:
         if self.gone:
             return
         self.gone = True
-        self.deliver(
-            {"type": "websocket.disconnect", "code": 1006}
-            if self.websocket
-            else {"type": "http.disconnect"}
-        )
+        self.deliver(self._disconnect())
         self.ack(self.sent)
+
+    def _disconnect(self) -> dict:
+        if self.websocket:
+            return {"type": "websocket.disconnect", "code": 1006}
+        return {"type": "http.disconnect"}
 
     def ack(self, count: int) -> None:
         self.acked = max(self.acked, count)
@@ -257,17 +281,15 @@ class CoreBridge:
             stream = _CoreStream(self.channel, sid, first, scope["type"] == "websocket")
             self.streams[sid] = stream
             self._spawn(self._run(scope, stream))
-        elif kind == "rx":
+        else:  # rx, acked, gone: about a running stream (one that ended ignores them)
             stream = self.streams.get(sid)
-            if stream is not None:
+            if stream is None:
+                return
+            if kind == "rx":
                 stream.deliver(message[2])
-        elif kind == "acked":
-            stream = self.streams.get(sid)
-            if stream is not None:
+            elif kind == "acked":
                 stream.ack(message[2])
-        elif kind == "gone":
-            stream = self.streams.get(sid)
-            if stream is not None:
+            elif kind == "gone":
                 stream.lost()
 
     def _spawn(self, coro) -> None:
@@ -293,14 +315,8 @@ class CoreBridge:
         except Exception:
             log.exception("request failed in the core", extra={"path": scope.get("path")})
             if scope["type"] == "http" and not stream.finished and stream.start is None:
-                stream.finished = True
-                stream.channel.send(
-                    (
-                        "resp",
-                        stream.sid,
-                        *_answer(500, "INTERNAL", "Internal error; it was logged."),
-                    )
-                )
+                answer = _error(500, "INTERNAL", "Internal error; it was logged.")
+                await answer(scope, stream.receive, stream.send)
                 return
         finally:
             self.streams.pop(stream.sid, None)
@@ -312,32 +328,14 @@ class CoreBridge:
             stream.lost()
 
 
-def _answer(status: int, code: str, message: str) -> tuple[dict, dict]:
-    body = orjson.dumps({"error": {"code": code, "message": message}})
-    start = {
-        "type": "http.response.start",
-        "status": status,
-        "headers": [
-            (b"content-type", b"application/json"),
-            (b"content-length", str(len(body)).encode()),
-        ],
-    }
-    return start, {"type": "http.response.body", "body": body, "more_body": False}
+def _error(status: int, code: str, message: str):
+    """An error in the exchange's shape, as an ASGI response."""
+    return json_response({"error": {"code": code, "message": message}}, status)
 
 
 CORE_ONLY_ENV = frozenset(
     {"API_KEY", "HMAC_SECRET", "BESS_API_KEY", "FEED_API_KEY", "DATABASE_URL"}
 )
-
-
-class _Exited:
-    """A slot whose gateway could not be started: ``wait`` returns at once."""
-
-    pid = None
-    returncode = 1
-
-    async def wait(self) -> int:
-        return 1
 
 
 class Gateways:
@@ -368,7 +366,7 @@ class Gateways:
 
     @property
     def pids(self) -> list[int]:
-        return [p.pid for p in self.procs if p is not None and p.pid is not None]
+        return [p.pid for p in self.procs if p is not None]
 
     async def _spawn(self, slot: int) -> None:
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
@@ -417,14 +415,19 @@ class Gateways:
                 "gateway exited; starting a new one",
                 extra={"pid": proc.pid, "exit_code": code, "slot": slot, "in_s": delay},
             )
-            await asyncio.sleep(delay)
-            if self._stopping:
-                return
-            try:
-                await self._spawn(slot)
-            except Exception:
-                log.exception("starting a gateway failed; trying again", extra={"slot": slot})
-                self.procs[slot] = _Exited()
+            while True:
+                await asyncio.sleep(delay)
+                if self._stopping:
+                    return
+                try:
+                    await self._spawn(slot)
+                    break
+                except Exception:
+                    delay = min(delay * 2, RESTART_MAX_DELAY_S)
+                    log.exception(
+                        "starting a gateway failed; trying again",
+                        extra={"slot": slot, "in_s": delay},
+                    )
 
     async def stop(self) -> None:
         """Gateways stop accepting, finish their requests (served by the core, which still
@@ -433,9 +436,7 @@ class Gateways:
         for task in self._watchers:
             task.cancel()
         self.listen.close()  # new connections are refused now, not left in a backlog
-        live = [
-            p for p in self.procs if p is not None and p.pid is not None and p.returncode is None
-        ]
+        live = [p for p in self.procs if p is not None and p.returncode is None]
         for proc in live:
             with contextlib.suppress(ProcessLookupError):
                 proc.send_signal(signal.SIGTERM)
@@ -453,29 +454,6 @@ class Gateways:
 
 
 # -- the gateway's side -------------------------------------------------------------------------
-class _GatewayStream:
-    __slots__ = ("inbox", "waiter")
-
-    def __init__(self) -> None:
-        self.inbox: deque[tuple] = deque()
-        self.waiter: asyncio.Future | None = None
-
-    def put(self, message: tuple) -> None:
-        waiter = self.waiter
-        if waiter is not None:
-            self.waiter = None
-            if not waiter.done():
-                waiter.set_result(message)
-                return
-        self.inbox.append(message)
-
-    async def get(self) -> tuple:
-        if self.inbox:
-            return self.inbox.popleft()
-        self.waiter = asyncio.get_running_loop().create_future()
-        return await self.waiter
-
-
 LOST = ("lost", 0)
 
 
@@ -494,7 +472,7 @@ class GatewayApp:
         self.max_body_bytes = max_body_bytes
         self.access_log = access_log
         self.channel: Channel | None = None
-        self.streams: dict[int, _GatewayStream] = {}
+        self.streams: dict[int, _Mailbox] = {}
         self.next_sid = 0
         self.finished: list[tuple[int, float]] = []  # (status, seconds) not yet sent to the core
         self._report_due = False
@@ -524,14 +502,14 @@ class GatewayApp:
             return await self._lifespan(receive, send)
         channel = self.channel
         if channel is None or channel.closed:
-            return await _unavailable(scope, send)
+            return await _unavailable(scope, receive, send)
         first = None
         if kind == "http" and scope["path"] == "/api/orders" and scope["method"] == "POST":
             first = await self._order(scope, receive, send, channel)
             if first is None:
                 return
         self.next_sid = sid = self.next_sid + 1
-        stream = self.streams[sid] = _GatewayStream()
+        stream = self.streams[sid] = _Mailbox()
         pump: asyncio.Task | None = None
         ended = False  # the core knows the stream is over
         try:
@@ -539,7 +517,7 @@ class GatewayApp:
                 first = await receive()
             if channel.closed:
                 ended = True
-                return await _unavailable(scope, send)
+                return await _unavailable(scope, receive, send)
             channel.send(("open", sid, {k: scope[k] for k in SCOPE_KEYS if k in scope}, first))
             answered = False
             written = 0
@@ -569,7 +547,7 @@ class GatewayApp:
                 else:  # the core is gone
                     ended = True
                     if not answered:
-                        await _unavailable(scope, send)
+                        await _unavailable(scope, receive, send)
                     return
         finally:
             del self.streams[sid]
@@ -584,13 +562,14 @@ class GatewayApp:
         ...) returns its first ASGI message, to go to the core's app like any request, which
         answers it exactly as without gateways."""
         started = time.perf_counter()
-        size = None
-        key = None
+        size = key = given_id = None
         for name, value in scope["headers"]:
             if name == b"content-length":
                 size = int(value) if value.isdigit() else None
             elif name == b"x-api-key" and key is None:  # the first one, as Starlette reads it
                 key = value.decode("latin-1")
+            elif name == b"x-request-id" and given_id is None:
+                given_id = value
         if size is None or size > self.max_body_bytes:
             return await receive()
         message = await receive()
@@ -611,12 +590,12 @@ class GatewayApp:
             return first
         if req is None:
             return first
-        request_id = request_id_of(scope["headers"])
+        request_id = request_id_from(given_id)
         if channel.closed:
-            await _unavailable(scope, send)
+            await _unavailable(scope, receive, send)
             return None
         self.next_sid = sid = self.next_sid + 1
-        stream = self.streams[sid] = _GatewayStream()
+        stream = self.streams[sid] = _Mailbox()
         finished, self.finished = self.finished, []
         try:
             channel.send(("order", sid, key, req, request_id, finished))
@@ -624,7 +603,7 @@ class GatewayApp:
         finally:
             del self.streams[sid]
         if answer[0] != "placed":  # the core is gone
-            await _unavailable(scope, send)
+            await _unavailable(scope, receive, send)
             return None
         _, _, status, payload, extra = answer
         headers = [
@@ -668,15 +647,14 @@ class GatewayApp:
                 return
 
 
-async def _unavailable(scope, send) -> None:
+async def _unavailable(scope, receive, send) -> None:
     if scope["type"] == "websocket":
         await send({"type": "websocket.close", "code": 1013})
         return
-    start, body = _answer(
+    answer = _error(
         503, "EXCHANGE_UNAVAILABLE", "The exchange core is not running; try again shortly."
     )
-    await send(start)
-    await send(body)
+    await answer(scope, receive, send)
 
 
 def main(argv: list[str] | None = None) -> None:
