@@ -12,7 +12,7 @@ Structure, chosen for speed in CPython:
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from heapq import heapify, heappop, heappush
 
 from .markets import PriceRule, SelfTradePrevention
@@ -80,12 +80,6 @@ class BookSide:
             orders.extend(live)
             level.compact_at = 2 * len(live) + 64
 
-    def remove_lots(self, price: int, lots: int) -> None:
-        level = self.levels[price]
-        level.lots -= lots
-        if level.lots == 0:
-            del self.levels[price]
-
     def prices_best_first(self) -> list[int]:
         return sorted(self.levels, reverse=self.is_bid)
 
@@ -108,7 +102,7 @@ class BookSide:
 class OrderBook:
     """Price–time priority book for one product. Pure: time is passed in, ids come from callers."""
 
-    __slots__ = ("asks", "bids", "delivery_start", "market", "next_trade_id", "price_rule", "stp")
+    __slots__ = ("asks", "bids", "delivery_start", "market", "price_rule", "stp", "trade_ids")
 
     def __init__(
         self,
@@ -116,13 +110,15 @@ class OrderBook:
         delivery_start: int | None,
         price_rule: PriceRule,
         stp: SelfTradePrevention,
-        next_trade_id: Callable[[], int],
+        trade_ids: list[int],
     ) -> None:
         self.market = market
         self.delivery_start = delivery_start
         self.price_rule = price_rule
         self.stp = stp
-        self.next_trade_id = next_trade_id
+        # One-element list shared by all books of an engine: the next trade id. A list rather
+        # than a callback: matching reads it once, counts locally and writes it back.
+        self.trade_ids = trade_ids
         self.bids = BookSide(is_bid=True)
         self.asks = BookSide(is_bid=False)
 
@@ -146,8 +142,12 @@ class OrderBook:
         (self.bids if order.side is BUY else self.asks).add(order)
 
     def cancel(self, order: Order, now: float, status=CANCELLED) -> None:
-        side = self.bids if order.side is BUY else self.asks
-        side.remove_lots(order.price, order.quantity - order.filled)
+        levels = (self.bids if order.side is BUY else self.asks).levels
+        price = order.price
+        level = levels[price]
+        level.lots -= order.quantity - order.filled
+        if not level.lots:
+            del levels[price]
         order.status = status
         order.updated_at = now
 
@@ -163,15 +163,34 @@ class OrderBook:
             order.updated_at = now
             return []
 
-        trades: list[Trade] = []
         levels = opposite.levels
         heap = opposite.heap
         limit = order.price
+        # Most orders do not cross: find the best opposite price (dropping prices whose level
+        # has emptied) and, when it does not reach the limit, rest the order without the
+        # matching loop's set-up.
+        while heap:
+            key = heap[0]
+            if (key if is_buy else -key) in levels:
+                break
+            heappop(heap)
+        if not heap or ((heap[0] > limit) if is_buy else (-heap[0] < limit)):
+            order.updated_at = now
+            if order.tif is _GTC:
+                order.status = PARTIALLY_FILLED if order.filled else ACCEPTED
+                (self.bids if is_buy else self.asks).add(order)
+            else:
+                order.status = CANCELLED
+            return []
+
+        trades: list[Trade] = []
         remaining = order.quantity - order.filled
         account = order.account_id
         average = self.price_rule is PriceRule.AVERAGE
         stp = self.stp
         incoming_stopped = False
+        trade_ids = self.trade_ids
+        tid = trade_ids[0]
 
         while remaining:
             # Best opposite price, dropping prices whose level has emptied.
@@ -210,7 +229,7 @@ class OrderBook:
                 price_x2 = (limit + price) if average else (price + price)
                 if is_buy:
                     trade = Trade(
-                        self.next_trade_id(),
+                        tid,
                         self.market,
                         self.delivery_start,
                         price_x2,
@@ -224,7 +243,7 @@ class OrderBook:
                     )
                 else:
                     trade = Trade(
-                        self.next_trade_id(),
+                        tid,
                         self.market,
                         self.delivery_start,
                         price_x2,
@@ -237,6 +256,7 @@ class OrderBook:
                         now,
                     )
                 trades.append(trade)
+                tid += 1
                 remaining -= qty
                 level.lots -= qty
                 resting.filled += qty
@@ -252,6 +272,7 @@ class OrderBook:
             if incoming_stopped:
                 break
 
+        trade_ids[0] = tid
         order.filled = order.quantity - remaining
         order.updated_at = now
         if remaining == 0:

@@ -6,23 +6,42 @@ returns everything that changed so that the caller can persist it and publish ev
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from heapq import heappop, heappush
 
 from .book import OrderBook
 from .errors import Reject
 from .markets import MarketSpec
-from .orders import EXPIRED, REJECTED, Order, OrderStatus, Side, TimeInForce, Trade
+from .orders import (
+    ACCEPTED,
+    EXPIRED,
+    PARTIALLY_FILLED,
+    REJECTED,
+    Order,
+    OrderStatus,
+    Side,
+    TimeInForce,
+    Trade,
+)
 
 Product = tuple[str, int | None]
 
 
-@dataclass(slots=True)
 class Result:
-    order: Order
-    trades: list[Trade] = field(default_factory=list)
-    touched: list[Order] = field(default_factory=list)  # resting orders that changed
-    duplicate: bool = False  # a repeated client_order_id: ``order`` is the original
+    """What one ``place`` changed: the order, its trades and the resting orders it touched."""
+
+    __slots__ = ("duplicate", "order", "touched", "trades")
+
+    def __init__(
+        self,
+        order: Order,
+        trades: list[Trade],
+        touched: list[Order],  # resting orders that changed
+        duplicate: bool = False,  # a repeated client_order_id: ``order`` is the original
+    ) -> None:
+        self.order = order
+        self.trades = trades
+        self.touched = touched
+        self.duplicate = duplicate
 
 
 class MatchingEngine:
@@ -36,16 +55,11 @@ class MatchingEngine:
         self.books: dict[Product, OrderBook] = {}
         self.open_orders: dict[int, Order] = {}
         self._next_order_id = next_order_id
-        self._next_trade_id = next_trade_id
+        self._trade_ids = [next_trade_id]  # shared with every book (see OrderBook.trade_ids)
         self._closing: list[tuple[float, int, str]] = []  # (gate closure, delivery, market)
         self._client_ids: dict[tuple[int, str], Order] = {}
 
     # -- ids ------------------------------------------------------------------------------
-    def _trade_id(self) -> int:
-        tid = self._next_trade_id
-        self._next_trade_id = tid + 1
-        return tid
-
     def _order_id(self) -> int:
         oid = self._next_order_id
         self._next_order_id = oid + 1
@@ -57,7 +71,7 @@ class MatchingEngine:
 
     @property
     def next_trade_id(self) -> int:
-        return self._next_trade_id
+        return self._trade_ids[0]
 
     # -- books ----------------------------------------------------------------------------
     def book(self, market: str, delivery_start: int | None) -> OrderBook:
@@ -66,7 +80,7 @@ class MatchingEngine:
         if book is None:
             spec = self.markets[market]
             book = OrderBook(
-                market, delivery_start, spec.price_rule, spec.self_trade, self._trade_id
+                market, delivery_start, spec.price_rule, spec.self_trade, self._trade_ids
             )
             self.books[key] = book
             if delivery_start is not None:
@@ -122,15 +136,18 @@ class MatchingEngine:
         if client_order_id is not None:
             original = self._client_ids.get((account_id, client_order_id))
             if original is not None:
-                return Result(original, duplicate=True)
+                return Result(original, [], [], duplicate=True)
         spec = self.markets.get(market)
         if spec is None:
             self.spec(market)  # raises UNKNOWN_MARKET
         if delivery_start is not None:
             spec.check_delivery_start(delivery_start, now)
-        order = self._new_order(
-            account_id, market, side, price, quantity, now, tif, delivery_start, client_order_id
-        )
+        oid = self._next_order_id
+        self._next_order_id = oid + 1
+        order = Order(
+            oid, account_id, market, side, price, quantity, tif, delivery_start, now,
+            client_order_id,
+        )  # fmt: skip
         if client_order_id is not None:  # taken: a repeat returns this order (idempotent entry)
             self._client_ids[(account_id, client_order_id)] = order
         key = (market, delivery_start)
@@ -141,10 +158,12 @@ class MatchingEngine:
         trades = book.match(order, now, touched)
         open_orders = self.open_orders
         for resting in touched:
-            if not resting.is_open:
+            status = resting.status
+            if status is not ACCEPTED and status is not PARTIALLY_FILLED:
                 del open_orders[resting.id]
-        if order.is_open:
-            open_orders[order.id] = order
+        status = order.status
+        if status is ACCEPTED or status is PARTIALLY_FILLED:
+            open_orders[oid] = order
         return Result(order, trades, touched)
 
     def reject(
@@ -173,7 +192,7 @@ class MatchingEngine:
         order = self.open_orders.pop(order_id, None)
         if order is None:
             raise Reject("ORDER_NOT_OPEN", f"Order {order_id} is not open.", status=409)
-        self.books[order.product].cancel(order, now)
+        self.books[order.market, order.delivery_start].cancel(order, now)
         return order
 
     def expire(self, now: float) -> list[Order]:
@@ -221,4 +240,4 @@ class MatchingEngine:
 
     def set_next_ids(self, next_order_id: int, next_trade_id: int) -> None:
         self._next_order_id = max(self._next_order_id, next_order_id)
-        self._next_trade_id = max(self._next_trade_id, next_trade_id)
+        self._trade_ids[0] = max(self._trade_ids[0], next_trade_id)
