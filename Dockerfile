@@ -18,18 +18,24 @@ RUN if [ -f package.json ]; then \
 # -- wheels for the project and every dependency (no compiler needed at runtime) ------------
 FROM python:${PYTHON_VERSION}-slim-bookworm AS build
 ENV PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_NO_CACHE_DIR=1
+# A C compiler for the matching core's mypyc build (the runtime image has none).
+RUN apt-get update && apt-get install -y --no-install-recommends gcc libc6-dev \
+    && rm -rf /var/lib/apt/lists/*
 WORKDIR /build
 COPY pyproject.toml README.md ./
 COPY src ./src
 # The built CSS/JS replace the sources' static files (unchanged when there is no package.json).
 COPY --from=assets /build/src/phoenyra/webapp/static ./src/phoenyra/webapp/static
-# The web app's message catalogues (.po) compiled to the .mo files Flask-Babel reads, and the
-# Brotli/gzip copies of the static files that WhiteNoise serves (as `make assets` does).
+# The web app's message catalogues (.po) compiled to the .mo files Flask-Babel reads, the
+# Brotli/gzip copies of the static files that WhiteNoise serves (as `make assets` does), and the
+# matching core compiled with mypyc into the package (as `make compile` does).
 RUN if [ -d src/phoenyra/webapp/translations ]; then \
         pip install "babel>=2.12" && pybabel compile -d src/phoenyra/webapp/translations; \
     fi \
     && pip install "whitenoise[brotli]>=6.6" \
     && python -m whitenoise.compress -q src/phoenyra/webapp/static \
+    && pip install "mypy>=1.11" "setuptools>=68" \
+    && PYTHONPATH=src python -m phoenyra.core.native --strict \
     && pip wheel --wheel-dir /wheels .
 
 # -- runtime: non-root, no build tools ------------------------------------------------------

@@ -41,6 +41,7 @@ import os
 import platform
 import random
 import sqlite3
+import subprocess
 import sys
 import tempfile
 import threading
@@ -51,6 +52,7 @@ from heapq import heappop, heappush
 from pathlib import Path
 
 from common import cpu_model, git, git_commit
+from phoenyra import core
 from phoenyra.core.engine import MatchingEngine
 from phoenyra.core.errors import Reject
 from phoenyra.core.markets import QUARTER_HOUR, default_markets
@@ -537,6 +539,21 @@ def fmt_int(n: float) -> str:
     return f"{round(n):,}"
 
 
+def run_pure_python(args: argparse.Namespace, repeat: int) -> dict:
+    """The engine part of this benchmark again in a child process with the pure-Python core."""
+    progress("engine again with the pure-Python core (PHOENYRA_PURE_PYTHON=1, child process) ...")
+    with tempfile.TemporaryDirectory(prefix="bench-engine-pure-") as tmp:
+        output = Path(tmp) / "pure.json"
+        command = [sys.executable, __file__, "--ops", str(args.ops), "--seed", str(args.seed)]
+        command += ["--repeat", str(repeat), "--naive-ops", "0", "--output", str(output)]
+        command += ["--no-pin"] if args.no_pin else []
+        env = {**os.environ, "PHOENYRA_PURE_PYTHON": "1"}
+        subprocess.run(command, env=env, check=True, stdout=subprocess.DEVNULL)
+        child = json.loads(output.read_text())
+    assert child["machine"]["core"].startswith("pure Python"), child["machine"]["core"]
+    return child["engine"]
+
+
 # -- main -------------------------------------------------------------------------------------
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
@@ -553,6 +570,11 @@ def main(argv: list[str] | None = None) -> int:
         help="naive design on a SQLite file (WAL, synchronous=FULL) on this prefix too; 0: skip",
     )
     parser.add_argument("--no-pin", action="store_true", help="do not pin to one CPU")
+    parser.add_argument(
+        "--no-pure",
+        action="store_true",
+        help="with the compiled core, skip the extra run of the same stream in pure Python",
+    )
     parser.add_argument("--output", type=Path, default=RESULTS)
     args = parser.parse_args(argv)
     if args.ops <= 0 or args.naive_ops < 0 or args.repeat <= 0:
@@ -572,6 +594,7 @@ def main(argv: list[str] | None = None) -> int:
         "threads": threading.active_count(),
         "sqlite": sqlite3.sqlite_version,
         "gc_enabled": gc.isenabled(),
+        "core": core.describe(),
         "loadavg_at_start": [round(x, 2) for x in os.getloadavg()]
         if hasattr(os, "getloadavg")
         else None,
@@ -645,6 +668,7 @@ def main(argv: list[str] | None = None) -> int:
             "latency_run_s": round(lat_s, 4),
             "latency": engine_lat,
             "trades": trades,
+            "core": core.describe(),
             "target_ops_per_s": 250_000,
             "meets_target": args.ops / engine_s >= 250_000,
         },
@@ -652,7 +676,8 @@ def main(argv: list[str] | None = None) -> int:
 
     rows = [
         (
-            f"engine (MatchingEngine, all {args.ops:,} ops)",
+            f"engine (MatchingEngine, {'compiled' if core.COMPILED else 'pure Python'}, "
+            f"all {args.ops:,} ops)",
             args.ops,
             args.ops / engine_s,
             engine_lat["all"]["p50_us"],
@@ -660,6 +685,21 @@ def main(argv: list[str] | None = None) -> int:
             trades,
         )
     ]
+
+    if core.COMPILED and not args.no_pure:
+        pure = run_pure_python(args, len(runs))
+        result["engine_pure_python"] = pure
+        rows.append(
+            (
+                f"engine, same source, pure Python (PHOENYRA_PURE_PYTHON=1, {args.ops:,} ops)",
+                args.ops,
+                pure["ops_per_s"],
+                pure["latency"]["all"]["p50_us"],
+                pure["latency"]["all"]["p99_us"],
+                pure["trades"],
+            )
+        )
+        assert pure["trades"] == trades, "the pure-Python core traded differently"
 
     if naive_n:
         prefix = ops[:naive_n]
@@ -831,6 +871,16 @@ def main(argv: list[str] | None = None) -> int:
         f"{'MET' if e['meets_target'] else 'MISSED'}. Counting only this thread's CPU time: "
         f"{fmt_int(e['ops_per_cpu_s'])} ops/s ({100 * e['wall_time_on_cpu']:.0f} % of the wall "
         f"time on CPU; load average at start {machine['loadavg_at_start']})."
+    )
+    pure = result.get("engine_pure_python")
+    out(
+        f"Core: {e['core']}"
+        + (
+            f"; the same source as pure Python: {fmt_int(pure['ops_per_s'])} ops/s, identical "
+            f"trades (compiled {e['ops_per_s'] / pure['ops_per_s']:.1f}× faster)."
+            if pure
+            else "."
+        )
     )
     if e["wall_time_on_cpu"] < 0.9:
         out(

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from functools import cached_property
 from pathlib import Path
-from typing import Any, Literal
+from typing import Literal
 
-from pydantic import AliasChoices, Field, field_validator
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from .core.markets import MarketSpec, default_markets
+from .core.markets import MarketSpec, MarkSource, PriceRule, SelfTradePrevention, default_markets
 
 DEV_API_KEY = "demo"
 DEV_HMAC_SECRET = "dev-hmac-secret"
@@ -32,6 +32,25 @@ DEMO_SECRETS = frozenset(
 
 class ConfigError(Exception):
     """A configuration that must not start; the message says what to change."""
+
+
+class MarketOverride(BaseModel):
+    """One market's entry in PHOENYRA_MARKETS: ``MarketSpec`` fields, each typed (a whole
+    number for the seconds, a known name for the rules); the spec checks the ranges."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    zone: str | None = None
+    tick: float | None = None
+    lot: float | None = None
+    min_price: float | None = None
+    max_price: float | None = None
+    price_rule: PriceRule | None = None
+    self_trade: SelfTradePrevention | None = None
+    gate_closure_s: int | None = None
+    mark_source: MarkSource | None = None
+    max_quantity: float | None = None
+    max_horizon_s: int | None = None
 
 
 class Settings(BaseSettings):
@@ -106,7 +125,7 @@ class Settings(BaseSettings):
     throttle_burst: float = Field(
         100.0, validation_alias=AliasChoices("PHOENYRA_THROTTLE_BURST"), ge=1
     )
-    markets_override: dict[str, dict[str, Any]] = Field(
+    markets_override: dict[str, MarketOverride] = Field(
         default_factory=dict,
         validation_alias=AliasChoices("PHOENYRA_MARKETS"),
         description='per-market overrides as JSON, e.g. {"epex_at": {"price_rule": "maker"}}',
@@ -228,7 +247,12 @@ class Settings(BaseSettings):
         if unknown:
             raise ConfigError(f"PHOENYRA_MARKETS names unknown markets: {sorted(unknown)}")
         try:
-            return default_markets(**self.markets_override)
+            return default_markets(
+                **{
+                    name: override.model_dump(exclude_none=True)
+                    for name, override in self.markets_override.items()
+                }
+            )
         except (TypeError, ValueError) as exc:
             raise ConfigError(f"PHOENYRA_MARKETS is invalid: {exc}") from exc
 

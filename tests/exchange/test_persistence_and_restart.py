@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import math
+import subprocess
+import sys
 import time
 from datetime import UTC, datetime
+
+import pytest
 
 from support import ExchangeProcess, new_trader
 
@@ -179,3 +183,31 @@ def test_orders_beyond_the_trading_horizon_expire_at_start(tmp_path):
         assert "beyond the trading horizon" in proc.log()
     finally:
         proc.stop()
+
+
+@pytest.mark.parametrize(
+    ("markets", "needle"),
+    [
+        ('{"epex_at": {"gate_closure_s": 300.5}}', "gate_closure_s"),
+        ('{"epex_at": {"tick": "cheap"}}', "tick"),
+        ('{"epex_at": {"price_rule": "median"}}', "price_rule"),
+        ('{"epex_at": {"gate_closure": 300}}', "gate_closure"),
+        ('{"epex_at": {"tick": -0.01}}', "tick and lot must be positive"),
+        ('{"epex_xx": {"tick": 0.01}}', "unknown markets"),
+    ],
+)
+def test_a_bad_market_override_stops_the_exchange_at_start_naming_the_field(
+    tmp_path, markets, needle
+):
+    # Typed before the core sees it, so the compiled and the pure-Python core refuse alike.
+    proc = ExchangeProcess(tmp_path, PHOENYRA_MARKETS=markets)
+    result = subprocess.run(
+        [sys.executable, "-m", "phoenyra.cli", "exchange", "--port", str(proc.port)],
+        env=proc.env,
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert result.returncode != 0
+    assert "PHOENYRA_MARKETS" in result.stderr and needle in result.stderr, result.stderr[-800:]
+    assert "Traceback" not in result.stderr

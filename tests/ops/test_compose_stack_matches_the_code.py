@@ -219,9 +219,12 @@ def test_dockerfile_is_multi_stage_non_root_with_a_health_check_the_cli_has():
     assert cli_context(command).info_name == "healthcheck"
     (cmd,) = [rest for word, rest in runtime if word == "CMD"]
     assert cli_context(json.loads(cmd)).info_name == "exchange"
-    # The build stages make wheels and, with a package.json, the front-end assets with npm.
+    # The build stages make wheels and, with a package.json, the front-end assets with npm; the
+    # matching core is compiled (strictly: a failed build fails the image) before the wheel.
     build = " ".join(rest for word, rest in instructions[: stages[-1]] if word == "RUN")
     assert "pip wheel" in build and "npm ci" in build and "pybabel compile" in build
+    assert "-m phoenyra.core.native --strict" in build
+    assert build.index("phoenyra.core.native") < build.index("pip wheel")
     assert any(word == "COPY" and "--from=build" in rest for word, rest in runtime) or any(
         word == "RUN" and "from=build" in rest for word, rest in runtime
     )

@@ -139,7 +139,7 @@ class MatchingEngine:
                 return Result(original, [], [], duplicate=True)
         spec = self.markets.get(market)
         if spec is None:
-            self.spec(market)  # raises UNKNOWN_MARKET
+            spec = self.spec(market)  # raises UNKNOWN_MARKET
         if delivery_start is not None:
             spec.check_delivery_start(delivery_start, now)
         oid = self._next_order_id
@@ -208,7 +208,9 @@ class MatchingEngine:
         """Expire the orders of product books further ahead than their market trades (a
         mistyped year stored before the horizon was checked, or a shortened horizon)."""
         expired: list[Order] = []
-        for market, delivery_start in [k for k in self.books if k[1] is not None]:
+        for market, delivery_start in list(self.books):
+            if delivery_start is None:
+                continue
             if delivery_start - now > self.markets[market].max_horizon_s:
                 self._close_book((market, delivery_start), now, expired)
         return expired

@@ -13,6 +13,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from .. import core
 from ..config import Settings
 from ..core.errors import Reject
 from ..requestlog import RequestIds
@@ -154,7 +155,10 @@ def create_app(settings: Settings, store: Store | None = None) -> FastAPI:
         if plan is not None:
             gateways = Gateways(app, *plan)
             await gateways.start()
-        log.info("exchange ready", extra={"database": store.dialect, "env": settings.env})
+        log.info(
+            "exchange ready",
+            extra={"database": store.dialect, "env": settings.env, "core": core.describe()},
+        )
         try:
             yield
         finally:

@@ -14,10 +14,13 @@ from prometheus_client import (
     Counter,
     Gauge,
     Histogram,
+    Info,
     disable_created_metrics,
 )
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
+
+from .. import core
 
 if TYPE_CHECKING:
     from .service import ExchangeService
@@ -204,4 +207,9 @@ class ExchangeMetrics:
             "phoenyra_start_time_seconds", "Start time of the service (epoch seconds)", registry=r
         )
         self.up_since.set(time.time())
+        Info(
+            "phoenyra_exchange_core",
+            "The matching core in use: compiled (mypyc) or pure Python, and why",
+            registry=r,
+        ).info({"compiled": str(core.COMPILED).lower(), "detail": core.describe()})
         r.register(StateCollector(service))
