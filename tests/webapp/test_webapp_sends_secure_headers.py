@@ -21,7 +21,7 @@ def test_pages_and_api_carry_secure_headers(make_app, exchange):
 
 def test_hsts_behind_tls(make_app, exchange):
     client = make_app(exchange).test_client()
-    h = client.get("/login", base_url="https://webapp.example").headers
+    h = client.get("/login", base_url="https://localhost").headers
     assert h["Strict-Transport-Security"].startswith("max-age=")
 
 

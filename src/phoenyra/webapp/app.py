@@ -21,10 +21,12 @@ from ..tls import check_server_pair, client_context
 from . import auth, i18n, passthrough, views
 from .auth import json_error, load_user, wants_json
 from .exchange_client import ExchangeClient
+from .hosts import AllowedHosts
 from .metrics import install_metrics
 from .relay import ROOM_ADMINS, ROOM_ALL, ExchangeRelay
 from .security import check_startup, install_secure_headers
 from .settings import WebSettings
+from .signin_limit import SignInLimiter
 from .users import UserStore
 
 log = logging.getLogger("phoenyra.webapp")
@@ -60,12 +62,14 @@ class WebState:
     socketio: SocketIO
     relay: ExchangeRelay
     redis: Any | None
+    signin_limit: SignInLimiter
+    allowed_hosts: AllowedHosts
 
 
 def _settings(settings_or_env: WebSettings | Mapping[str, Any] | None) -> WebSettings:
     if isinstance(settings_or_env, WebSettings):
         return settings_or_env
-    return WebSettings.from_mapping(settings_or_env)
+    return WebSettings.load(settings_or_env)
 
 
 def create_app(settings_or_env: WebSettings | Mapping[str, Any] | None = None) -> Flask:
@@ -106,10 +110,6 @@ def create_app(settings_or_env: WebSettings | Mapping[str, Any] | None = None) -
             ", ".join(missing),
         )
     versions = _asset_versions()
-    if settings.trust_proxy:
-        from werkzeug.middleware.proxy_fix import ProxyFix
-
-        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=1, x_proto=1, x_host=1)
 
     redis_client = None
     if settings.redis_url:
@@ -163,7 +163,17 @@ def create_app(settings_or_env: WebSettings | Mapping[str, Any] | None = None) -
         engineio_logger=False,
     )
     relay = ExchangeRelay(socketio, settings, exchange, redis_client)
-    app.extensions["phoenyra"] = WebState(settings, users, exchange, socketio, relay, redis_client)
+    allowed_hosts = AllowedHosts.for_app(settings.allowed_hosts, settings.host)
+    app.extensions["phoenyra"] = WebState(
+        settings,
+        users,
+        exchange,
+        socketio,
+        relay,
+        redis_client,
+        SignInLimiter.for_settings(settings, redis_client),
+        allowed_hosts,
+    )
 
     install_metrics(app)
     app.before_request(auth.require_sign_in)
@@ -183,6 +193,14 @@ def create_app(settings_or_env: WebSettings | Mapping[str, Any] | None = None) -
             "login_disabled": settings.login_disabled,
             "asset": asset,
         }
+
+    # Outermost, so that no part of the app (Socket.IO, static files, /metrics included) answers
+    # a Host that is not allowed; behind a trusted proxy, after its X-Forwarded-* are applied.
+    app.wsgi_app = allowed_hosts.middleware(app.wsgi_app)
+    if settings.trust_proxy:
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=1, x_proto=1, x_host=1)
 
     @app.errorhandler(HTTPException)
     def http_error(exc: HTTPException):
@@ -220,9 +238,11 @@ def create_app(settings_or_env: WebSettings | Mapping[str, Any] | None = None) -
 
 def run(host: str | None = None, port: int | None = None, settings: WebSettings | None = None):
     """Serve the web app (HTTP and Socket.IO) and relay the exchange's events until stopped."""
-    settings = settings or WebSettings()
+    settings = settings or WebSettings.load()
     host = host or settings.host
     port = port or settings.port
+    # The address given on the command line is a name clients may use (allowed_hosts).
+    settings = settings.model_copy(update={"host": host, "port": port})
     check_startup(host, settings)
     tls = check_server_pair(settings.tls_cert_file, settings.tls_key_file)
     app = create_app(settings)
@@ -230,6 +250,10 @@ def run(host: str | None = None, port: int | None = None, settings: WebSettings 
     state.relay.start()
     scheme = "https" if tls else "http"
     log.info("web app on %s://%s:%s (exchange %s)", scheme, host, port, settings.exchange_base_url)
+    log.info(
+        "web app answers to the hosts %s (WEBAPP_ALLOWED_HOSTS adds names)",
+        ", ".join(state.allowed_hosts.entries),
+    )
     try:
         state.socketio.run(
             app,

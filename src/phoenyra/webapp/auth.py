@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from urllib.parse import urlsplit
 
 from flask import (
@@ -10,6 +11,7 @@ from flask import (
     flash,
     g,
     jsonify,
+    make_response,
     redirect,
     render_template,
     request,
@@ -17,8 +19,13 @@ from flask import (
     url_for,
 )
 from flask_babel import gettext as _
+from flask_babel import ngettext
 
+from .hosts import is_json_path
+from .signin_limit import Locked, SignInLimitUnavailable
 from .users import User
+
+log = logging.getLogger("phoenyra.webapp.auth")
 
 bp = Blueprint("auth", __name__)
 
@@ -29,8 +36,7 @@ DEV_USER = User("developer", "admin")
 
 
 def wants_json() -> bool:
-    p = request.path
-    return p.startswith("/api/") or p in ("/orders", "/trades", "/market/prices")
+    return is_json_path(request.path)
 
 
 def json_error(status: int, code: str, message: str):
@@ -71,15 +77,47 @@ def login():
     if request.method == "GET":
         return render_template("login.html", next=request.args.get("next", ""))
     name = request.form.get("username", "")
+
+    def refuse(message: str, status: int):
+        flash(message, "error")
+        page = render_template("login.html", next=request.form.get("next", ""), username=name)
+        return make_response(page, status)
+
+    try:
+        attempt = state.signin_limit.begin(name, request.remote_addr)
+    except SignInLimitUnavailable as exc:
+        log.error("sign-in refused: the failed sign-in counters are unavailable (%s)", exc)
+        return refuse(_("Sign-in is unavailable at the moment; try again shortly."), 503)
+    if isinstance(attempt, Locked):
+        # The same answer for every name, known or not; the password is not looked at.
+        response = refuse(locked_message(attempt), 429)
+        response.headers["Retry-After"] = str(attempt.retry_after_s)
+        return response
     user = state.users.authenticate(name, request.form.get("password", ""))
     if user is None:
-        flash(_("Wrong user name or password."), "error")
-        return render_template("login.html", next=request.form.get("next", ""), username=name), 401
+        state.signin_limit.failed(attempt)
+        return refuse(_("Wrong user name or password."), 401)
+    state.signin_limit.succeeded(attempt)
     session.clear()  # a fresh session: no fixation across sign-in
     session["user"] = user.name
     session.permanent = True
     flash(_("Signed in as %(name)s (%(role)s).", name=user.name, role=user.role), "success")
     return redirect(safe_next(request.form.get("next")))
+
+
+def locked_message(locked: Locked) -> str:
+    minutes = -(-locked.retry_after_s // 60)
+    if locked.scope == "user":
+        return ngettext(
+            "Too many failed sign-ins for this account; try again in %(num)d minute.",
+            "Too many failed sign-ins for this account; try again in %(num)d minutes.",
+            minutes,
+        )
+    return ngettext(
+        "Too many failed sign-ins from your address; try again in %(num)d minute.",
+        "Too many failed sign-ins from your address; try again in %(num)d minutes.",
+        minutes,
+    )
 
 
 @bp.post("/logout")

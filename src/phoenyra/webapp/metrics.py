@@ -48,6 +48,30 @@ class RelayCollector(Collector):
         yield from (connected, relayed)
 
 
+class SecurityCollector(Collector):
+    """Sign-in lockouts and requests refused for their Host, counted by this process."""
+
+    def __init__(self, app: Flask) -> None:
+        self.app = app
+
+    def collect(self):
+        state = self.app.extensions["phoenyra"]
+        lockouts = CounterMetricFamily(
+            "phoenyra_webapp_sign_in_lockouts",
+            "Sign-in lockouts: a user name or client address reached its limit of failed "
+            "sign-ins in the window (WEBAPP_SIGNIN_*)",
+            labels=["scope"],
+        )
+        for scope, count in state.signin_limit.lockouts.items():
+            lockouts.add_metric([scope], count)
+        refused = CounterMetricFamily(
+            "phoenyra_webapp_host_not_allowed_requests",
+            "Requests refused because their Host is not in WEBAPP_ALLOWED_HOSTS",
+        )
+        refused.add_metric([], state.allowed_hosts.refused)
+        yield from (lockouts, refused)
+
+
 def install_metrics(app: Flask) -> CollectorRegistry:
     registry = CollectorRegistry()
     duration = Histogram(
@@ -58,6 +82,7 @@ def install_metrics(app: Flask) -> CollectorRegistry:
         registry=registry,
     )
     registry.register(RelayCollector(app))
+    registry.register(SecurityCollector(app))
 
     @app.before_request
     def start_request():

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import AliasChoices, Field, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import AliasChoices, Field, ValidationError, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-from ..config import DEMO_SECRETS, DEV_API_KEY, DEV_HMAC_SECRET
+from ..config import DEMO_SECRETS, DEV_API_KEY, DEV_HMAC_SECRET, ConfigError
+from .hosts import parse_allowed_hosts
 
 
 def _alias(name: str) -> Any:
@@ -56,6 +57,22 @@ class WebSettings(BaseSettings):
     tls_cert_file: Path | None = Field(None, validation_alias=_alias("TLS_CERT_FILE"))
     tls_key_file: Path | None = Field(None, validation_alias=_alias("TLS_KEY_FILE"))
     exchange_ca_file: Path | None = Field(None, validation_alias=_alias("EXCHANGE_CA_FILE"))
+    # Host names the web app answers to besides localhost, 127.0.0.1, [::1] and the address it
+    # listens on (hosts.py): comma-separated, ".example.com" for a domain and its subdomains.
+    allowed_hosts: Annotated[tuple[str, ...], NoDecode] = Field(
+        (), validation_alias=_alias("WEBAPP_ALLOWED_HOSTS")
+    )
+    # Failed sign-ins allowed per user name and per client address within the window before
+    # further attempts are refused with 429 (signin_limit.py).
+    signin_max_failures_per_user: int = Field(
+        5, validation_alias=_alias("WEBAPP_SIGNIN_MAX_FAILURES_PER_USER"), ge=1, le=1000
+    )
+    signin_max_failures_per_address: int = Field(
+        20, validation_alias=_alias("WEBAPP_SIGNIN_MAX_FAILURES_PER_ADDRESS"), ge=1, le=100_000
+    )
+    signin_failure_window_s: int = Field(
+        900, validation_alias=_alias("WEBAPP_SIGNIN_FAILURE_WINDOW_S"), ge=1, le=86_400
+    )
 
     @field_validator("tls_cert_file", "tls_key_file", "exchange_ca_file", mode="before")
     @classmethod
@@ -63,10 +80,25 @@ class WebSettings(BaseSettings):
         # Path("") would be the current directory; compose passes unset variables as "".
         return None if v == "" else v
 
+    @field_validator("allowed_hosts", mode="before")
+    @classmethod
+    def _parse_allowed_hosts(cls, v):
+        return parse_allowed_hosts(v)
+
     @classmethod
     def from_mapping(cls, values: Mapping[str, Any] | None) -> WebSettings:
         """Settings from the environment, with ``values`` (env-var names) taking precedence."""
         return cls(**dict(values or {}))
+
+    @classmethod
+    def load(cls, values: Mapping[str, Any] | None = None) -> WebSettings:
+        """``from_mapping``, with a bad value raised as ConfigError naming the variable."""
+        try:
+            return cls.from_mapping(values)
+        except ValidationError as exc:
+            raise ConfigError(
+                "invalid web app setting: " + "; ".join(_describe(e) for e in exc.errors())
+            ) from None
 
     @property
     def is_dev(self) -> bool:
@@ -97,3 +129,11 @@ class WebSettings(BaseSettings):
     @property
     def users_db(self) -> Path:
         return self.data_dir / "webapp-users.db"
+
+
+def _describe(error: Mapping[str, Any]) -> str:
+    name = ".".join(str(part) for part in error["loc"])
+    message = str(error["msg"]).removeprefix("Value error, ")
+    if any(word in name.upper() for word in ("SECRET", "PASSWORD", "KEY", "TOKEN")):
+        return f"{name}: {message}"
+    return f"{name}={error.get('input')!r}: {message}"
