@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -19,6 +20,10 @@ def _past_quarter() -> str:
 def _quarter_in(delta: timedelta) -> str:
     t = datetime.now(UTC).replace(minute=0, second=0, microsecond=0) + delta
     return t.isoformat()
+
+
+def _epoch_in(delta: timedelta) -> int:
+    return int(datetime.fromisoformat(_quarter_in(delta)).timestamp())
 
 
 CASES = [
@@ -45,6 +50,11 @@ CASES = [
     # A mistyped year: before, this was stored, answered 500 and broke order listings.
     ({**GOOD, "delivery_start": "9999-12-31T23:45:00Z"}, 422, "INVALID_DELIVERY"),
     ({**GOOD, "delivery_start": _quarter_in(timedelta(days=8))}, 422, "INVALID_DELIVERY"),
+    # Epoch seconds (or milliseconds?) are not the wire's ISO 8601 text, even when they name a
+    # valid quarter-hour tomorrow.
+    ({**GOOD, "delivery_start": _epoch_in(timedelta(days=1))}, 422, "VALIDATION_ERROR"),
+    ({**GOOD, "delivery_start": str(_epoch_in(timedelta(days=1)))}, 422, "VALIDATION_ERROR"),
+    ({**GOOD, "delivery_start": 1000 * _epoch_in(timedelta(days=1))}, 422, "VALIDATION_ERROR"),
 ]
 
 
@@ -89,6 +99,39 @@ def test_malformed_or_non_finite_json_is_refused(exchange, trader, raw):
     r = trader.post("/api/orders", content=raw, headers={"Content-Type": "application/json"})
     assert r.status_code == 422
     assert r.json()["error"]["code"] in ("MALFORMED_JSON", "VALIDATION_ERROR")
+    assert _state(exchange) == before
+
+
+@pytest.mark.parametrize(
+    "content_type",
+    ["application/x-www-form-urlencoded", "text/plain", "multipart/form-data; boundary=x", "json"],
+)
+def test_an_order_sent_as_another_media_type_is_refused(exchange, trader, content_type):
+    # A valid JSON order under another Content-Type (curl -d without -H sends a form type).
+    before = _state(exchange)
+    raw = json.dumps(GOOD).encode()
+    r = trader.post("/api/orders", content=raw, headers={"Content-Type": content_type})
+    assert r.status_code == 415, r.text
+    assert r.json()["error"]["code"] == "UNSUPPORTED_MEDIA_TYPE"
+    assert "Content-Type: application/json" in r.json()["error"]["message"]
+    assert _state(exchange) == before
+
+
+@pytest.mark.parametrize(
+    "content_type", ["application/json; charset=utf-8", "Application/JSON", "application/x+json"]
+)
+def test_json_media_types_with_parameters_or_suffix_are_orders(exchange, trader, content_type):
+    raw = json.dumps(GOOD).encode()
+    r = trader.post("/api/orders", content=raw, headers={"Content-Type": content_type})
+    assert r.status_code == 201, r.text
+    assert trader.delete(f"/api/orders/{r.json()['id']}").status_code == 200
+
+
+def test_a_trailing_slash_is_another_path_not_a_redirect(exchange, trader):
+    before = _state(exchange)
+    r = trader.post("/api/orders/", json=GOOD, follow_redirects=False)
+    assert r.status_code == 404 and r.json()["error"]["code"] == "NOT_FOUND"
+    assert trader.get("/api/orders/", follow_redirects=False).status_code == 404
     assert _state(exchange) == before
 
 

@@ -46,7 +46,7 @@ from ..requestlog import log_access, request_id_from
 from ..runtime import tune_gc
 from .deps import json_response
 from .routes.models import OrderIn
-from .routes.orders import order_request
+from .routes.orders import is_json, order_request
 
 log = logging.getLogger("phoenyra.exchange.gateway")
 
@@ -562,15 +562,17 @@ class GatewayApp:
         ...) returns its first ASGI message, to go to the core's app like any request, which
         answers it exactly as without gateways."""
         started = time.perf_counter()
-        size = key = given_id = None
+        size = key = given_id = media = None
         for name, value in scope["headers"]:
             if name == b"content-length":
                 size = int(value) if value.isdigit() else None
+            elif name == b"content-type" and media is None:
+                media = value.decode("latin-1")
             elif name == b"x-api-key" and key is None:  # the first one, as Starlette reads it
                 key = value.decode("latin-1")
             elif name == b"x-request-id" and given_id is None:
                 given_id = value
-        if size is None or size > self.max_body_bytes:
+        if size is None or size > self.max_body_bytes or not is_json(media):
             return await receive()
         message = await receive()
         body = message.get("body", b"")

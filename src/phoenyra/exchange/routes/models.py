@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, BaseModel, BeforeValidator, ConfigDict, Field
 
 from ...core.orders import OrderStatus, Side, TimeInForce
 from ..auth import ACCOUNT_NAME_MAX, ACCOUNT_NAME_PATTERN
@@ -17,6 +17,25 @@ class ErrorBody(BaseModel):
 
 class ErrorResponse(BaseModel):
     error: ErrorBody
+
+
+def _iso_text(value: object) -> object:
+    """Refuse what pydantic would read as epoch seconds (a number, or text of one): the
+    wire carries ISO 8601 text, and a number's unit (seconds or milliseconds) is a guess."""
+    if value is None:
+        return value
+    if isinstance(value, str):
+        try:
+            float(value)
+        except ValueError:
+            return value  # not a number: pydantic reads it as ISO 8601 or refuses it
+    raise ValueError(
+        "must be an ISO 8601 date-time text with a time zone, e.g. 2026-06-01T10:15:00Z "
+        "(not epoch seconds)"
+    )
+
+
+IsoDateTime = Annotated[AwareDatetime, BeforeValidator(_iso_text)]
 
 
 class OrderIn(BaseModel):
@@ -43,7 +62,7 @@ class OrderIn(BaseModel):
         description="GTC rests until filled or cancelled; IOC fills what it "
         "can now and cancels the rest; FOK fills completely now or not at all",
     )
-    delivery_start: AwareDatetime | None = Field(
+    delivery_start: IsoDateTime | None = Field(
         None,
         description="Start of the delivery quarter-hour, ISO 8601 with time zone (UTC); absent "
         "for the market's continuous book. Its book closes at gate closure (5 min before)",

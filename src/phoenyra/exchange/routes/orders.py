@@ -83,6 +83,12 @@ ERRORS = {
 async def place_order(request: Request):
     service = request.app.state.service
     account = await trading_account(service, request.headers.get("x-api-key"))
+    if not is_json(request.headers.get("content-type")):
+        raise Reject(
+            "UNSUPPORTED_MEDIA_TYPE",
+            "Send the order as JSON with the header Content-Type: application/json.",
+            415,
+        )
     try:
         body = OrderIn.model_validate_json(await request.body())
     except ValidationError as exc:
@@ -94,6 +100,17 @@ async def place_order(request: Request):
         raise Reject("INVALID_DELIVERY", "delivery_start must be a whole quarter-hour.")
     status, out = await service.place_order(account, req)
     return json_response(out, status)
+
+
+def is_json(content_type: str | None) -> bool:
+    """Whether a body's Content-Type is JSON: application/json or application/*+json, with any
+    parameters; a missing one counts as JSON, as FastAPI's JSON routes take it."""
+    if content_type is None:
+        return True
+    media = content_type.partition(";")[0].strip().lower()
+    return media == "application/json" or (
+        media.startswith("application/") and media.endswith("+json")
+    )
 
 
 async def trading_account(service, api_key: str | None):
