@@ -34,8 +34,8 @@ RUN if [ -d src/phoenyra/webapp/translations ]; then \
     fi \
     && pip install "whitenoise[brotli]>=6.6" \
     && python -m whitenoise.compress -q src/phoenyra/webapp/static \
-    && pip install "mypy>=1.11" "setuptools>=68" \
-    && PYTHONPATH=src python -m phoenyra.core.native --strict \
+    && pip install "mypy==2.4.*" "setuptools>=68" \
+    && PYTHONPATH=src PHOENYRA_PURE_PYTHON=1 python -m phoenyra.core.native --strict \
     && pip wheel --wheel-dir /wheels .
 
 # -- runtime: non-root, no build tools ------------------------------------------------------
@@ -51,7 +51,8 @@ RUN groupadd --system --gid 10001 phoenyra \
     && install -d -o phoenyra -g phoenyra /data /app
 RUN --mount=type=bind,from=build,source=/wheels,target=/wheels \
     python -m venv /opt/venv \
-    && /opt/venv/bin/pip install --no-cache-dir --no-index --find-links /wheels phoenyra-bess-trade
+    && /opt/venv/bin/pip install --no-cache-dir --no-index --find-links /wheels phoenyra-bess-trade \
+    && /opt/venv/bin/python -c "import phoenyra.core as c; assert c.COMPILED, c.describe()"
 WORKDIR /app
 USER phoenyra:phoenyra
 VOLUME ["/data"]

@@ -36,12 +36,14 @@ $(ASSETS_STAMP): node_modules/.package-lock.json $(ASSET_INPUTS) $(STAMP)
 
 # The matching core compiled to C with mypyc (about twice as fast); rebuilt when the core's
 # sources change. Without a C compiler it says so and the pure-Python core runs (CI: fails).
-CORE_BUILD := src/phoenyra/core/_compiled/manifest.json
-$(CORE_BUILD): $(wildcard src/phoenyra/core/*.py) $(STAMP)
-	$(BIN)/python -m phoenyra.core.native
+# (The builder itself runs as pure Python: an old build is not loaded while it is replaced.)
+CORE := src/phoenyra/core
+CORE_BUILD := $(CORE)/_compiled/manifest.json
+$(CORE_BUILD): $(addprefix $(CORE)/,__init__.py native.py errors.py orders.py markets.py book.py engine.py) $(STAMP)
+	PHOENYRA_PURE_PYTHON=1 $(BIN)/python -m phoenyra.core.native
 
 compile: $(STAMP)
-	$(BIN)/python -m phoenyra.core.native
+	PHOENYRA_PURE_PYTHON=1 $(BIN)/python -m phoenyra.core.native
 
 setup: $(STAMP) $(ASSETS_STAMP) $(CORE_BUILD)
 
@@ -72,4 +74,4 @@ bench: setup
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache node_modules $(WEBAPP)/static/build $(WEBAPP)/static/vendor \
-		src/phoenyra/core/_compiled
+		src/phoenyra/core/_compiled src/phoenyra/core/_compiled.new

@@ -876,8 +876,9 @@ def main(argv: list[str] | None = None) -> int:
     out(
         f"Core: {e['core']}"
         + (
-            f"; the same source as pure Python: {fmt_int(pure['ops_per_s'])} ops/s, identical "
-            f"trades (compiled {e['ops_per_s'] / pure['ops_per_s']:.1f}× faster)."
+            f"; the same source as pure Python: {fmt_int(pure['ops_per_s'])} ops/s, the same "
+            f"number of trades (compiled {e['ops_per_s'] / pure['ops_per_s']:.1f}× faster; "
+            "tests/core/test_native_core.py compares every answer)."
             if pure
             else "."
         )

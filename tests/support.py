@@ -107,6 +107,18 @@ class ServiceProcess:
             time.sleep(0.1)
         raise RuntimeError(f"{self.name} not ready after {timeout} s:\n{self.log()}")
 
+    def run_refused(self, timeout: float = 30) -> subprocess.CompletedProcess:
+        """Run the service in the foreground expecting it to refuse to start: its exit code
+        and output."""
+        return subprocess.run(
+            [sys.executable, "-m", *self.args],
+            env=self.env,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            cwd=ROOT,
+        )
+
     def log(self) -> str:
         return self.log_path.read_text(errors="replace")[-5000:]
 

@@ -4,11 +4,15 @@ process."""
 from __future__ import annotations
 
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 import httpx
 
-from support import ServiceProcess
+from support import ROOT, ServiceProcess
+
+REDIS_URL = "redis://127.0.0.1:6379/0"
 
 ADMIN_PASSWORD = "admin-password-for-tests"
 PASSWORD = "password-for-tests"
@@ -54,3 +58,21 @@ class WebappProcess(ServiceProcess):
 
     def ready(self, response: httpx.Response) -> bool:
         return response.status_code == 200 and response.json()["relay"]["connected"]
+
+
+def run_webapp_command(data_dir: Path, **env: str) -> subprocess.CompletedProcess:
+    """`python -m phoenyra.webapp` in development mode with only ``env`` set, expected to exit
+    (a refused start); its exit code and output."""
+    return subprocess.run(
+        [sys.executable, "-m", "phoenyra.webapp", "--port", "5999"],
+        env={
+            "PATH": "/usr/bin:/bin",
+            "PHOENYRA_ENV": "development",
+            "PHOENYRA_DATA_DIR": str(data_dir),
+            **env,
+        },
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )

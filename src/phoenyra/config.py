@@ -36,21 +36,22 @@ class ConfigError(Exception):
 
 class MarketOverride(BaseModel):
     """One market's entry in PHOENYRA_MARKETS: ``MarketSpec`` fields, each typed (a whole
-    number for the seconds, a known name for the rules); the spec checks the ranges."""
+    number for the seconds, a known name for the rules) and bounded; the spec then checks the
+    ones that depend on each other (min below max price, the horizon's upper limit)."""
 
     model_config = ConfigDict(extra="forbid")
 
     zone: str | None = None
-    tick: float | None = None
-    lot: float | None = None
+    tick: float | None = Field(None, gt=0)
+    lot: float | None = Field(None, gt=0)
     min_price: float | None = None
     max_price: float | None = None
     price_rule: PriceRule | None = None
     self_trade: SelfTradePrevention | None = None
-    gate_closure_s: int | None = None
+    gate_closure_s: int | None = Field(None, ge=0)
     mark_source: MarkSource | None = None
-    max_quantity: float | None = None
-    max_horizon_s: int | None = None
+    max_quantity: float | None = Field(None, gt=0)
+    max_horizon_s: int | None = Field(None, gt=0)
 
 
 class Settings(BaseSettings):

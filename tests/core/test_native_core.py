@@ -118,3 +118,27 @@ def test_a_missing_or_foreign_build_and_the_switch_run_pure_python(tmp_path):
     missing = run_python(["-c", PROBE], root)["out"]
     assert missing["compiled"] is False and missing["reason"].startswith("not built")
     assert missing["engine"].endswith("engine.py")
+
+
+def test_a_build_that_does_not_load_or_lacks_a_module_leaves_the_sources_in_charge(tmp_path):
+    require_build()
+    root = copy_package(tmp_path)
+    compiled = root / "phoenyra" / "core" / "_compiled"
+    manifest = json.loads((compiled / core.MANIFEST).read_text())
+    # A runtime library that is not one (a damaged file, another C library): no import error
+    # for the services, the Python core runs, and the warning says why.
+    (compiled / manifest["runtime_file"]).write_bytes(b"not a shared library")
+    damaged = run_python(["-c", PROBE], root)
+    assert damaged["out"]["compiled"] is False
+    assert damaged["out"]["reason"].startswith("does not load")
+    assert damaged["out"]["engine"].endswith("engine.py")
+    assert damaged["out"]["book"].endswith("book.py")
+    assert "does not load" in damaged["stderr"]
+
+    shutil.rmtree(root / "phoenyra")
+    root = copy_package(tmp_path)
+    compiled_engine = next((root / "phoenyra" / "core" / "_compiled").rglob("engine.*"))
+    compiled_engine.unlink()
+    partial = run_python(["-c", PROBE], root)["out"]
+    assert partial["compiled"] is False and partial["reason"].startswith("incomplete (no engine)")
+    assert partial["engine"].endswith("engine.py") and partial["book"].endswith("book.py")

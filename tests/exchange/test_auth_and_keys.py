@@ -166,13 +166,7 @@ def test_demo_secrets_refuse_to_start_outside_development(tmp_path):
     proc = ExchangeProcess(
         tmp_path, PHOENYRA_ENV="production", API_KEY="demo", HMAC_SECRET="dev-hmac-secret"
     )
-    result = subprocess.run(
-        [sys.executable, "-m", "phoenyra.cli", "exchange", "--port", str(proc.port)],
-        env=proc.env,
-        capture_output=True,
-        text=True,
-        timeout=30,
-    )
+    result = proc.run_refused()
     assert result.returncode != 0
     assert "demo" in result.stderr and "PHOENYRA_ENV=development" in result.stderr
 

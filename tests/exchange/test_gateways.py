@@ -16,8 +16,11 @@ from pathlib import Path
 import httpx
 import pytest
 from test_bad_input import (  # noqa: F401 - collected here against the gateways
+    test_a_trailing_slash_is_another_path_not_a_redirect,
+    test_an_order_sent_as_another_media_type_is_refused,
     test_body_over_64_kib_is_refused,
     test_invalid_order_is_refused_with_a_code_and_changes_nothing,
+    test_json_media_types_with_parameters_or_suffix_are_orders,
     test_malformed_or_non_finite_json_is_refused,
     test_unknown_route_and_bad_cursor_get_json_errors,
     trader,

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import math
-import subprocess
-import sys
 import time
 from datetime import UTC, datetime
 
@@ -192,7 +190,10 @@ def test_orders_beyond_the_trading_horizon_expire_at_start(tmp_path):
         ('{"epex_at": {"tick": "cheap"}}', "tick"),
         ('{"epex_at": {"price_rule": "median"}}', "price_rule"),
         ('{"epex_at": {"gate_closure": 300}}', "gate_closure"),
-        ('{"epex_at": {"tick": -0.01}}', "tick and lot must be positive"),
+        ('{"epex_at": {"tick": -0.01}}', "tick"),
+        ('{"epex_at": {"gate_closure_s": -300}}', "gate_closure_s"),
+        ('{"epex_at": {"max_quantity": 0}}', "max_quantity"),
+        ('{"epex_at": {"min_price": 100, "max_price": 50}}', "min_price must be below"),
         ('{"epex_xx": {"tick": 0.01}}', "unknown markets"),
     ],
 )
@@ -201,13 +202,7 @@ def test_a_bad_market_override_stops_the_exchange_at_start_naming_the_field(
 ):
     # Typed before the core sees it, so the compiled and the pure-Python core refuse alike.
     proc = ExchangeProcess(tmp_path, PHOENYRA_MARKETS=markets)
-    result = subprocess.run(
-        [sys.executable, "-m", "phoenyra.cli", "exchange", "--port", str(proc.port)],
-        env=proc.env,
-        capture_output=True,
-        text=True,
-        timeout=30,
-    )
+    result = proc.run_refused()
     assert result.returncode != 0
     assert "PHOENYRA_MARKETS" in result.stderr and needle in result.stderr, result.stderr[-800:]
     assert "Traceback" not in result.stderr

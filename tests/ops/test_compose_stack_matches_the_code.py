@@ -9,6 +9,7 @@ import importlib.util
 import json
 import re
 import shlex
+import tomllib
 from urllib.parse import urlsplit
 
 import pytest
@@ -225,6 +226,14 @@ def test_dockerfile_is_multi_stage_non_root_with_a_health_check_the_cli_has():
     assert "pip wheel" in build and "npm ci" in build and "pybabel compile" in build
     assert "-m phoenyra.core.native --strict" in build
     assert build.index("phoenyra.core.native") < build.index("pip wheel")
+    # The same mypy as `make setup`'s, a host's build is not copied in, and the image checks
+    # that it runs the compiled core.
+    pyproject = tomllib.loads((ROOT / "pyproject.toml").read_text())
+    (mypy,) = [r for r in pyproject["project"]["optional-dependencies"]["compile"] if "mypy" in r]
+    assert f'"{mypy}"' in build
+    assert "src/phoenyra/core/_compiled" in (ROOT / ".dockerignore").read_text().splitlines()
+    runtime_runs = " ".join(rest for word, rest in runtime if word == "RUN")
+    assert "assert c.COMPILED" in runtime_runs
     assert any(word == "COPY" and "--from=build" in rest for word, rest in runtime) or any(
         word == "RUN" and "from=build" in rest for word, rest in runtime
     )

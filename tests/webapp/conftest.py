@@ -2,10 +2,22 @@
 
 from __future__ import annotations
 
+import uuid
+
 import pytest
+import redis
 
 from phoenyra.webapp import create_app
-from webapp_support import ADMIN_PASSWORD, PASSWORD, add_user, csrf_token, sign_in, webapp_env
+from support import service_missing
+from webapp_support import (
+    ADMIN_PASSWORD,
+    PASSWORD,
+    REDIS_URL,
+    add_user,
+    csrf_token,
+    sign_in,
+    webapp_env,
+)
 
 
 @pytest.fixture
@@ -46,3 +58,18 @@ def battery_half_full(request):
         from support import set_soc
 
         set_soc(request.getfixturevalue("exchange"), 50.0)
+
+
+@pytest.fixture
+def redis_prefix():
+    """(a Redis client, a key prefix of this test's own); the test's keys are removed after."""
+    client = redis.Redis.from_url(REDIS_URL)
+    try:
+        client.ping()
+    except redis.RedisError:
+        service_missing(f"Redis at {REDIS_URL}")
+    prefix = f"phoenyra-test:{uuid.uuid4().hex}:"
+    yield client, prefix
+    for key in client.scan_iter(f"{prefix}*"):
+        client.delete(key)
+    client.close()

@@ -3,15 +3,11 @@ the address it listens on and WEBAPP_ALLOWED_HOSTS (exact names, or .example.com
 and its subdomains). Any other Host gets 400 saying which setting to change, and nothing runs:
 no page, no API call, no Socket.IO connection."""
 
-import subprocess
-import sys
-
 import httpx
 import pytest
 
 from phoenyra.config import ConfigError
-from support import ROOT
-from webapp_support import WebappProcess, csrf_token
+from webapp_support import WebappProcess, csrf_token, run_webapp_command
 
 ORDER = {"market": "epex_at", "side": "BUY", "quantity": 0.1, "price": 3.21}
 HANDSHAKE = "/socket.io/?EIO=4&transport=polling"
@@ -150,20 +146,7 @@ def test_a_malformed_setting_is_refused_at_start(make_app, exchange, value):
 
 
 def test_the_command_exits_with_the_reason_for_a_malformed_setting(tmp_path):
-    env = {
-        "PATH": "/usr/bin:/bin",
-        "PHOENYRA_ENV": "development",
-        "PHOENYRA_DATA_DIR": str(tmp_path),
-        "WEBAPP_ALLOWED_HOSTS": "*.example.com",
-    }
-    r = subprocess.run(
-        [sys.executable, "-m", "phoenyra.webapp", "--port", "5999"],
-        env=env,
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=30,
-    )
+    r = run_webapp_command(tmp_path, WEBAPP_ALLOWED_HOSTS="*.example.com")
     assert r.returncode == 2, r.stderr
     assert "WEBAPP_ALLOWED_HOSTS" in r.stderr and "'.example.com' (a leading dot)" in r.stderr
     assert "Traceback" not in r.stderr

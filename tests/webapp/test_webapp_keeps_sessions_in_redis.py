@@ -1,28 +1,6 @@
 """With REDIS_URL the sessions live in Redis, so another web app instance knows the user."""
 
-import uuid
-
-import pytest
-import redis
-
-from support import service_missing
-from webapp_support import ADMIN_PASSWORD, sign_in
-
-REDIS_URL = "redis://127.0.0.1:6379/0"
-
-
-@pytest.fixture
-def redis_prefix():
-    client = redis.Redis.from_url(REDIS_URL)
-    try:
-        client.ping()
-    except redis.RedisError:
-        service_missing(f"Redis at {REDIS_URL}")
-    prefix = f"phoenyra-test:{uuid.uuid4().hex}:"
-    yield client, prefix
-    for key in client.scan_iter(f"{prefix}*"):
-        client.delete(key)
-    client.close()
+from webapp_support import ADMIN_PASSWORD, REDIS_URL, sign_in
 
 
 def test_session_is_stored_in_redis_and_shared_by_instances(make_app, exchange, redis_prefix):

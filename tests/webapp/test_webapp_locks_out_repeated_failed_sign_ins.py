@@ -5,21 +5,22 @@ counts are shared by every web app instance."""
 
 import logging
 import re
-import subprocess
-import sys
 import time
-import uuid
 
 import httpx
 import pytest
-import redis
 
 from phoenyra.config import ConfigError
 from phoenyra.webapp.users import UserStore
-from support import ROOT, service_missing
-from webapp_support import PASSWORD, WebappProcess, add_user, csrf_token
+from webapp_support import (
+    PASSWORD,
+    REDIS_URL,
+    WebappProcess,
+    add_user,
+    csrf_token,
+    run_webapp_command,
+)
 
-REDIS_URL = "redis://127.0.0.1:6379/0"
 WRONG = "not-the-password"
 ACCOUNT_LOCKED = re.compile(
     r"Too many failed sign-ins for this account; try again in (\d+) minutes?\."
@@ -168,37 +169,12 @@ def test_a_bad_limit_is_refused_at_start_naming_the_variable(make_app, exchange,
 
 
 def test_the_command_exits_with_the_reason_for_a_bad_limit(tmp_path):
-    env = {
-        "PATH": "/usr/bin:/bin",
-        "PHOENYRA_ENV": "development",
-        "PHOENYRA_DATA_DIR": str(tmp_path),
-        "WEBAPP_SIGNIN_FAILURE_WINDOW_S": "0",
-    }
-    r = subprocess.run(
-        [sys.executable, "-m", "phoenyra.webapp", "--port", "5999"],
-        env=env,
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=30,
-    )
+    r = run_webapp_command(tmp_path, WEBAPP_SIGNIN_FAILURE_WINDOW_S="0")
     assert r.returncode == 2, r.stderr
     assert "WEBAPP_SIGNIN_FAILURE_WINDOW_S='0'" in r.stderr and "Traceback" not in r.stderr
 
 
 # -- shared through Redis ---------------------------------------------------------------------
-@pytest.fixture
-def redis_prefix():
-    client = redis.Redis.from_url(REDIS_URL)
-    try:
-        client.ping()
-    except redis.RedisError:
-        service_missing(f"Redis at {REDIS_URL}")
-    prefix = f"phoenyra-test:{uuid.uuid4().hex}:"
-    yield client, prefix
-    for key in client.scan_iter(f"{prefix}*"):
-        client.delete(key)
-    client.close()
 
 
 def test_with_redis_a_second_instance_sees_the_lock(make_app, exchange, redis_prefix):

@@ -38,9 +38,15 @@ def source_digest(directory: Path = HERE) -> str:
     return digest.hexdigest()
 
 
+def pure_python_requested() -> bool:
+    """``PHOENYRA_PURE_PYTHON`` set to 1/true/yes/on (any case)."""
+    value = os.environ.get("PHOENYRA_PURE_PYTHON", "").strip().lower()
+    return value in ("1", "true", "yes", "on")
+
+
 def _use_compiled() -> str | None:
     """Put the compiled modules ahead of the sources; return why not when they are unusable."""
-    if os.environ.get("PHOENYRA_PURE_PYTHON", "") not in ("", "0"):
+    if pure_python_requested():
         return "PHOENYRA_PURE_PYTHON is set"
     try:
         manifest = json.loads((COMPILED_DIR / MANIFEST).read_text())
@@ -51,20 +57,39 @@ def _use_compiled() -> str | None:
     if manifest.get("extension_suffix") != importlib.machinery.EXTENSION_SUFFIXES[0]:
         return f"built for another Python ({manifest.get('extension_suffix')}); run `make compile`"
     if manifest.get("sources") != source_digest():
-        reason = "stale: its sources changed since it was built; run `make compile`"
-        warnings.warn(f"phoenyra.core: compiled core {reason}", RuntimeWarning, stacklevel=2)
-        return reason
+        return _refuse("stale: its sources changed since it was built; run `make compile`")
+    suffix = manifest["extension_suffix"]
+    missing = [n for n in NATIVE if not (COMPILED_MODULES / f"{n}{suffix}").exists()]
+    if missing:
+        return _refuse(f"incomplete (no {', '.join(missing)}); run `make compile`")
+    # Load the build now, module by module, so that one that does not load here (another C
+    # library, a damaged file) leaves the sources in charge instead of failing every import.
     runtime = manifest.get("runtime")  # mypyc's shared library for the group of modules
-    if runtime and runtime not in sys.modules:
-        path = COMPILED_DIR / manifest["runtime_file"]
-        spec = importlib.util.spec_from_file_location(runtime, path)
-        if not path.exists() or spec is None or spec.loader is None:
-            return f"its runtime library {path.name} is missing; run `make compile`"
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[runtime] = module
-        spec.loader.exec_module(module)
+    loaded = []
     __path__.insert(0, str(COMPILED_MODULES))  # this package's own search path
+    try:
+        if runtime and runtime not in sys.modules:
+            path = COMPILED_DIR / manifest["runtime_file"]
+            spec = importlib.util.spec_from_file_location(runtime, path)
+            assert spec is not None and spec.loader is not None
+            module = importlib.util.module_from_spec(spec)
+            sys.modules[runtime] = module
+            loaded.append(runtime)
+            spec.loader.exec_module(module)
+        for name in NATIVE:
+            loaded.append(f"{__name__}.{name}")
+            importlib.import_module(f"{__name__}.{name}")
+    except (ImportError, OSError, AssertionError) as exc:
+        __path__.remove(str(COMPILED_MODULES))
+        for name in loaded:
+            sys.modules.pop(name, None)
+        return _refuse(f"does not load ({exc}); run `make compile`")
     return None
+
+
+def _refuse(reason: str) -> str:
+    warnings.warn(f"phoenyra.core: compiled core {reason}", RuntimeWarning, stacklevel=3)
+    return reason
 
 
 COMPILED_REASON = _use_compiled()

@@ -133,6 +133,8 @@ class MatchingEngine:
         client_order_id: str | None = None,
     ) -> Result:
         """Accept a limit order (price in ticks, quantity in lots) and match it at once."""
+        if quantity <= 0:  # the API refuses these first; a direct caller must not rest 0 lots
+            raise Reject("INVALID_LOT", f"quantity must be at least one lot, not {quantity}.")
         if client_order_id is not None:
             original = self._client_ids.get((account_id, client_order_id))
             if original is not None:

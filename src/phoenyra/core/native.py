@@ -141,7 +141,11 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         manifest = build()
-        verify()
+        try:
+            verify()
+        except BuildError:
+            shutil.rmtree(COMPILED_DIR, ignore_errors=True)  # never leave a build that fails
+            raise
     except BuildError as exc:
         _say(f"the matching core was NOT compiled: {exc}")
         if args.strict:

@@ -177,8 +177,8 @@ def create_app(settings: Settings, store: Store | None = None) -> FastAPI:
         version="0.1.0",
         description=DESCRIPTION,
         lifespan=lifespan,
-        # /api/orders/ is not /api/orders: a 404 naming the path, not a 307 a client may follow
-        # with its POST body or not.
+        # /api/orders/ is not /api/orders: a 404, not a 307 that a client may follow with its
+        # POST body or not.
         redirect_slashes=False,
     )
     app.state.service = service

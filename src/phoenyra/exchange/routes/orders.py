@@ -59,6 +59,11 @@ ERRORS = {
     responses={
         200: {"model": OrderWithTrades, "description": "A repeated client_order_id: the original"},
         **ERRORS,
+        413: {"model": ErrorResponse, "description": "Body over 64 KiB (BODY_TOO_LARGE)"},
+        415: {
+            "model": ErrorResponse,
+            "description": "Body sent as another media type than JSON (UNSUPPORTED_MEDIA_TYPE)",
+        },
     },
     summary="Place a limit order; it is matched at once and stored before the answer",
     # The body and key are read in the handler: FastAPI's body and dependency machinery cost
@@ -104,8 +109,8 @@ async def place_order(request: Request):
 
 def is_json(content_type: str | None) -> bool:
     """Whether a body's Content-Type is JSON: application/json or application/*+json, with any
-    parameters; a missing one counts as JSON, as FastAPI's JSON routes take it."""
-    if content_type is None:
+    parameters; a missing or empty one counts as JSON, as FastAPI's JSON routes take it."""
+    if not content_type:
         return True
     media = content_type.partition(";")[0].strip().lower()
     return media == "application/json" or (
