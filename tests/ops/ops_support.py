@@ -3,12 +3,15 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import signal
+import ssl
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -261,3 +264,60 @@ class WebappProcess(ServiceProcess):
 
     def ready(self, response: httpx.Response) -> bool:
         return response.status_code == 200 and response.json()["relay"]["connected"]
+
+
+@dataclass
+class CaddyProxy:
+    """The compose stack's TLS proxy running here: its ports, the trust of its local CA."""
+
+    web_port: int
+    exchange_port: int
+    admin_port: int
+    trust: ssl.SSLContext
+    log_path: Path
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+
+@contextlib.contextmanager
+def caddy_proxy(tmp: Path, web, exchange, public_host: str) -> Iterator[CaddyProxy]:
+    """Caddy with deploy/proxy/Caddyfile in front of ``web`` and ``exchange``, configured by
+    the environment as compose.yaml configures it, with ``public_host`` as PHOENYRA_HOST;
+    yields once Caddy has made its local CA."""
+    caddy = binary("caddy")
+    web_port, exchange_port, http_port, admin_port = free_ports(4)
+    env = {
+        "HOME": str(tmp),
+        "XDG_DATA_HOME": str(tmp / "data"),
+        "XDG_CONFIG_HOME": str(tmp / "config"),
+        "PATH": "/usr/bin:/bin",
+        "PHOENYRA_HOST": public_host,
+        "WEBAPP_HTTPS_PORT": str(web_port),
+        "EXCHANGE_HTTPS_PORT": str(exchange_port),
+        "PROXY_HTTP_PORT": str(http_port),
+        "PROXY_ADMIN": f"localhost:{admin_port}",
+        "WEBAPP_UPSTREAM": web.base_url.removeprefix("http://"),
+        "EXCHANGE_UPSTREAM": exchange.base_url.removeprefix("http://"),
+    }
+    log_path = tmp / "caddy.log"
+    root = tmp / "data" / "caddy" / "pki" / "authorities" / "local" / "root.crt"
+    with open(log_path, "wb") as log:
+        proc = subprocess.Popen(
+            [caddy, "run", "--config", str(DEPLOY / "proxy" / "Caddyfile"), "--adapter",
+             "caddyfile"],
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )  # fmt: skip
+        try:
+            trust = wait_until(
+                lambda: root.is_file() and ssl.create_default_context(cafile=root),
+                20,
+                "Caddy made no local CA",
+                lambda: log_path.read_text(errors="replace"),
+            )
+            yield CaddyProxy(web_port, exchange_port, admin_port, trust, log_path)
+        finally:
+            proc.terminate()
+            proc.wait(timeout=10)

@@ -6,70 +6,39 @@ from __future__ import annotations
 
 import asyncio
 import json
-import ssl
-import subprocess
 
 import httpx
 import pytest
 import websockets
 
-from ops_support import DEPLOY, WebappProcess, binary, wait_until
-from support import ExchangeProcess, free_ports, signed_url
+from ops_support import WebappProcess, caddy_proxy, wait_until
+from support import ExchangeProcess, signed_url
 
 
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("proxy")
-    caddy = binary("caddy")
     exchange = ExchangeProcess(tmp / "exchange").start()
     web = WebappProcess(exchange, tmp / "web", WEBAPP_TRUST_PROXY="true").start()
-    web_port, exchange_port, http_port, admin_port = free_ports(4)
-    env = {
-        "HOME": str(tmp),
-        "XDG_DATA_HOME": str(tmp / "data"),
-        "XDG_CONFIG_HOME": str(tmp / "config"),
-        "PATH": "/usr/bin:/bin",
-        "PHOENYRA_HOST": "127.0.0.1",
-        "WEBAPP_HTTPS_PORT": str(web_port),
-        "EXCHANGE_HTTPS_PORT": str(exchange_port),
-        "PROXY_HTTP_PORT": str(http_port),
-        "PROXY_ADMIN": f"localhost:{admin_port}",
-        "WEBAPP_UPSTREAM": web.base_url.removeprefix("http://"),
-        "EXCHANGE_UPSTREAM": exchange.base_url.removeprefix("http://"),
-    }
-    log = open(tmp / "caddy.log", "wb")  # noqa: SIM115 - closed below
-    proc = subprocess.Popen(
-        [caddy, "run", "--config", str(DEPLOY / "proxy" / "Caddyfile"), "--adapter", "caddyfile"],
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    root = tmp / "data" / "caddy" / "pki" / "authorities" / "local" / "root.crt"
     try:
-        trust = wait_until(
-            lambda: root.is_file() and ssl.create_default_context(cafile=root),
-            20,
-            "Caddy made no local CA",
-            lambda: (tmp / "caddy.log").read_text(errors="replace"),
-        )
-        base = {
-            "web": f"https://127.0.0.1:{web_port}",
-            "exchange": f"https://127.0.0.1:{exchange_port}",
-        }
-        wait_until(
-            lambda: httpx.get(base["exchange"] + "/healthz", verify=trust).status_code == 200,
-            20,
-            "the proxy does not answer",
-            lambda: (tmp / "caddy.log").read_text(errors="replace"),
-        )
-        # The compose health check's question: the admin API answers on the loopback.
-        admin = httpx.get(f"http://localhost:{admin_port}/config/", timeout=5)
-        assert admin.status_code == 200 and "apps" in admin.json()
-        yield {"trust": trust, "exchange_process": exchange, **base}
+        with caddy_proxy(tmp, web, exchange, "127.0.0.1") as proxy:
+            base = {
+                "web": f"https://127.0.0.1:{proxy.web_port}",
+                "exchange": f"https://127.0.0.1:{proxy.exchange_port}",
+            }
+            wait_until(
+                lambda: (
+                    httpx.get(base["exchange"] + "/healthz", verify=proxy.trust).status_code == 200
+                ),
+                20,
+                "the proxy does not answer",
+                proxy.log,
+            )
+            # The compose health check's question: the admin API answers on the loopback.
+            admin = httpx.get(f"http://localhost:{proxy.admin_port}/config/", timeout=5)
+            assert admin.status_code == 200 and "apps" in admin.json()
+            yield {"trust": proxy.trust, "exchange_process": exchange, **base}
     finally:
-        proc.terminate()
-        proc.wait(timeout=10)
-        log.close()
         web.stop()
         exchange.stop()
 

@@ -6,17 +6,14 @@ from __future__ import annotations
 
 import asyncio
 import re
-import shutil
-import ssl
-import subprocess
-import time
 
 import httpx
 import pytest
 import websockets
 import yaml
 
-from support import ROOT, free_ports, service_missing
+from ops_support import caddy_proxy, wait_until
+from support import ROOT
 from webapp_support import WebappProcess
 
 PUBLIC_NAME = "trade.localhost"  # a .localhost name: Caddy certifies it with its own CA
@@ -33,62 +30,22 @@ def compose_value(service: str, variable: str, env: dict[str, str]) -> str:
 
 @pytest.fixture(scope="module")
 def stack(exchange, tmp_path_factory):
-    caddy = shutil.which("caddy")
-    if caddy is None:
-        service_missing("caddy (Debian package: apt-get install caddy)")
     tmp = tmp_path_factory.mktemp("proxy")
     allowed = compose_value("webapp", "WEBAPP_ALLOWED_HOSTS", {"PHOENYRA_HOST": PUBLIC_NAME})
     web = WebappProcess(
         exchange, tmp / "web", WEBAPP_TRUST_PROXY="true", WEBAPP_ALLOWED_HOSTS=allowed
     ).start()
-    web_port, exchange_port, http_port, admin_port = free_ports(4)
-    env = {
-        "HOME": str(tmp),
-        "XDG_DATA_HOME": str(tmp / "data"),
-        "XDG_CONFIG_HOME": str(tmp / "config"),
-        "PATH": "/usr/bin:/bin",
-        "PHOENYRA_HOST": PUBLIC_NAME,
-        "WEBAPP_HTTPS_PORT": str(web_port),
-        "EXCHANGE_HTTPS_PORT": str(exchange_port),
-        "PROXY_HTTP_PORT": str(http_port),
-        "PROXY_ADMIN": f"localhost:{admin_port}",
-        "WEBAPP_UPSTREAM": web.base_url.removeprefix("http://"),
-        "EXCHANGE_UPSTREAM": exchange.base_url.removeprefix("http://"),
-    }
-    log_path = tmp / "caddy.log"
-    with open(log_path, "wb") as log:
-        proc = subprocess.Popen(
-            [
-                caddy,
-                "run",
-                "--config",
-                str(ROOT / "deploy/proxy/Caddyfile"),
-                "--adapter",
-                "caddyfile",
-            ],
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-    root = tmp / "data" / "caddy" / "pki" / "authorities" / "local" / "root.crt"
-    base = f"https://{PUBLIC_NAME}:{web_port}"
     try:
-        deadline = time.monotonic() + 30
-        trust = None
-        while time.monotonic() < deadline:
-            try:
-                trust = trust or (root.is_file() and ssl.create_default_context(cafile=root))
-                if trust and public_get(base, "/healthz", trust).status_code == 200:
-                    break
-            except (httpx.HTTPError, ssl.SSLError, OSError):
-                pass
-            time.sleep(0.2)
-        else:
-            pytest.fail(f"the proxy does not answer:\n{log_path.read_text(errors='replace')}")
-        yield {"base": base, "port": web_port, "trust": trust, "web": web}
+        with caddy_proxy(tmp, web, exchange, PUBLIC_NAME) as proxy:
+            base = f"https://{PUBLIC_NAME}:{proxy.web_port}"
+            wait_until(
+                lambda: public_get(base, "/healthz", proxy.trust).status_code == 200,
+                30,
+                "the proxy does not answer",
+                proxy.log,
+            )
+            yield {"base": base, "port": proxy.web_port, "trust": proxy.trust, "web": web}
     finally:
-        proc.terminate()
-        proc.wait(timeout=10)
         web.stop()
 
 
