@@ -25,6 +25,7 @@ from .hosts import AllowedHosts
 from .metrics import install_metrics
 from .relay import ROOM_ADMINS, ROOM_ALL, ExchangeRelay
 from .security import check_startup, install_secure_headers
+from .sessions import install_sessions
 from .settings import WebSettings
 from .signin_limit import SignInLimiter
 from .users import UserStore
@@ -76,8 +77,9 @@ def create_app(settings_or_env: WebSettings | Mapping[str, Any] | None = None) -
     settings = _settings(settings_or_env)
     app = Flask(__name__)
     app.config.update(
-        # Local development without a configured key: a random one per process (sessions end
-        # at restart). check_startup refuses this anywhere else.
+        # Signs the CSRF tokens (the sessions are kept server-side: sessions.py). Local
+        # development without a configured key: a random one per process (pages open across a
+        # restart must be reloaded before sending a form). check_startup refuses this elsewhere.
         SECRET_KEY=settings.secret_key or secrets.token_hex(32),
         DEBUG=settings.debug,
         SESSION_COOKIE_HTTPONLY=True,
@@ -111,18 +113,8 @@ def create_app(settings_or_env: WebSettings | Mapping[str, Any] | None = None) -
         )
     versions = _asset_versions()
 
-    redis_client = None
-    if settings.redis_url:
-        import redis
-        from flask_session import Session
-
-        redis_client = redis.Redis.from_url(settings.redis_url)
-        app.config.update(
-            SESSION_TYPE="redis",
-            SESSION_REDIS=redis_client,
-            SESSION_KEY_PREFIX=f"{settings.redis_prefix}session:",
-        )
-        Session(app)
+    # Server-side sessions (Redis, or files under the data directory): sign-out ends them.
+    redis_client = install_sessions(app, settings)
 
     # Static files bypass Flask: WhiteNoise serves them with the .br/.gz variants `make assets`
     # compressed ahead of time, and long cache lifetimes (their URLs carry a version).
@@ -152,7 +144,7 @@ def create_app(settings_or_env: WebSettings | Mapping[str, Any] | None = None) -
     socketio = SocketIO(
         app,
         async_mode="threading",
-        # The session is the Flask one (cookie or Redis), so sign-out also ends socket access.
+        # The session is the Flask one (server-side), so sign-out also ends socket access.
         manage_session=False,
         message_queue=settings.redis_url,
         channel=f"{settings.redis_prefix}socketio",

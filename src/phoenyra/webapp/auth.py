@@ -101,6 +101,9 @@ def login():
     session.clear()  # a fresh session: no fixation across sign-in
     session["user"] = user.name
     session.permanent = True
+    # ...under a new id: one planted or copied before sign-in (or before an earlier sign-out
+    # in this browser) does not become signed in.
+    current_app.session_interface.regenerate(session)
     flash(_("Signed in as %(name)s (%(role)s).", name=user.name, role=user.role), "success")
     return redirect(safe_next(request.form.get("next")))
 
@@ -122,6 +125,8 @@ def locked_message(locked: Locked) -> str:
 
 @bp.post("/logout")
 def logout():
-    session.clear()
+    session.clear()  # on the server: copies of the cookie sign no one in
     flash(_("Signed out."), "success")
+    # The old id is deleted too; the message is kept under a new one.
+    current_app.session_interface.regenerate(session)
     return redirect(url_for("auth.login"))

@@ -130,6 +130,11 @@ class WebSettings(BaseSettings):
     def users_db(self) -> Path:
         return self.data_dir / "webapp-users.db"
 
+    @property
+    def sessions_dir(self) -> Path:
+        """The session files without Redis (sessions.py)."""
+        return self.data_dir / "webapp-sessions"
+
 
 def _describe(error: Mapping[str, Any]) -> str:
     name = ".".join(str(part) for part in error["loc"])
