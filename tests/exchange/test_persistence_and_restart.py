@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import time
 from datetime import UTC, datetime
 
 import pytest
 
+from phoenyra.config import MarketOverride
+from phoenyra.core.markets import MarketSpec
 from support import ExchangeProcess, new_trader
 
 
@@ -206,3 +209,10 @@ def test_a_bad_market_override_stops_the_exchange_at_start_naming_the_field(
     assert result.returncode != 0
     assert "PHOENYRA_MARKETS" in result.stderr and needle in result.stderr, result.stderr[-800:]
     assert "Traceback" not in result.stderr
+
+
+def test_market_overrides_name_every_setting_of_a_market_spec():
+    # MarketOverride restates MarketSpec's fields to type and bound them: a field added to the
+    # spec but not here could not be set, one here but not in the spec would fail at start.
+    settable = {f.name for f in dataclasses.fields(MarketSpec) if f.init} - {"name"}
+    assert set(MarketOverride.model_fields) == settable

@@ -27,6 +27,7 @@ COMPILED_DIR = HERE / "_compiled"  # mypyc's runtime library and the manifest
 # derives the modules' __file__ from that layout).
 COMPILED_MODULES = COMPILED_DIR / "phoenyra" / "core"
 MANIFEST = "manifest.json"
+EXTENSION_SUFFIX = importlib.machinery.EXTENSION_SUFFIXES[0]  # this Python's, e.g. .cpython-311-…so
 
 
 def source_digest(directory: Path = HERE) -> str:
@@ -54,12 +55,11 @@ def _use_compiled() -> str | None:
         return "not built (run `make compile`)"
     except (OSError, ValueError) as exc:
         return f"unreadable build manifest ({exc}); run `make compile`"
-    if manifest.get("extension_suffix") != importlib.machinery.EXTENSION_SUFFIXES[0]:
+    if manifest.get("extension_suffix") != EXTENSION_SUFFIX:
         return f"built for another Python ({manifest.get('extension_suffix')}); run `make compile`"
     if manifest.get("sources") != source_digest():
         return _refuse("stale: its sources changed since it was built; run `make compile`")
-    suffix = manifest["extension_suffix"]
-    missing = [n for n in NATIVE if not (COMPILED_MODULES / f"{n}{suffix}").exists()]
+    missing = [n for n in NATIVE if not (COMPILED_MODULES / f"{n}{EXTENSION_SUFFIX}").exists()]
     if missing:
         return _refuse(f"incomplete (no {', '.join(missing)}); run `make compile`")
     # Load the build now, module by module, so that one that does not load here (another C
@@ -71,7 +71,8 @@ def _use_compiled() -> str | None:
         if runtime and runtime not in sys.modules:
             path = COMPILED_DIR / manifest["runtime_file"]
             spec = importlib.util.spec_from_file_location(runtime, path)
-            assert spec is not None and spec.loader is not None
+            if spec is None or spec.loader is None:
+                raise ImportError(f"no loader for {path.name}")
             module = importlib.util.module_from_spec(spec)
             sys.modules[runtime] = module
             loaded.append(runtime)
@@ -79,7 +80,7 @@ def _use_compiled() -> str | None:
         for name in NATIVE:
             loaded.append(f"{__name__}.{name}")
             importlib.import_module(f"{__name__}.{name}")
-    except (ImportError, OSError, AssertionError) as exc:
+    except (ImportError, OSError) as exc:
         __path__.remove(str(COMPILED_MODULES))
         for name in loaded:
             sys.modules.pop(name, None)

@@ -144,6 +144,7 @@ class MatchingEngine:
             spec = self.spec(market)  # raises UNKNOWN_MARKET
         if delivery_start is not None:
             spec.check_delivery_start(delivery_start, now)
+        # _new_order's two steps written out: its call would add several percent to a passive place.
         oid = self._next_order_id
         self._next_order_id = oid + 1
         order = Order(

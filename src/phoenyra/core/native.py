@@ -13,7 +13,6 @@ runs); with ``--strict`` (or ``CI=true``) it exits 1 instead.
 from __future__ import annotations
 
 import argparse
-import importlib.machinery
 import json
 import os
 import shutil
@@ -26,8 +25,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from . import COMPILED_DIR, COMPILED_MODULES, HERE, MANIFEST, NATIVE, source_digest
-
-SUFFIX = importlib.machinery.EXTENSION_SUFFIXES[0]
+from . import EXTENSION_SUFFIX as SUFFIX
 
 
 class BuildError(Exception):
