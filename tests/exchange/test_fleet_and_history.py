@@ -69,6 +69,26 @@ def test_readings_of_each_battery_are_kept_in_order_for_charts(exchange):
     assert status["soc_percent"] == 43.0 and status["online"] is True
 
 
+def test_a_reading_timed_in_epoch_numbers_is_refused_and_changes_nothing(exchange):
+    """A device's epoch time may be seconds or milliseconds: the exchange takes ISO 8601 text
+    with a time zone only, rather than guess the unit."""
+    with exchange.client() as admin:
+        admin.post("/api/batteries", json={"battery_id": "wels-1"})
+    now = time.time()
+    with exchange.client("demo-bess") as bess:
+        for stamp in (int(now), now, int(now * 1000), str(int(now))):
+            r = bess.post(
+                "/api/bess/telemetry", json={**reading("wels-1", 55.0, now), "timestamp": stamp}
+            )
+            assert r.status_code == 422, (stamp, r.text)
+            assert "not epoch seconds" in r.json()["error"]["message"]
+        ok = bess.post("/api/bess/telemetry", json=reading("wels-1", 56.0, now))
+        assert ok.status_code == 202, ok.text
+    with exchange.client() as c:
+        history = c.get("/api/bess/history", params={"battery_id": "wels-1"}).json()
+    assert [h["soc_percent"] for h in history] == [56.0]
+
+
 def test_battery_metrics_show_live_values_and_never_stale_ones(exchange):
     with exchange.client() as admin:
         admin.post("/api/batteries", json={"battery_id": "linz-1"})

@@ -130,6 +130,9 @@ def test_hourly_and_quarter_hourly_prices_of_the_same_time_are_kept_apart(exchan
         ({"price": -500.5}, "outside"),
         ({"resolution": "PT5M"}, ""),
         ({"start": "2025-06-07T00:00:00"}, ""),  # no time zone
+        # Epoch seconds (number or text) are refused, not read with a guessed unit.
+        ({"start": 1749254400, "end": 1749255300}, "not epoch seconds"),
+        ({"end": "1749255300"}, "not epoch seconds"),
         ({"price": "cheap"}, ""),
     ],
 )

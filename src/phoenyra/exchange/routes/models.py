@@ -232,8 +232,10 @@ class TelemetryIn(BaseModel):
         description="Temperature in °C; null for a device that does not report one (the Tesla "
         "Powerwall's local API)",
     )
-    timestamp: AwareDatetime | None = Field(
-        None, strict=False, description="Time of the reading, ISO 8601 UTC; default: now"
+    timestamp: IsoDateTime | None = Field(
+        None,
+        description="Time of the reading, ISO 8601 with a time zone (not epoch seconds); "
+        "default: now",
     )
     source: Literal["rest", "modbus", "mqtt", "https"] = Field(
         "rest",
@@ -289,8 +291,8 @@ class BatteryReading(BaseModel):
 class PriceIntervalIn(BaseModel):
     model_config = ConfigDict(extra="ignore", allow_inf_nan=False)
 
-    start: AwareDatetime = Field(description=f"Start of the delivery period, {UTC}, inclusive")
-    end: AwareDatetime = Field(description=f"End of the delivery period, {UTC}, exclusive")
+    start: IsoDateTime = Field(description=f"Start of the delivery period, {UTC}, inclusive")
+    end: IsoDateTime = Field(description=f"End of the delivery period, {UTC}, exclusive")
     resolution: Literal["PT15M", "PT30M", "PT60M"] = Field(
         description="Length of the period (ISO 8601 duration)"
     )
