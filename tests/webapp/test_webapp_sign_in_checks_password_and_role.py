@@ -80,3 +80,52 @@ def test_user_names_are_plain_and_distinct_to_a_person(make_app, exchange):
         with pytest.raises(UserError):
             users.add(name, PASSWORD, "viewer")
     assert users.add("viewer.2@site-a", PASSWORD, "viewer").name == "viewer.2@site-a"
+
+
+def _signed_out(client) -> bool:
+    page, api = client.get("/me"), client.get("/api/orders")
+    return page.status_code == 302 and api.status_code == 401
+
+
+def test_a_changed_password_ends_every_session_opened_with_the_old_one(make_app, exchange):
+    app = make_app(exchange)
+    add_user(app, "tom", "trader")
+    laptop, phone = app.test_client(), app.test_client()
+    for browser in (laptop, phone):
+        assert sign_in(browser, "tom").status_code == 302
+        assert browser.get("/me").get_json() == {"username": "tom", "role": "trader"}
+
+    app.extensions["phoenyra"].users.set_password("tom", "a-new-password-42")
+    assert _signed_out(laptop) and _signed_out(phone)
+    again = app.test_client()
+    assert sign_in(again, "tom").status_code == 401  # the old password is gone too
+    assert sign_in(again, "tom", "a-new-password-42").status_code == 302
+    assert again.get("/me").get_json() == {"username": "tom", "role": "trader"}
+
+
+@pytest.mark.parametrize("sessions", ["files", "redis"])
+def test_a_new_webapp_admin_password_ends_the_admins_old_sessions(
+    make_app, exchange, sessions, request
+):
+    """The first admin's password comes from the environment: restarting with another one
+    (the way to reset it) signs out a session copied from before, on either session store."""
+    from webapp_support import REDIS_URL
+
+    env = {}
+    if sessions == "redis":
+        _, prefix = request.getfixturevalue("redis_prefix")
+        env = {"REDIS_URL": REDIS_URL, "WEBAPP_REDIS_PREFIX": prefix}
+    before = make_app(exchange, **env).test_client()
+    assert sign_in(before, "admin", ADMIN_PASSWORD).status_code == 302
+    cookie = before.get_cookie("phoenyra_session").value
+
+    unchanged = make_app(exchange, **env).test_client()  # a restart with the same password
+    unchanged.set_cookie("phoenyra_session", cookie)
+    assert unchanged.get("/me").get_json() == {"username": "admin", "role": "admin"}
+
+    reset = make_app(exchange, WEBAPP_ADMIN_PASSWORD="reset-admin-password", **env)
+    copy = reset.test_client()
+    copy.set_cookie("phoenyra_session", cookie)
+    assert _signed_out(copy)
+    fresh = reset.test_client()
+    assert sign_in(fresh, "admin", "reset-admin-password").status_code == 302

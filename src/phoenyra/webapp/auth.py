@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hmac
 import logging
 from urllib.parse import urlsplit
 
@@ -48,7 +49,15 @@ def load_user() -> User | None:
     if state.settings.login_disabled:
         return DEV_USER
     name = session.get("user")
-    return state.users.get(name) if name else None
+    if not name:
+        return None
+    user = state.users.get(name)
+    if user is None or not hmac.compare_digest(user.stamp, session.get("stamp", "")):
+        # The user is gone, or the password was changed since this session signed in: a
+        # reset password ends every session opened with the old one, wherever it is held.
+        session.clear()
+        return None
+    return user
 
 
 def require_sign_in():
@@ -100,6 +109,7 @@ def login():
     state.signin_limit.succeeded(attempt)
     session.clear()  # a fresh session: no fixation across sign-in
     session["user"] = user.name
+    session["stamp"] = user.stamp
     session.permanent = True
     # ...under a new id: one planted or copied before sign-in (or before an earlier sign-out
     # in this browser) does not become signed in.

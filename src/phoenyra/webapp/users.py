@@ -7,11 +7,12 @@ scrypt (salted, memory-hard), which ships with Flask.
 
 from __future__ import annotations
 
+import hashlib
 import re
 import sqlite3
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from werkzeug.security import check_password_hash, generate_password_hash
@@ -27,10 +28,18 @@ class UserError(ValueError):
     """A user that cannot be created or changed; the message says why."""
 
 
+def _stamp(password_hash: str) -> str:
+    """Names one setting of a user's password: a sign-in records it, and a session whose stamp
+    no longer matches was signed in with a password that has since been changed. Derived from
+    the salted hash, so setting even the same password again gives a new one."""
+    return hashlib.sha256(password_hash.encode()).hexdigest()[:32]
+
+
 @dataclass(frozen=True, slots=True)
 class User:
     name: str
     role: str
+    stamp: str = field(default="", compare=False, repr=False)
 
     def may_trade(self) -> bool:
         return self.role in ("trader", "admin")
@@ -83,7 +92,7 @@ class UserStore:
                 )
             except sqlite3.IntegrityError as exc:
                 raise UserError(f"user {name!r} already exists") from exc
-        return User(name, role)
+        return self.get(name)
 
     def set_password(self, name: str, password: str) -> None:
         if len(password) < MIN_PASSWORD_LENGTH:
@@ -98,8 +107,10 @@ class UserStore:
 
     def get(self, name: str) -> User | None:
         with self._connect() as db:
-            row = db.execute("SELECT name, role FROM users WHERE name = ?", (name,)).fetchone()
-        return User(*row) if row else None
+            row = db.execute(
+                "SELECT name, role, password_hash FROM users WHERE name = ?", (name,)
+            ).fetchone()
+        return User(row[0], row[1], _stamp(row[2])) if row else None
 
     def all(self) -> list[User]:
         with self._connect() as db:
@@ -114,7 +125,9 @@ class UserStore:
         if row is None:
             check_password_hash(_DUMMY_HASH, password)
             return None
-        return User(row[0], row[1]) if check_password_hash(row[2], password) else None
+        if not check_password_hash(row[2], password):
+            return None
+        return User(row[0], row[1], _stamp(row[2]))
 
     def ensure_admin(self, name: str, password: str) -> None:
         """The first admin comes from WEBAPP_ADMIN_PASSWORD; the environment stays the source
