@@ -145,3 +145,40 @@ def test_session_files_stay_within_their_limit(tmp_path):
         t.join()
     assert len(list((tmp_path / "many").iterdir())) == 8 * 50 + 1
     assert many.get("__wz_cache_count") == 8 * 50  # cachelib's count of its files
+
+
+@pytest.mark.parametrize("store", ["files", "redis"])
+def test_a_request_in_flight_during_sign_out_does_not_bring_the_session_back(
+    make_app, exchange, store, request
+):
+    """Flask saves each request's session when the request ends. A request that read the
+    session before a sign-out (a slow page, or a thief's copy of the cookie polling) ends after
+    it: its save must not write the ended session back under the old id."""
+    import flask
+
+    from webapp_support import REDIS_URL
+
+    env = {}
+    if store == "redis":
+        _, prefix = request.getfixturevalue("redis_prefix")
+        env = {"REDIS_URL": REDIS_URL, "WEBAPP_REDIS_PREFIX": prefix}
+    app = make_app(exchange, **env)
+    client, cookie = signed_in(app)
+    interface = app.session_interface
+    with app.test_request_context("/me", headers={"Cookie": f"{COOKIE}={cookie}"}):
+        in_flight = interface.open_session(app, flask.request)  # as Flask does on arrival
+        assert in_flight["user"] == "admin"
+        sign_out(client)  # meanwhile, in the browser
+        in_flight.modified = True  # the request changed its session, e.g. a flashed message
+        interface.save_session(app, in_flight, app.response_class())  # as Flask does at the end
+    assert_not_signed_in(with_cookie(app, cookie))
+
+    # A session still held is written back as before (the next request sees the change).
+    client, cookie = signed_in(app)
+    with app.test_request_context("/me", headers={"Cookie": f"{COOKIE}={cookie}"}):
+        live = interface.open_session(app, flask.request)
+        live["note"] = "kept"
+        interface.save_session(app, live, app.response_class())
+    with app.test_request_context("/me", headers={"Cookie": f"{COOKIE}={cookie}"}):
+        assert interface.open_session(app, flask.request)["note"] == "kept"
+    assert with_cookie(app, cookie).get("/me").get_json() == ADMIN

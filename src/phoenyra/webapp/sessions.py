@@ -6,6 +6,12 @@ With ``REDIS_URL`` the sessions live in Redis, shared by every web app instance.
 live in files under ``PHOENYRA_DATA_DIR/webapp-sessions`` (one host): Flask-Session's ``cachelib``
 type with cachelib's FileSystemCache. Both use the same key prefix and the app's cookie settings
 (``SESSION_COOKIE_*``, ``PERMANENT_SESSION_LIFETIME``).
+
+Each request writes its session back (with a fresh expiry). A session read from the store is
+written back only while it is still there: a request that was in flight when the same session
+signed out (or signed in again under a new id) does not bring the ended session back. In Redis
+that is one ``SET ... XX``; in files a check and write under the lock that deletions take too
+(one process; a second process on the same directory leaves a window of one file write).
 """
 
 from __future__ import annotations
@@ -16,8 +22,11 @@ from pathlib import Path
 from typing import Any
 
 from cachelib.file import FileSystemCache
-from flask import Flask
-from flask_session import Session
+from flask import Flask, Request
+from flask_session.base import ServerSideSession, ServerSideSessionInterface
+from flask_session.cachelib import CacheLibSessionInterface
+from flask_session.defaults import Defaults
+from flask_session.redis import RedisSessionInterface
 
 from ..config import ConfigError
 from .settings import WebSettings
@@ -35,7 +44,7 @@ class SessionFiles(FileSystemCache):
     directory grow past the limit or prune too early."""
 
     def __init__(self, directory: Path, limit: int = SESSION_FILE_LIMIT) -> None:
-        self._lock = threading.RLock()  # re-entered: set() updates the count with set()
+        self.lock = threading.RLock()  # re-entered: set() updates the count with set()
         directory.mkdir(mode=0o700, parents=True, exist_ok=True)
         directory.chmod(0o700)  # also a directory made by hand or under a looser umask
         super().__init__(str(directory), threshold=limit, mode=0o600)
@@ -47,36 +56,85 @@ class SessionFiles(FileSystemCache):
         timeout: int | timedelta | None = None,
         mgmt_element: bool = False,
     ) -> bool:
-        with self._lock:
+        with self.lock:
             return super().set(key, value, timeout, mgmt_element)
 
     def delete(self, key: str, mgmt_element: bool = False) -> bool:
-        with self._lock:
+        with self.lock:
             return super().delete(key, mgmt_element)
 
     def clear(self) -> bool:
-        with self._lock:
+        with self.lock:
             return super().clear()
+
+
+class _WriteBackWhileStored(ServerSideSessionInterface):
+    """Marks a session read from the store (``from_store``), so that saving it updates the
+    stored one and never creates it again once it has been deleted."""
+
+    def open_session(self, app: Flask, request: Request) -> ServerSideSession:
+        session = super().open_session(app, request)
+        # The store had it when its id is the cookie's: an unknown id gets a new one.
+        session.from_store = session.sid == request.cookies.get(self.get_cookie_name(app))
+        return session
+
+    def regenerate(self, session: ServerSideSession) -> None:
+        super().regenerate(session)  # the old id is deleted; the new one is created on save
+        if session:
+            session.from_store = False
+
+
+class RedisSessions(_WriteBackWhileStored, RedisSessionInterface):
+    def _upsert_session(self, session_lifetime, session, store_id) -> None:
+        if not getattr(session, "from_store", False):
+            return super()._upsert_session(session_lifetime, session, store_id)
+        self.client.set(  # XX: only if the key still exists, atomically
+            name=store_id,
+            value=self.serializer.encode(session),
+            ex=session_lifetime,
+            xx=True,
+        )
+        return None
+
+
+class FileSessions(_WriteBackWhileStored, CacheLibSessionInterface):
+    cache: SessionFiles
+
+    def _upsert_session(self, session_lifetime, session, store_id) -> None:
+        if not getattr(session, "from_store", False):
+            return super()._upsert_session(session_lifetime, session, store_id)
+        with self.cache.lock:  # deletions take it too: the check holds until the write
+            if self.cache.has(store_id):
+                super()._upsert_session(session_lifetime, session, store_id)
+        return None
 
 
 def install_sessions(app: Flask, settings: WebSettings) -> Any | None:
     """Keep ``app``'s sessions server-side: in Redis with ``REDIS_URL`` (its client is returned),
     otherwise in files under the data directory (None is returned)."""
-    redis_client = None
-    app.config["SESSION_KEY_PREFIX"] = f"{settings.redis_prefix}session:"
+    config = app.config
+    common = {
+        "app": app,
+        "key_prefix": f"{settings.redis_prefix}session:",
+        "use_signer": False,  # the cookie holds a random id only
+        "permanent": config.get("SESSION_PERMANENT", Defaults.SESSION_PERMANENT),
+        "sid_length": config.get("SESSION_ID_LENGTH", Defaults.SESSION_ID_LENGTH),
+        "serialization_format": config.get(
+            "SESSION_SERIALIZATION_FORMAT", Defaults.SESSION_SERIALIZATION_FORMAT
+        ),
+    }
     if settings.redis_url:
         import redis
 
         redis_client = redis.Redis.from_url(settings.redis_url)
-        app.config.update(SESSION_TYPE="redis", SESSION_REDIS=redis_client)
-    else:
-        try:
-            files = SessionFiles(settings.sessions_dir)
-        except OSError as exc:  # e.g. a data directory the web app may not write to
-            raise ConfigError(
-                f"cannot keep the web app's sessions in {settings.sessions_dir}: {exc} "
-                "(PHOENYRA_DATA_DIR must be writable by the web app's user; or set REDIS_URL)"
-            ) from exc
-        app.config.update(SESSION_TYPE="cachelib", SESSION_CACHELIB=files)
-    Session(app)
-    return redis_client
+        app.session_interface = RedisSessions(client=redis_client, **common)
+        return redis_client
+    try:
+        files = SessionFiles(settings.sessions_dir)
+    except OSError as exc:  # e.g. a data directory the web app may not write to
+        raise ConfigError(
+            f"cannot keep the web app's sessions in {settings.sessions_dir}: {exc} "
+            "(PHOENYRA_DATA_DIR must be writable by the web app's user; or set REDIS_URL)"
+        ) from exc
+    app.session_interface = FileSessions(client=files, **common)
+    return None
