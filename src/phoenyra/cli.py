@@ -118,7 +118,9 @@ def exchange(
     except ConfigError as exc:
         raise click.ClickException(str(exc)) from exc
     if not gateways:
-        uvicorn.run(app, loop="uvloop", http="httptools", **options)
+        from .httpwrite import CoalescingHttpTools
+
+        uvicorn.run(app, loop="uvloop", http=CoalescingHttpTools, **options)
         return
     # The core binds the socket and accepts nothing itself; its gateways share the socket.
     config = uvicorn.Config(app, loop="uvloop", **options)

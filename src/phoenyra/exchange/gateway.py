@@ -42,6 +42,7 @@ from collections.abc import Callable
 import structlog
 from pydantic import ValidationError
 
+from ..httpwrite import CoalescingHttpTools
 from ..requestlog import log_access, request_id_from
 from ..runtime import tune_gc
 from .deps import json_response
@@ -683,7 +684,7 @@ def main(argv: list[str] | None = None) -> None:
     app = GatewayApp(core, core_lost, **gateway)
     # The core logs each request (its access log and metrics see every one).
     options |= {"access_log": False, "log_config": None, "lifespan": "on"}
-    config = uvicorn.Config(app, loop="uvloop", http="httptools", **options)
+    config = uvicorn.Config(app, loop="uvloop", http=CoalescingHttpTools, **options)
     server = uvicorn.Server(config)
     server.run(sockets=[listen])
     os._exit(0)
