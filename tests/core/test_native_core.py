@@ -61,6 +61,11 @@ def test_compiled_and_pure_python_cores_give_identical_answers():
     # The stream exercises what it claims to: matching, refusals, cancels and expiries.
     assert compiled["trades"] > 2_000 and compiled["expired"] > 50
     assert compiled["refused"] > 500 and compiled["cancelled"] > 200
+    # ...and the risk checks refuse for each of their reasons before the engine sees an order.
+    assert set(compiled["risk_refused"]) >= {
+        "THROTTLED", "SOC_LIMIT", "ENERGY_LIMIT", "POWER_LIMIT", "BATTERY_STATUS_STALE"
+    }  # fmt: skip
+    assert compiled["positions"] >= 15
     assert compiled == {**pure, "compiled": True, "core": "compiled (mypyc)"}
 
 

@@ -1,12 +1,13 @@
 """The pure trading core: no sockets, no database, no clock reads (time is passed in).
 
-The matching modules (``NATIVE``) also exist compiled to C with mypyc: ``make setup`` builds them
-into ``_compiled/`` (``python -m phoenyra.core.native``), about twice the speed of CPython on the
-same source. This package then puts the compiled modules ahead of its own folder on ``__path__``,
-but only when the manifest written by the build says it was made from exactly the ``.py`` files here
-and for this Python; otherwise (not built, built from older sources, ``PHOENYRA_PURE_PYTHON=1``)
-the ``.py`` files run and ``COMPILED_REASON`` says why. The sources stay the single truth: an
-edited ``.py`` is never shadowed by a stale build.
+The modules every order runs through (``NATIVE``: matching, risk checks, indicators) also exist
+compiled to C with mypyc: ``make setup`` builds them into ``_compiled/`` (``python -m
+phoenyra.core.native``), about twice the speed of CPython on the same source. This package then
+puts the compiled modules ahead of its own folder on ``__path__``, but only when the manifest
+written by the build says it was made from exactly the ``.py`` files here and for this Python;
+otherwise (not built, built from older sources, ``PHOENYRA_PURE_PYTHON=1``) the ``.py`` files
+run and ``COMPILED_REASON`` says why. The sources stay the single truth: an edited ``.py`` is
+never shadowed by a stale build.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ import sys
 import warnings
 from pathlib import Path
 
-NATIVE = ("errors", "orders", "markets", "book", "engine")
+NATIVE = ("errors", "orders", "markets", "book", "engine", "risk", "indicators")
 HERE = Path(__file__).resolve().parent
 COMPILED_DIR = HERE / "_compiled"  # mypyc's runtime library and the manifest
 # The extension modules, in the layout mypyc gives them relative to its runtime library (it

@@ -253,9 +253,12 @@ class RiskManager:
         traded = acct.product_fills.get(delivery_start, 0.0)
         is_buy = side is BUY
         open_same_side = sum(
-            mwh
-            for mwh, ds, buy in acct.open_by_order.values()
-            if ds == delivery_start and buy == is_buy
+            (
+                mwh
+                for mwh, ds, buy in acct.open_by_order.values()
+                if ds == delivery_start and buy == is_buy
+            ),
+            0.0,
         )
         worst = (traded if is_buy else -traded) + open_same_side + quantity_mwh
         if worst > per_quarter + EPS:
@@ -273,7 +276,8 @@ class RiskManager:
         fills = acct.product_fills
         for start in [s for s in fills if s + QUARTER_HOUR <= now]:
             del fills[start]  # delivered: the battery status reflects it from now on
-        return sum(mwh for _, mwh in acct.continuous_fills) + sum(fills.values())
+        # Float starts: an empty sum is 0.0, never the int 0 (the compiled core checks).
+        return sum((mwh for _, mwh in acct.continuous_fills), 0.0) + sum(fills.values(), 0.0)
 
     # -- updates from the engine ----------------------------------------------------------
     def track_order(self, order: Order, lot: float) -> None:
