@@ -9,8 +9,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from phoenyra.core.markets import MarketSpec
+from phoenyra.core.wire import ORDER_COLUMNS, TRADE_COLUMNS, iso
 from phoenyra.exchange.store import orders, trades
-from phoenyra.exchange.wire import ORDER_COLUMNS, TRADE_COLUMNS, iso
 
 
 def reference_iso(ts: float) -> str:

@@ -21,7 +21,7 @@ import sys
 import warnings
 from pathlib import Path
 
-NATIVE = ("errors", "orders", "markets", "book", "engine", "risk", "indicators")
+NATIVE = ("errors", "orders", "markets", "book", "engine", "risk", "indicators", "wire")
 HERE = Path(__file__).resolve().parent
 COMPILED_DIR = HERE / "_compiled"  # mypyc's runtime library and the manifest
 # The extension modules, in the layout mypyc gives them relative to its runtime library (it

@@ -9,6 +9,7 @@ from fastapi import Depends, Header, Request
 from fastapi.responses import Response
 
 from ..core.errors import Reject
+from ..core.wire import parse_iso
 from .auth import (
     CAN_ADMIN,
     CAN_PUSH_PRICES,
@@ -19,7 +20,6 @@ from .auth import (
     require,
 )
 from .service import DEFAULT_BATTERY, ExchangeService
-from .wire import parse_iso
 
 
 async def get_service(request: Request) -> ExchangeService:

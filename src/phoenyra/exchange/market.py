@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 from ..core.errors import Reject
 from ..core.indicators import MarketIndicators, Snapshot
 from ..core.markets import QUARTER_HOUR, MarketSpec
-from .wire import iso
+from ..core.wire import iso
 
 if TYPE_CHECKING:
     from .events import EventBus

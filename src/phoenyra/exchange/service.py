@@ -19,23 +19,7 @@ from ..core.errors import Reject
 from ..core.markets import MarketSpec
 from ..core.orders import Order, Side, TimeInForce, Trade
 from ..core.risk import BatteryLimits, BatteryState, RiskManager
-from .auth import (
-    ACCOUNT_NAME_MAX,
-    ACCOUNT_NAME_PATTERN,
-    KEY_REFRESH_S,
-    Account,
-    KeyRing,
-    NonceCache,
-    StoredKey,
-    hash_key,
-    key_id_of,
-    new_key,
-)
-from .events import EventBus
-from .market import MarketData
-from .metrics import ExchangeMetrics
-from .store import Store
-from .wire import (
+from ..core.wire import (
     O_ACCOUNT,
     O_MARKET,
     O_PRICE,
@@ -60,6 +44,22 @@ from .wire import (
     trade_row,
     trade_wire,
 )
+from .auth import (
+    ACCOUNT_NAME_MAX,
+    ACCOUNT_NAME_PATTERN,
+    KEY_REFRESH_S,
+    Account,
+    KeyRing,
+    NonceCache,
+    StoredKey,
+    hash_key,
+    key_id_of,
+    new_key,
+)
+from .events import EventBus
+from .market import MarketData
+from .metrics import ExchangeMetrics
+from .store import Store
 from .writer import GroupCommitWriter, WriteFailed
 
 log = logging.getLogger("phoenyra.exchange")

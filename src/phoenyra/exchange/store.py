@@ -33,7 +33,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.engine import Engine
 
-from .wire import ORDER_COLUMNS, TRADE_COLUMNS
+from ..core.wire import ORDER_COLUMNS, TRADE_COLUMNS
 
 metadata = MetaData()
 # On SQLite only INTEGER PRIMARY KEY is the rowid itself; BIGINT would add a second index.

@@ -11,10 +11,10 @@ from fastapi import APIRouter
 from pydantic import BaseModel, Field
 
 from ...core.errors import Reject
+from ...core.wire import iso
 from ...telemetry.config import TelemetryConfig, load
 from ...telemetry.model import ConfigInvalid, TelemetryError
 from ..deps import Admin, Reader, Service, TelemetrySender, json_response, telemetry_battery
-from ..wire import iso
 from .orders import ERRORS
 
 router = APIRouter(tags=["telemetry configuration"])

@@ -10,9 +10,9 @@ from fastapi import APIRouter, Query
 
 from ...core.errors import Reject
 from ...core.indicators import EMA_LOOKBACK, ema_series
+from ...core.wire import iso
 from ..deps import AnyAccount, FeedSender, Service, json_response, parse_time
 from ..market import RESOLUTIONS
-from ..wire import iso
 from .models import IndicatorPoint, MarketData, PriceOut, PricesIn, PricesStored, VwapPoint
 from .orders import ERRORS
 

@@ -10,6 +10,7 @@ from pydantic import ValidationError
 
 from ...core.errors import Reject
 from ...core.orders import OrderStatus, Side
+from ...core.wire import O_ACCOUNT, O_ID, order_wire, trade_wire
 from ..auth import CAN_TRADE, require
 from ..deps import (
     Reader,
@@ -22,7 +23,6 @@ from ..deps import (
     parse_time,
 )
 from ..service import OrderRequest
-from ..wire import O_ACCOUNT, O_ID, order_wire, trade_wire
 from .models import (
     BookOut,
     ErrorResponse,

@@ -31,12 +31,12 @@ from pydantic import BaseModel, ConfigDict, Field, StrictBool
 from ...core.errors import Reject
 from ...core.markets import QUARTER_HOUR, MarketSpec
 from ...core.orders import Side, TimeInForce
+from ...core.wire import iso
 from ...optimizer import Battery, OptimizerError, Problem, solve
 from ...optimizer.orders import plan_orders, tradable_power_mw
 from ..auth import Account
 from ..deps import Service, Trader, json_response
 from ..service import ExchangeService, OrderRequest
-from ..wire import iso
 from .models import ErrorBody
 from .orders import ERRORS
 
@@ -520,7 +520,7 @@ async def _place_all(
 
 
 def datetime_seconds(value: str) -> int:
-    from ..wire import parse_iso
+    from ...core.wire import parse_iso
 
     try:
         ts = parse_iso(value)

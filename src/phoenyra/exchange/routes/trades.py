@@ -8,8 +8,8 @@ from fastapi import APIRouter, Query
 
 from ...core.errors import Reject
 from ...core.orders import Side
+from ...core.wire import T_ID, T_MARKET, trade_wire
 from ..deps import Reader, Service, json_response, market_filter, parse_cursor, parse_time
-from ..wire import T_ID, T_MARKET, trade_wire
 from .models import TradeOut, TradePage
 from .orders import ERRORS
 

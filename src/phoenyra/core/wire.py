@@ -12,8 +12,8 @@ import math
 from datetime import UTC, datetime
 from functools import lru_cache
 
-from ..core.markets import QUARTER_HOUR, MarketSpec
-from ..core.orders import OPEN_STATUSES, Order, OrderStatus, Side, TimeInForce, Trade
+from .markets import QUARTER_HOUR, MarketSpec
+from .orders import OPEN_STATUSES, Order, OrderStatus, Side, TimeInForce, Trade
 
 ORDER_COLUMNS = (
     "id",
