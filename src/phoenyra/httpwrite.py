@@ -81,3 +81,9 @@ class CoalescingHttpTools(HttpToolsProtocol):
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)  # flow control and addresses: the real transport
         self.transport = CoalescingTransport(transport, self.loop)  # type: ignore[assignment]
+
+    def eof_received(self) -> bool | None:
+        # The client closed its side: the event loop closes the transport itself when this
+        # returns, before the end of the loop turn, so what is held goes out now.
+        self.transport.flush()
+        return super().eof_received()

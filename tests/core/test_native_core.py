@@ -69,12 +69,12 @@ def test_compiled_and_pure_python_cores_give_identical_answers():
     assert compiled == {**pure, "compiled": True, "core": "compiled (mypyc)"}
 
 
-def test_the_engine_in_use_is_the_compiled_one():
+def test_every_native_module_in_use_is_the_compiled_one():
     require_build()
-    import phoenyra.core.book as book
-    import phoenyra.core.engine as engine
+    import importlib
 
-    for module in (engine, book):
+    for name in core.NATIVE:
+        module = importlib.import_module(f"phoenyra.core.{name}")
         assert Path(module.__spec__.origin).parent == core.COMPILED_MODULES
         assert module.__file__ == module.__spec__.origin
         assert not module.__spec__.origin.endswith(".py")

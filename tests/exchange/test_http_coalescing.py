@@ -126,6 +126,48 @@ def test_an_answer_with_connection_close_is_complete_before_the_socket_closes(se
     assert body == b'{"ok":true,"got":3}'
 
 
+def test_a_head_answer_with_connection_close_is_sent_before_the_socket_closes(server):
+    """HEAD writes the head alone (no body follows): it is held until the end of the turn, but
+    uvicorn closes the connection at once; closing sends what is held first."""
+    with socket.create_connection(server.split(":")) as s:
+        s.sendall(b"HEAD /close HTTP/1.1\r\nHost: x\r\n\r\n")
+        data = b""
+        while chunk := s.recv(65536):
+            data += chunk
+    assert data.startswith(b"HTTP/1.1 201") and data.endswith(b"\r\n\r\n")
+    assert b"content-length: 19" in data.lower()
+
+
+def test_what_is_held_goes_out_when_the_client_closes_its_side():
+    """The event loop closes the transport itself after ``eof_received``, before the end of the
+    turn: the protocol sends what is held first."""
+    from uvicorn.server import ServerState
+
+    sent: list[bytes] = []
+
+    class Transport:  # the event loop's side of one connection
+        def get_extra_info(self, name, default=None):
+            return {"sockname": ("127.0.0.1", 9000), "peername": ("127.0.0.1", 5555)}.get(name)
+
+        def write(self, data):
+            sent.append(bytes(data))
+
+        def is_closing(self):
+            return False
+
+    async def scenario():
+        config = uvicorn.Config(app, log_config=None)
+        config.load()
+        protocol = CoalescingHttpTools(config=config, server_state=ServerState(), app_state={})
+        protocol.connection_made(Transport())
+        protocol.transport.write(b"HTTP/1.1 100 Continue\r\n\r\n")  # held alone
+        assert sent == []
+        protocol.eof_received()
+        assert sent == [b"HTTP/1.1 100 Continue\r\n\r\n"]
+
+    asyncio.run(scenario())
+
+
 def test_100_continue_is_answered_before_the_body_is_sent(server):
     with socket.create_connection(server.split(":")) as s:
         s.sendall(

@@ -170,8 +170,12 @@ def test_a_request_in_flight_during_sign_out_does_not_bring_the_session_back(
         assert in_flight["user"] == "admin"
         sign_out(client)  # meanwhile, in the browser
         in_flight.modified = True  # the request changed its session, e.g. a flashed message
-        interface.save_session(app, in_flight, app.response_class())  # as Flask does at the end
+        response = app.response_class()
+        interface.save_session(app, in_flight, response)  # as Flask does at the end
     assert_not_signed_in(with_cookie(app, cookie))
+    # ...and the ended id is not sent back: in the browser it would replace the id of the
+    # session that ended it (after a sign-in there, signing the user out).
+    assert COOKIE not in response.headers.get("Set-Cookie", "")
 
     # A session still held is written back as before (the next request sees the change).
     client, cookie = signed_in(app)

@@ -12,6 +12,7 @@ import re
 import time
 from collections import deque
 from dataclasses import dataclass
+from typing import NoReturn
 
 from ..config import Settings
 from ..core.engine import MatchingEngine, Result
@@ -278,27 +279,31 @@ class ExchangeService:
 
     async def _commit(self, order_rows: list[tuple], trade_rows: list[tuple]) -> None:
         try:
-            await self.writer.commit(order_rows, trade_rows)
+            await self.writer.submit(order_rows, trade_rows)
         except WriteFailed as exc:
-            # Memory ran ahead of storage: rebuild from what is durable, answer 503.
-            if self.writer.failed:  # the first refused request of a failure rebuilds, once
-                log.error("commit failed; rebuilding state from storage", extra={"error": str(exc)})
-                self.ready = False
-                try:
-                    # On the loop itself, blocking it: nothing may read the core meanwhile.
-                    self._load_state()
-                    self.writer.recovered()
-                    self.ready = True
-                except Exception:
-                    log.exception("rebuilding state from storage failed; service not ready")
-            raise Reject(
-                "STORAGE_UNAVAILABLE",
-                "The database failed while this change was being stored, so it could not be "
-                "confirmed. If the database took it before failing it is in effect now: check "
-                "GET /api/orders, or resend with the same client_order_id, which never makes a "
-                "second order.",
-                503,
-            ) from exc
+            self._storage_failed(exc)
+
+    def _storage_failed(self, exc: WriteFailed) -> NoReturn:
+        """A commit this request waited for failed: memory ran ahead of storage. The first
+        refused request of a failure rebuilds the state from what is durable; all answer 503."""
+        if self.writer.failed:
+            log.error("commit failed; rebuilding state from storage", extra={"error": str(exc)})
+            self.ready = False
+            try:
+                # On the loop itself, blocking it: nothing may read the core meanwhile.
+                self._load_state()
+                self.writer.recovered()
+                self.ready = True
+            except Exception:
+                log.exception("rebuilding state from storage failed; service not ready")
+        raise Reject(
+            "STORAGE_UNAVAILABLE",
+            "The database failed while this change was being stored, so it could not be "
+            "confirmed. If the database took it before failing it is in effect now: check "
+            "GET /api/orders, or resend with the same client_order_id, which never makes a "
+            "second order.",
+            503,
+        ) from exc
 
     def _require_ready(self) -> None:
         """Orders and cancels change the books: refused while state is loading, rebuilding
@@ -378,12 +383,16 @@ class ExchangeService:
             req.client_order_id,
         )
         order_rows, trade_rows = self._account_for(result, spec)
-        await self._commit(order_rows, trade_rows)
+        try:  # the writer's future itself: no coroutine between it and this one
+            await self.writer.submit(order_rows, trade_rows)
+        except WriteFailed as exc:
+            self._storage_failed(exc)
         # Each wire form is built once: for the answer and, when someone listens, the events.
         order = order_wire(order_rows[0])
         trades = [trade_wire(t) for t in trade_rows]
         self._after_commit(result, order_rows, trade_rows, order, trades)
-        return 201, {**order, "trades": trades}
+        order["trades"] = trades  # the answer; the order event got a copy without them
+        return 201, order
 
     def _account_for(self, result: Result, spec: MarketSpec) -> tuple[list[tuple], list[tuple]]:
         """Update risk from an engine result and return the rows to store."""
@@ -427,7 +436,7 @@ class ExchangeService:
         bus = self.bus
         if not bus.subscribers:
             return  # nobody listens: build no events
-        bus.publish({"type": "order", "data": order})
+        bus.publish({"type": "order", "data": dict(order)})  # the answer adds its trades
         self._publish_orders(order_rows[1:])
         for t in trades:
             bus.publish({"type": "trade", "data": t})

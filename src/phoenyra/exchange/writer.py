@@ -138,9 +138,6 @@ class GroupCommitWriter:
         """The service rebuilt its state from storage after a failure: accept writes again."""
         self._failed = None
 
-    async def commit(self, order_rows: list[tuple], trade_rows: list[tuple]) -> None:
-        await self.submit(order_rows, trade_rows)
-
     async def flush(self) -> None:
         """Wait until everything submitted so far is durable."""
         await self.submit([], [])

@@ -83,17 +83,23 @@ class _WriteBackWhileStored(ServerSideSessionInterface):
         if session:
             session.from_store = False
 
+    def should_set_cookie(self, app: Flask, session) -> bool:
+        # A session that was not written back has ended: its id is not sent to the browser
+        # again, where it would replace the id of the session that ended it (a sign-in).
+        return not getattr(session, "ended", False) and super().should_set_cookie(app, session)
+
 
 class RedisSessions(_WriteBackWhileStored, RedisSessionInterface):
     def _upsert_session(self, session_lifetime, session, store_id) -> None:
         if not getattr(session, "from_store", False):
             return super()._upsert_session(session_lifetime, session, store_id)
-        self.client.set(  # XX: only if the key still exists, atomically
+        written = self.client.set(  # XX: only if the key still exists, atomically
             name=store_id,
             value=self.serializer.encode(session),
             ex=session_lifetime,
             xx=True,
         )
+        session.ended = not written
         return None
 
 
@@ -104,7 +110,8 @@ class FileSessions(_WriteBackWhileStored, CacheLibSessionInterface):
         if not getattr(session, "from_store", False):
             return super()._upsert_session(session_lifetime, session, store_id)
         with self.cache.lock:  # deletions take it too: the check holds until the write
-            if self.cache.has(store_id):
+            session.ended = not self.cache.has(store_id)
+            if not session.ended:
                 super()._upsert_session(session_lifetime, session, store_id)
         return None
 

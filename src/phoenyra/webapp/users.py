@@ -85,14 +85,15 @@ class UserStore:
                 raise UserError(
                     f"user {same[0]!r} already exists (names are compared without case)"
                 )
+            password_hash = generate_password_hash(password)
             try:
                 db.execute(
                     "INSERT INTO users (name, password_hash, role, created_at) VALUES (?, ?, ?, ?)",
-                    (name, generate_password_hash(password), role, time.time()),
+                    (name, password_hash, role, time.time()),
                 )
             except sqlite3.IntegrityError as exc:
                 raise UserError(f"user {name!r} already exists") from exc
-        return self.get(name)
+        return User(name, role, _stamp(password_hash))
 
     def set_password(self, name: str, password: str) -> None:
         if len(password) < MIN_PASSWORD_LENGTH:

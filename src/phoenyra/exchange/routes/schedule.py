@@ -395,11 +395,11 @@ async def build_schedule(
             "discharge_mw": round(float(d), 6),
             "soc_percent": round(float(s), 4),
             "committed_mwh": round(float(k), 6),
-            "order_mwh": round(order_mwh[int(q)], 6),
+            "order_mwh": round(order_mwh[q], 6),
             "tradable": not bool(lk),
         }
         for q, p, pw, c, d, s, k, lk in zip(
-            starts,
+            starts.tolist(),  # Python ints: the compiled core's iso() takes no NumPy scalars
             prices,
             schedule.power_mw,
             schedule.charge_mw,
