@@ -168,7 +168,9 @@ def test_a_request_in_flight_during_sign_out_does_not_bring_the_session_back(
     with app.test_request_context("/me", headers={"Cookie": f"{COOKIE}={cookie}"}):
         in_flight = interface.open_session(app, flask.request)  # as Flask does on arrival
         assert in_flight["user"] == "admin"
+        assert interface.stored(in_flight.sid)["user"] == "admin"
         sign_out(client)  # meanwhile, in the browser
+        assert interface.stored(in_flight.sid) is None
         in_flight.modified = True  # the request changed its session, e.g. a flashed message
         response = app.response_class()
         interface.save_session(app, in_flight, response)  # as Flask does at the end
@@ -186,3 +188,36 @@ def test_a_request_in_flight_during_sign_out_does_not_bring_the_session_back(
     with app.test_request_context("/me", headers={"Cookie": f"{COOKIE}={cookie}"}):
         assert interface.open_session(app, flask.request)["note"] == "kept"
     assert with_cookie(app, cookie).get("/me").get_json() == ADMIN
+
+
+def test_live_sockets_end_with_the_session_that_opened_them(make_app, exchange):
+    """A socket is checked when it opens; the events after that come from the relay. Sign-out
+    ends the session's sockets at once; a changed password ends them at the next sweep. (With
+    Redis the sweep reads the same ``stored``, tested in the in-flight test; Flask-SocketIO's
+    test client cannot run with a message queue.)"""
+    from webapp_support import PASSWORD, add_user, sign_in
+
+    app = make_app(exchange)
+    state = app.extensions["phoenyra"]
+    client, cookie = signed_in(app)
+    live = state.socketio.test_client(app, flask_test_client=client)
+    copied = state.socketio.test_client(app, flask_test_client=with_cookie(app, cookie))
+    other, _ = signed_in(app)  # another sign-in of the same user: its own session
+    other_live = state.socketio.test_client(app, flask_test_client=other)
+    assert live.is_connected() and copied.is_connected() and other_live.is_connected()
+
+    sign_out(client)
+    assert not live.is_connected() and not copied.is_connected()
+    assert other_live.is_connected()
+    assert state.live.sweep() == 0  # nothing else has ended
+
+    add_user(app, "tom", "trader")
+    tom = app.test_client()
+    assert sign_in(tom, "tom").status_code == 302
+    tom_live = state.socketio.test_client(app, flask_test_client=tom)
+    assert tom_live.is_connected()
+    state.users.set_password("tom", PASSWORD + "-new")
+    assert state.live.sweep() == 1  # what the sweep thread does every few seconds
+    assert not tom_live.is_connected() and other_live.is_connected()
+    other_live.disconnect()
+    assert len(state.live) == 0  # closed sockets are forgotten

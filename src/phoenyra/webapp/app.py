@@ -10,7 +10,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-from flask import Flask, render_template, request, url_for
+from flask import Flask, render_template, request, session, url_for
 from flask_compress import Compress
 from flask_socketio import SocketIO, join_room
 from flask_wtf.csrf import CSRFError, CSRFProtect
@@ -22,6 +22,7 @@ from . import auth, i18n, passthrough, views
 from .auth import json_error, load_user, wants_json
 from .exchange_client import ExchangeClient
 from .hosts import AllowedHosts
+from .live import LiveSockets
 from .metrics import install_metrics
 from .relay import ROOM_ADMINS, ROOM_ALL, ExchangeRelay
 from .security import check_startup, install_secure_headers
@@ -65,6 +66,7 @@ class WebState:
     redis: Any | None
     signin_limit: SignInLimiter
     allowed_hosts: AllowedHosts
+    live: LiveSockets
 
 
 def _settings(settings_or_env: WebSettings | Mapping[str, Any] | None) -> WebSettings:
@@ -165,6 +167,7 @@ def create_app(settings_or_env: WebSettings | Mapping[str, Any] | None = None) -
         redis_client,
         SignInLimiter.for_settings(settings, redis_client),
         allowed_hosts,
+        LiveSockets(socketio, app, users),
     )
 
     install_metrics(app)
@@ -220,10 +223,16 @@ def create_app(settings_or_env: WebSettings | Mapping[str, Any] | None = None) -
         user = load_user()
         if user is None:
             return False  # refuse: not signed in
+        if not settings.login_disabled:  # the socket ends with the session that opened it
+            app.extensions["phoenyra"].live.opened(request.sid, session.sid, user.name, user.stamp)
         join_room(ROOM_ALL)
         if user.is_admin:
             join_room(ROOM_ADMINS)
         return True
+
+    @socketio.on("disconnect")
+    def on_disconnect(reason=None):
+        app.extensions["phoenyra"].live.closed(request.sid)
 
     return app
 
@@ -240,6 +249,7 @@ def run(host: str | None = None, port: int | None = None, settings: WebSettings 
     app = create_app(settings)
     state: WebState = app.extensions["phoenyra"]
     state.relay.start()
+    state.live.start()
     scheme = "https" if tls else "http"
     log.info("web app on %s://%s:%s (exchange %s)", scheme, host, port, settings.exchange_base_url)
     log.info(
@@ -261,3 +271,4 @@ def run(host: str | None = None, port: int | None = None, settings: WebSettings 
         )
     finally:
         state.relay.stop()
+        state.live.stop()

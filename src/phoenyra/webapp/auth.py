@@ -135,6 +135,8 @@ def locked_message(locked: Locked) -> str:
 
 @bp.post("/logout")
 def logout():
+    # Live-update sockets this session opened end too (here at once; elsewhere by the sweep).
+    current_app.extensions["phoenyra"].live.end_session(session.sid)
     session.clear()  # on the server: copies of the cookie sign no one in
     flash(_("Signed out."), "success")
     # The old id is deleted too; the message is kept under a new one.

@@ -83,6 +83,10 @@ class _WriteBackWhileStored(ServerSideSessionInterface):
         if session:
             session.from_store = False
 
+    def stored(self, sid: str) -> dict | None:
+        """The stored data of session ``sid``, or None once it has ended (or expired)."""
+        return self._retrieve_session_data(self._get_store_id(sid))
+
     def should_set_cookie(self, app: Flask, session) -> bool:
         # A session that was not written back has ended: its id is not sent to the browser
         # again, where it would replace the id of the session that ended it (a sign-in).
