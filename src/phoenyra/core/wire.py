@@ -12,8 +12,11 @@ import math
 from datetime import UTC, datetime
 from functools import lru_cache
 
+from .engine import Result
+from .indicators import MarketIndicators
 from .markets import QUARTER_HOUR, MarketSpec
 from .orders import OPEN_STATUSES, Order, OrderStatus, Side, TimeInForce, Trade
+from .risk import RiskManager
 
 ORDER_COLUMNS = (
     "id",
@@ -231,3 +234,30 @@ def trade_wire(row, viewer_id: int | None = None) -> dict:
             else None
         )
     return out
+
+
+def trade_wires(rows: list[tuple]) -> list[dict]:
+    return [trade_wire(row) for row in rows]
+
+
+def result_rows(
+    result: Result, spec: MarketSpec, risk: RiskManager, indicators: MarketIndicators
+) -> tuple[list[tuple], list[tuple]]:
+    """The stored rows of what one placement changed (the order, the resting orders it touched,
+    its trades), after bringing the risk state (open energy, positions) and the market's
+    indicators (VWAP, recent trade prices) up to date with it."""
+    lot = spec.lot
+    order = result.order
+    risk.track_order(order, lot)
+    order_rows = [order_row(order, spec)]
+    for resting in result.touched:
+        risk.track_order(resting, lot)
+        order_rows.append(order_row(resting, spec))
+    trade_rows = []
+    for t in result.trades:
+        row = trade_row(t, spec)
+        price, quantity = row[T_PRICE], row[T_QUANTITY]
+        risk.apply_trade(t, quantity, price)
+        indicators.add_trade(t.executed_at, price, quantity)
+        trade_rows.append(row)
+    return order_rows, trade_rows

@@ -42,8 +42,9 @@ from ..core.wire import (
     order_from_row,
     order_row,
     order_wire,
-    trade_row,
+    result_rows,
     trade_wire,
+    trade_wires,
 )
 from .auth import (
     ACCOUNT_NAME_MAX,
@@ -382,36 +383,20 @@ class ExchangeService:
             req.delivery_start,
             req.client_order_id,
         )
-        order_rows, trade_rows = self._account_for(result, spec)
+        # Risk and the market's indicators follow the result; the rows to store come back.
+        order_rows, trade_rows = result_rows(
+            result, spec, self.risk, self.market.indicators[req.market]
+        )
         try:  # the writer's future itself: no coroutine between it and this one
             await self.writer.submit(order_rows, trade_rows)
         except WriteFailed as exc:
             self._storage_failed(exc)
         # Each wire form is built once: for the answer and, when someone listens, the events.
         order = order_wire(order_rows[0])
-        trades = [trade_wire(t) for t in trade_rows]
+        trades = trade_wires(trade_rows)
         self._after_commit(result, order_rows, trade_rows, order, trades)
         order["trades"] = trades  # the answer; the order event got a copy without them
         return 201, order
-
-    def _account_for(self, result: Result, spec: MarketSpec) -> tuple[list[tuple], list[tuple]]:
-        """Update risk from an engine result and return the rows to store."""
-        lot = spec.lot
-        risk = self.risk
-        risk.track_order(result.order, lot)
-        order_rows = [order_row(result.order, spec)]
-        for resting in result.touched:
-            risk.track_order(resting, lot)
-            order_rows.append(order_row(resting, spec))
-        trade_rows = []
-        add_trade = self.market.add_trade
-        for t in result.trades:
-            row = trade_row(t, spec)
-            price, quantity = row[T_PRICE], row[T_QUANTITY]
-            risk.apply_trade(t, quantity, price)
-            add_trade(t.market, t.executed_at, price, quantity)
-            trade_rows.append(row)
-        return order_rows, trade_rows
 
     def _after_commit(
         self,
