@@ -189,13 +189,19 @@ def test_orders_beyond_the_trading_horizon_expire_at_start(tmp_path):
 @pytest.mark.parametrize(
     ("markets", "needle"),
     [
-        ('{"epex_at": {"gate_closure_s": 300.5}}', "gate_closure_s"),
-        ('{"epex_at": {"tick": "cheap"}}', "tick"),
+        ('{"epex_at": {"gate_closure_s": 300.5}}', "epex_at.gate_closure_s\n  Input should be a"),
+        ('{"epex_at": {"tick": "cheap"}}', "epex_at.tick\n  Input should be a valid number"),
         ('{"epex_at": {"price_rule": "median"}}', "price_rule"),
         ('{"epex_at": {"gate_closure": 300}}', "gate_closure"),
-        ('{"epex_at": {"tick": -0.01}}', "tick"),
-        ('{"epex_at": {"gate_closure_s": -300}}', "gate_closure_s"),
-        ('{"epex_at": {"max_quantity": 0}}', "max_quantity"),
+        ('{"epex_at": {"tick": -0.01}}', "epex_at.tick\n  Input should be greater than 0"),
+        (
+            '{"epex_at": {"gate_closure_s": -300}}',
+            "epex_at.gate_closure_s\n  Input should be greater",
+        ),
+        (
+            '{"epex_at": {"max_quantity": 0}}',
+            "epex_at.max_quantity\n  Input should be greater than 0",
+        ),
         ('{"epex_at": {"min_price": 100, "max_price": 50}}', "min_price must be below"),
         ('{"epex_xx": {"tick": 0.01}}', "unknown markets"),
     ],

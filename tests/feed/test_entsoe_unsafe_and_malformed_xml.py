@@ -38,8 +38,10 @@ def test_entity_bomb_is_refused_quickly_without_expanding(recorded_server, name)
         fetch(recorded_server, "CH", ts(START), ts(END))
     elapsed = time.perf_counter() - started
 
-    # Expanded, these are 3 GB and 1 GB of text: seconds of work and gigabytes of memory.
-    assert elapsed < 0.5
+    # Expanded, these are 3 GB and 1 GB of text: many seconds of work and gigabytes of memory.
+    # The memory bound below is the proof of no expansion; the time bound leaves room for a
+    # loaded 2-core CI machine (0.50 s was once measured here for the refusal alone).
+    assert elapsed < 2.0
     assert peak_rss_mb() - rss_before < 20
     assert "lollol" not in caught.value.message and "xxxx" not in caught.value.message
     assert len(recorded_server.seen) == 1  # refused, not retried

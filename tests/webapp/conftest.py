@@ -73,3 +73,11 @@ def redis_prefix():
     for key in client.scan_iter(f"{prefix}*"):
         client.delete(key)
     client.close()
+
+
+@pytest.fixture
+def redis_env(redis_prefix) -> dict[str, str]:
+    """The web app's settings to keep its sessions and counters in Redis under this test's
+    own key prefix (``redis_prefix``)."""
+    _, prefix = redis_prefix
+    return {"REDIS_URL": REDIS_URL, "WEBAPP_REDIS_PREFIX": prefix}

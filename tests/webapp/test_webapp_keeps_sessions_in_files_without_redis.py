@@ -156,12 +156,7 @@ def test_a_request_in_flight_during_sign_out_does_not_bring_the_session_back(
     it: its save must not write the ended session back under the old id."""
     import flask
 
-    from webapp_support import REDIS_URL
-
-    env = {}
-    if store == "redis":
-        _, prefix = request.getfixturevalue("redis_prefix")
-        env = {"REDIS_URL": REDIS_URL, "WEBAPP_REDIS_PREFIX": prefix}
+    env = request.getfixturevalue("redis_env") if store == "redis" else {}
     app = make_app(exchange, **env)
     client, cookie = signed_in(app)
     interface = app.session_interface
@@ -210,6 +205,17 @@ def test_live_sockets_end_with_the_session_that_opened_them(make_app, exchange):
     assert not live.is_connected() and not copied.is_connected()
     assert other_live.is_connected()
     assert state.live.sweep() == 0  # nothing else has ended
+
+    # A sign-out on another instance (the same session files) ends the session there; this
+    # instance's sweep (what its thread does every few seconds) then ends its sockets.
+    elsewhere, _ = signed_in(app)
+    elsewhere_live = state.socketio.test_client(app, flask_test_client=elsewhere)
+    second = with_cookie(make_app(exchange), elsewhere.get_cookie(COOKIE).value)
+    assert second.get("/me").get_json() == ADMIN
+    sign_out(second)
+    assert elsewhere_live.is_connected()  # the other instance cannot reach this socket
+    assert state.live.sweep() == 1
+    assert not elsewhere_live.is_connected() and other_live.is_connected()
 
     add_user(app, "tom", "trader")
     tom = app.test_client()

@@ -1,11 +1,13 @@
 """With REDIS_URL the sessions live in Redis, so another web app instance knows the user."""
 
-from webapp_support import ADMIN_PASSWORD, REDIS_URL, sign_in
+from webapp_support import ADMIN_PASSWORD, sign_in
 
 
-def test_session_is_stored_in_redis_and_shared_by_instances(make_app, exchange, redis_prefix):
+def test_session_is_stored_in_redis_and_shared_by_instances(
+    make_app, exchange, redis_prefix, redis_env
+):
     db, prefix = redis_prefix
-    env = {"REDIS_URL": REDIS_URL, "WEBAPP_REDIS_PREFIX": prefix}
+    env = redis_env
     first, second = make_app(exchange, **env), make_app(exchange, **env)
     client = first.test_client()
     assert sign_in(client, "admin", ADMIN_PASSWORD).status_code == 302

@@ -14,7 +14,6 @@ from phoenyra.config import ConfigError
 from phoenyra.webapp.users import UserStore
 from webapp_support import (
     PASSWORD,
-    REDIS_URL,
     WebappProcess,
     add_user,
     csrf_token,
@@ -177,9 +176,9 @@ def test_the_command_exits_with_the_reason_for_a_bad_limit(tmp_path):
 # -- shared through Redis ---------------------------------------------------------------------
 
 
-def test_with_redis_a_second_instance_sees_the_lock(make_app, exchange, redis_prefix):
+def test_with_redis_a_second_instance_sees_the_lock(make_app, exchange, redis_prefix, redis_env):
     db, prefix = redis_prefix
-    env = {"REDIS_URL": REDIS_URL, "WEBAPP_REDIS_PREFIX": prefix}
+    env = redis_env
     first, second = make_app(exchange, **env), make_app(exchange, **env)
     add_user(first, "tom", "trader")  # both instances share the data directory's users
     assert second.extensions["phoenyra"].users.get("tom") is not None
@@ -199,9 +198,8 @@ def test_with_redis_a_second_instance_sees_the_lock(make_app, exchange, redis_pr
     assert_locked(attempt(third.test_client(), "tom", PASSWORD))
 
 
-def test_with_redis_a_success_clears_the_name_everywhere(make_app, exchange, redis_prefix):
-    _, prefix = redis_prefix
-    env = {"REDIS_URL": REDIS_URL, "WEBAPP_REDIS_PREFIX": prefix}
+def test_with_redis_a_success_clears_the_name_everywhere(make_app, exchange, redis_env):
+    env = redis_env
     first, second = make_app(exchange, **env), make_app(exchange, **env)
     add_user(first, "tom", "trader")
     for _ in range(4):

@@ -109,12 +109,7 @@ def test_a_new_webapp_admin_password_ends_the_admins_old_sessions(
 ):
     """The first admin's password comes from the environment: restarting with another one
     (the way to reset it) signs out a session copied from before, on either session store."""
-    from webapp_support import REDIS_URL
-
-    env = {}
-    if sessions == "redis":
-        _, prefix = request.getfixturevalue("redis_prefix")
-        env = {"REDIS_URL": REDIS_URL, "WEBAPP_REDIS_PREFIX": prefix}
+    env = request.getfixturevalue("redis_env") if sessions == "redis" else {}
     before = make_app(exchange, **env).test_client()
     assert sign_in(before, "admin", ADMIN_PASSWORD).status_code == 302
     cookie = before.get_cookie("phoenyra_session").value

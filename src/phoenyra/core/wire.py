@@ -4,6 +4,10 @@ A stored row is a tuple in the table's column order (``ORDER_COLUMNS``, ``TRADE_
 the order path builds one per changed order and trade, hands it to the writer as it is (the
 SQLite driver binds it positionally) and keeps trades in the recent-trades window. Rows read
 back from the database (SQLAlchemy ``Row``) index the same way.
+
+``result_rows`` turns one placement into its rows and, on the way, brings the risk state and the
+market's indicators up to date with it: the order path's bookkeeping, here so that it runs
+compiled with the rest of the core.
 """
 
 from __future__ import annotations

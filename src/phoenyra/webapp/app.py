@@ -224,7 +224,7 @@ def create_app(settings_or_env: WebSettings | Mapping[str, Any] | None = None) -
         if user is None:
             return False  # refuse: not signed in
         if not settings.login_disabled:  # the socket ends with the session that opened it
-            app.extensions["phoenyra"].live.opened(request.sid, session.sid, user.name, user.stamp)
+            app.extensions["phoenyra"].live.opened(request.sid, session.sid)
         join_room(ROOM_ALL)
         if user.is_admin:
             join_room(ROOM_ADMINS)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import hmac
 import logging
+from collections.abc import Mapping
+from typing import Any
 from urllib.parse import urlsplit
 
 from flask import (
@@ -24,7 +26,7 @@ from flask_babel import ngettext
 
 from .hosts import is_json_path
 from .signin_limit import Locked, SignInLimitUnavailable
-from .users import User
+from .users import User, UserStore
 
 log = logging.getLogger("phoenyra.webapp.auth")
 
@@ -44,19 +46,26 @@ def json_error(status: int, code: str, message: str):
     return jsonify({"error": {"code": code, "message": message}}), status
 
 
+def signed_in_user(data: Mapping[str, Any], users: UserStore) -> User | None:
+    """The user a session's data signs in, or None: none signed in, the user is gone, or the
+    password was changed since (a reset password ends every session opened with the old one,
+    wherever it is held). For requests and for the live sockets' sweep alike."""
+    name = data.get("user")
+    if not name:
+        return None
+    user = users.get(name)
+    if user is None or not hmac.compare_digest(user.stamp, data.get("stamp", "")):
+        return None
+    return user
+
+
 def load_user() -> User | None:
     state = current_app.extensions["phoenyra"]
     if state.settings.login_disabled:
         return DEV_USER
-    name = session.get("user")
-    if not name:
-        return None
-    user = state.users.get(name)
-    if user is None or not hmac.compare_digest(user.stamp, session.get("stamp", "")):
-        # The user is gone, or the password was changed since this session signed in: a
-        # reset password ends every session opened with the old one, wherever it is held.
-        session.clear()
-        return None
+    user = signed_in_user(session, state.users)
+    if user is None and session.get("user"):
+        session.clear()  # it had signed in and has ended: the server forgets it too
     return user
 
 

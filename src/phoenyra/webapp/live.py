@@ -10,22 +10,15 @@ session is no longer stored or no longer valid for its user.
 
 from __future__ import annotations
 
-import hmac
 import logging
 import threading
-from dataclasses import dataclass
 from typing import Any
+
+from .auth import signed_in_user
 
 log = logging.getLogger("phoenyra.webapp.live")
 
 SWEEP_S = 5.0
-
-
-@dataclass(frozen=True, slots=True)
-class Opened:
-    session_id: str
-    user: str
-    stamp: str
 
 
 class LiveSockets:
@@ -34,24 +27,25 @@ class LiveSockets:
         self.app = app
         self.users = users
         self._lock = threading.Lock()
-        self._open: dict[str, Opened] = {}  # by socket id
+        self._open: dict[str, str] = {}  # socket id → id of the session that opened it
         self._stop = threading.Event()
 
-    def opened(self, socket_id: str, session_id: str, user: str, stamp: str) -> None:
+    def opened(self, socket_id: str, session_id: str) -> None:
         with self._lock:
-            self._open[socket_id] = Opened(session_id, user, stamp)
+            self._open[socket_id] = session_id
 
     def closed(self, socket_id: str) -> None:
         with self._lock:
             self._open.pop(socket_id, None)
 
     def __len__(self) -> int:
-        return len(self._open)
+        with self._lock:
+            return len(self._open)
 
     def end_session(self, session_id: str) -> int:
         """Disconnect the sockets opened by ``session_id`` (it signed out)."""
         with self._lock:
-            ended = [s for s, o in self._open.items() if o.session_id == session_id]
+            ended = [s for s, sid in self._open.items() if sid == session_id]
         return self._disconnect(ended, "signed out")
 
     def sweep(self) -> int:
@@ -59,17 +53,11 @@ class LiveSockets:
         with self._lock:
             items = list(self._open.items())
         interface = self.app.session_interface
-        ended = []
-        for socket_id, o in items:
-            data = interface.stored(o.session_id)
-            user = self.users.get(o.user) if data is not None else None
-            if (
-                data is None
-                or data.get("user") != o.user
-                or user is None
-                or not hmac.compare_digest(user.stamp, o.stamp)
-            ):
-                ended.append(socket_id)
+        live: dict[str, bool] = {}  # by session: one look-up however many sockets it has
+        for session_id in {sid for _, sid in items}:
+            data = interface.stored(session_id)
+            live[session_id] = data is not None and signed_in_user(data, self.users) is not None
+        ended = [socket_id for socket_id, sid in items if not live[sid]]
         return self._disconnect(ended, "session ended")
 
     def _disconnect(self, socket_ids: list[str], why: str) -> int:

@@ -25,7 +25,6 @@ from cachelib.file import FileSystemCache
 from flask import Flask, Request
 from flask_session.base import ServerSideSession, ServerSideSessionInterface
 from flask_session.cachelib import CacheLibSessionInterface
-from flask_session.defaults import Defaults
 from flask_session.redis import RedisSessionInterface
 
 from ..config import ConfigError
@@ -123,17 +122,8 @@ class FileSessions(_WriteBackWhileStored, CacheLibSessionInterface):
 def install_sessions(app: Flask, settings: WebSettings) -> Any | None:
     """Keep ``app``'s sessions server-side: in Redis with ``REDIS_URL`` (its client is returned),
     otherwise in files under the data directory (None is returned)."""
-    config = app.config
-    common = {
-        "app": app,
-        "key_prefix": f"{settings.redis_prefix}session:",
-        "use_signer": False,  # the cookie holds a random id only
-        "permanent": config.get("SESSION_PERMANENT", Defaults.SESSION_PERMANENT),
-        "sid_length": config.get("SESSION_ID_LENGTH", Defaults.SESSION_ID_LENGTH),
-        "serialization_format": config.get(
-            "SESSION_SERIALIZATION_FORMAT", Defaults.SESSION_SERIALIZATION_FORMAT
-        ),
-    }
+    # Flask-Session's defaults otherwise: permanent sessions, random ids, an unsigned cookie.
+    common = {"app": app, "key_prefix": f"{settings.redis_prefix}session:"}
     if settings.redis_url:
         import redis
 

@@ -55,6 +55,7 @@ class UserStore:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._lock = threading.Lock()
         with self._connect() as db:
+            db.execute("PRAGMA journal_mode=WAL")  # kept by the file: set once, not per request
             db.execute(
                 "CREATE TABLE IF NOT EXISTS users ("
                 " name TEXT PRIMARY KEY, password_hash TEXT NOT NULL,"
@@ -63,9 +64,7 @@ class UserStore:
             )
 
     def _connect(self) -> sqlite3.Connection:
-        db = sqlite3.connect(self.path, timeout=10)
-        db.execute("PRAGMA journal_mode=WAL")
-        return db
+        return sqlite3.connect(self.path, timeout=10)
 
     def add(self, name: str, password: str, role: str) -> User:
         name = name.strip()
