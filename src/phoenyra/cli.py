@@ -9,8 +9,9 @@ import sys
 import time
 
 import click
+from pydantic import ValidationError
 
-from .config import ConfigError, Settings
+from .config import ConfigError, Settings, describe_invalid
 
 
 def _settings() -> Settings:
@@ -18,6 +19,10 @@ def _settings() -> Settings:
         settings = Settings()
         _ = settings.markets  # validate market overrides early
         return settings
+    except ValidationError as exc:
+        raise click.ClickException(
+            f"configuration error: invalid setting: {describe_invalid(exc)}"
+        ) from exc
     except (ConfigError, ValueError) as exc:
         raise click.ClickException(f"configuration error: {exc}") from exc
 

@@ -6,7 +6,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import Literal
 
-from pydantic import AliasChoices, BaseModel, ConfigDict, Field, field_validator
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from .core.markets import MarketSpec, MarkSource, PriceRule, SelfTradePrevention, default_markets
@@ -32,6 +32,32 @@ DEMO_SECRETS = frozenset(
 
 class ConfigError(Exception):
     """A configuration that must not start; the message says what to change."""
+
+
+SECRET_WORDS = ("SECRET", "PASSWORD", "KEY", "TOKEN")
+
+
+def describe_invalid(
+    exc: ValidationError, root: str = "", *, values: bool = True, limit: int | None = None
+) -> str:
+    """pydantic's errors on one line: ``where=value: reason; ...``.
+
+    ``where`` is the field's path (``root`` when the error is about the whole input); the value
+    is shown only with ``values`` and never for a field whose name says it holds a secret;
+    pydantic's "Value error, " prefix and its documentation links are left out. With ``limit``,
+    the first errors and how many more there are.
+    """
+    errors = exc.errors(include_url=False)
+    shown = errors if limit is None else errors[:limit]
+    parts = []
+    for error in shown:
+        where = ".".join(str(part) for part in error["loc"]) or root
+        reason = str(error["msg"]).removeprefix("Value error, ")
+        if values and not any(word in where.upper() for word in SECRET_WORDS):
+            where = f"{where}={error.get('input')!r}"
+        parts.append(f"{where}: {reason}")
+    more = len(errors) - len(shown)
+    return "; ".join(parts) + (f" (+{more} more)" if more > 0 else "")
 
 
 class MarketOverride(BaseModel):

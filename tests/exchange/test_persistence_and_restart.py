@@ -189,18 +189,24 @@ def test_orders_beyond_the_trading_horizon_expire_at_start(tmp_path):
 @pytest.mark.parametrize(
     ("markets", "needle"),
     [
-        ('{"epex_at": {"gate_closure_s": 300.5}}', "epex_at.gate_closure_s\n  Input should be a"),
-        ('{"epex_at": {"tick": "cheap"}}', "epex_at.tick\n  Input should be a valid number"),
-        ('{"epex_at": {"price_rule": "median"}}', "price_rule"),
-        ('{"epex_at": {"gate_closure": 300}}', "gate_closure"),
-        ('{"epex_at": {"tick": -0.01}}', "epex_at.tick\n  Input should be greater than 0"),
+        (
+            '{"epex_at": {"gate_closure_s": 300.5}}',
+            "PHOENYRA_MARKETS.epex_at.gate_closure_s=300.5: Input should be a valid integer",
+        ),
+        (
+            '{"epex_at": {"tick": "cheap"}}',
+            "PHOENYRA_MARKETS.epex_at.tick='cheap': Input should be a valid number",
+        ),
+        ('{"epex_at": {"price_rule": "median"}}', "epex_at.price_rule='median': Input should be"),
+        ('{"epex_at": {"gate_closure": 300}}', "epex_at.gate_closure=300: Extra inputs"),
+        ('{"epex_at": {"tick": -0.01}}', "epex_at.tick=-0.01: Input should be greater than 0"),
         (
             '{"epex_at": {"gate_closure_s": -300}}',
-            "epex_at.gate_closure_s\n  Input should be greater",
+            "epex_at.gate_closure_s=-300: Input should be greater than or equal to 0",
         ),
         (
             '{"epex_at": {"max_quantity": 0}}',
-            "epex_at.max_quantity\n  Input should be greater than 0",
+            "epex_at.max_quantity=0: Input should be greater than 0",
         ),
         ('{"epex_at": {"min_price": 100, "max_price": 50}}', "min_price must be below"),
         ('{"epex_xx": {"tick": 0.01}}', "unknown markets"),
@@ -215,6 +221,25 @@ def test_a_bad_market_override_stops_the_exchange_at_start_naming_the_field(
     assert result.returncode != 0
     assert "PHOENYRA_MARKETS" in result.stderr and needle in result.stderr, result.stderr[-800:]
     assert "Traceback" not in result.stderr
+    assert "errors.pydantic.dev" not in result.stderr
+
+
+def test_bad_settings_are_named_on_one_line_with_their_values(tmp_path):
+    # Every service reads the same Settings: one refusal names each bad variable, the value it
+    # had and pydantic's reason (tests/test_config_errors.py: secrets, limits).
+    proc = ExchangeProcess(
+        tmp_path,
+        UPDATE_INTERVAL="-5",
+        PHOENYRA_SQLITE_SYNCHRONOUS="sometimes",
+        PHOENYRA_THROTTLE_RATE="fast",
+    )
+    result = proc.run_refused()
+    assert result.returncode != 0
+    line = next(x for x in result.stderr.splitlines() if "configuration error" in x)
+    assert "UPDATE_INTERVAL='-5': Input should be greater than 0" in line
+    assert "PHOENYRA_SQLITE_SYNCHRONOUS='sometimes': Input should be 'OFF', 'NORMAL'" in line
+    assert "PHOENYRA_THROTTLE_RATE='fast': Input should be a valid number" in line
+    assert "errors.pydantic.dev" not in result.stderr and "Traceback" not in result.stderr
 
 
 def test_market_overrides_name_every_setting_of_a_market_spec():

@@ -11,6 +11,8 @@ from typing import Annotated
 
 from pydantic import Field, ValidationError
 
+from ..config import describe_invalid
+
 
 @dataclass(frozen=True, slots=True)
 class Reading:
@@ -92,10 +94,9 @@ def validated(model: type, data: object, what: str):
     try:
         return model.model_validate(data)
     except ValidationError as exc:
-        problems = "; ".join(
-            f"{'.'.join(str(p) for p in e['loc']) or 'config'}: {e['msg']}" for e in exc.errors()
-        )
-        raise ConfigInvalid(f"{what} invalid: {problems}") from None
+        raise ConfigInvalid(
+            f"{what} invalid: {describe_invalid(exc, 'config', values=False)}"
+        ) from None
 
 
 # A device's or broker's address: a host name, an IPv4 or an IPv6 address (no spaces, no

@@ -9,7 +9,7 @@ from typing import Annotated, Any, Literal
 from pydantic import AliasChoices, Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-from ..config import DEMO_SECRETS, DEV_API_KEY, DEV_HMAC_SECRET, ConfigError
+from ..config import DEMO_SECRETS, DEV_API_KEY, DEV_HMAC_SECRET, ConfigError, describe_invalid
 from .hosts import parse_allowed_hosts
 
 
@@ -96,9 +96,7 @@ class WebSettings(BaseSettings):
         try:
             return cls.from_mapping(values)
         except ValidationError as exc:
-            raise ConfigError(
-                "invalid web app setting: " + "; ".join(_describe(e) for e in exc.errors())
-            ) from None
+            raise ConfigError(f"invalid web app setting: {describe_invalid(exc)}") from None
 
     @property
     def is_dev(self) -> bool:
@@ -134,11 +132,3 @@ class WebSettings(BaseSettings):
     def sessions_dir(self) -> Path:
         """The session files without Redis (sessions.py)."""
         return self.data_dir / "webapp-sessions"
-
-
-def _describe(error: Mapping[str, Any]) -> str:
-    name = ".".join(str(part) for part in error["loc"])
-    message = str(error["msg"]).removeprefix("Value error, ")
-    if any(word in name.upper() for word in ("SECRET", "PASSWORD", "KEY", "TOKEN")):
-        return f"{name}: {message}"
-    return f"{name}={error.get('input')!r}: {message}"

@@ -10,6 +10,7 @@ from typing import Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, ValidationError
 
+from ...config import describe_invalid
 from ..http import PoliteClient
 from ..model import (
     SECONDS_RESOLUTION,
@@ -55,21 +56,13 @@ class _MarketData(BaseModel):
     data: list[_Point]
 
 
-def _describe(exc: ValidationError) -> str:
-    parts = []
-    for err in exc.errors()[:3]:
-        where = ".".join(str(p) for p in err["loc"]) or "body"
-        parts.append(f"{where}: {err['msg']}")
-    more = exc.error_count() - len(parts)
-    return "; ".join(parts) + (f" (+{more} more)" if more > 0 else "")
-
-
 def parse_marketdata(body: bytes | str, source: str = "awattar") -> list[PriceInterval]:
     """All intervals of a ``/v1/marketdata`` answer, sorted, in EUR/MWh."""
     try:
         doc = _MarketData.model_validate_json(body)
     except ValidationError as exc:
-        raise MalformedResponseError(f"{source}: unexpected answer ({_describe(exc)})") from None
+        problems = describe_invalid(exc, "body", values=False, limit=3)
+        raise MalformedResponseError(f"{source}: unexpected answer ({problems})") from None
     if not doc.data:
         raise NoDataError(f"{source}: the provider has no prices for this range")
     intervals = []
