@@ -7,16 +7,23 @@ live in files under ``PHOENYRA_DATA_DIR/webapp-sessions`` (one host): Flask-Sess
 type with cachelib's FileSystemCache. Both use the same key prefix and the app's cookie settings
 (``SESSION_COOKIE_*``, ``PERMANENT_SESSION_LIFETIME``).
 
-Each request writes its session back (with a fresh expiry). A session read from the store is
-written back only while it is still there: a request that was in flight when the same session
-signed out (or signed in again under a new id) does not bring the ended session back. In Redis
-that is one ``SET ... XX``; in files a check and write under the lock that deletions take too
-(one process; a second process on the same directory leaves a window of one file write).
+A session is written back when a request changed it, and otherwise at most once per
+``SESSION_REFRESH_S`` (five minutes) to push its expiry forward: the 12-hour idle timeout still
+slides with use (a session ends 12 hours after its last write, so between 11 h 55 min and 12 h
+after the last request), but a page polling every few seconds no longer rewrites its session
+file (or Redis key) on every request; the cookie is re-sent only with a write.
+
+A session read from the store is written back only while it is still there: a request that was
+in flight when the same session signed out (or signed in again under a new id) does not bring
+the ended session back. In Redis that is one ``SET ... XX``; in files a check and write under
+the lock that deletions take too (one process; a second process on the same directory leaves a
+window of one file write).
 """
 
 from __future__ import annotations
 
 import threading
+import time
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -30,10 +37,14 @@ from flask_session.redis import RedisSessionInterface
 from ..config import ConfigError
 from .settings import WebSettings
 
-# At most this many session files. Each request rewrites its session with a fresh expiry
-# (PERMANENT_SESSION_LIFETIME), and an expired file is never read again; when one more is needed,
-# the expired ones are deleted and, if that is not enough, the least recently used sessions.
+# At most this many session files. A session in use is rewritten with a fresh expiry
+# (PERMANENT_SESSION_LIFETIME) at least every SESSION_REFRESH_S, and an expired file is never
+# read again; when one more is needed, the expired ones are deleted and, if that is not enough,
+# the sessions written longest ago.
 SESSION_FILE_LIMIT = 10_000
+# An unchanged session is written back (its expiry pushed forward) at most this often.
+SESSION_REFRESH_S = 300.0
+WRITTEN_AT = "_written_at"  # in the session: when it was last stored (epoch seconds)
 
 
 class SessionFiles(FileSystemCache):
@@ -82,6 +93,19 @@ class _WriteBackWhileStored(ServerSideSessionInterface):
         if session:
             session.from_store = False
 
+    def should_set_storage(self, app: Flask, session: ServerSideSession) -> bool:
+        """Called just before a session would be written: whether to write it."""
+        now = time.time()
+        if not session.modified and getattr(session, "from_store", False):
+            # Unchanged: refresh the stored expiry only once the last write is old enough.
+            every = app.config.get("SESSION_REFRESH_S", SESSION_REFRESH_S)
+            written_at = session.get(WRITTEN_AT)
+            if isinstance(written_at, float) and now - written_at < every:
+                session.refresh_skipped = True
+                return False
+        session[WRITTEN_AT] = now
+        return True
+
     def stored(self, sid: str) -> dict | None:
         """The stored data of session ``sid``, or None once it has ended (or expired)."""
         return self._retrieve_session_data(self._get_store_id(sid))
@@ -89,7 +113,11 @@ class _WriteBackWhileStored(ServerSideSessionInterface):
     def should_set_cookie(self, app: Flask, session) -> bool:
         # A session that was not written back has ended: its id is not sent to the browser
         # again, where it would replace the id of the session that ended it (a sign-in).
-        return not getattr(session, "ended", False) and super().should_set_cookie(app, session)
+        # A session whose write was skipped keeps the cookie it has: a fresh expiry on the
+        # cookie would outlast the stored session's.
+        if getattr(session, "ended", False) or getattr(session, "refresh_skipped", False):
+            return False
+        return super().should_set_cookie(app, session)
 
 
 class RedisSessions(_WriteBackWhileStored, RedisSessionInterface):
