@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import socket
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -143,6 +144,37 @@ def test_body_over_64_kib_is_refused(exchange, trader):
     assert r.status_code == 413
     assert r.json()["error"]["code"] == "BODY_TOO_LARGE"
     assert _state(exchange) == before
+
+
+def _ask_to_continue(exchange, key: str, length: int) -> tuple[socket.socket, bytes]:
+    """Send only the head of an order that asks for ``100 Continue``: the socket and the first
+    thing the exchange answers (within 5 s)."""
+    s = socket.create_connection(("127.0.0.1", exchange.port), timeout=5)
+    s.sendall(
+        (
+            "POST /api/orders HTTP/1.1\r\nHost: exchange\r\nContent-Type: application/json\r\n"
+            f"X-API-Key: {key}\r\nContent-Length: {length}\r\nExpect: 100-continue\r\n\r\n"
+        ).encode()
+    )
+    return s, s.recv(65536)
+
+
+def test_a_refusal_comes_before_the_body_a_client_asked_to_continue(exchange, trader):
+    # A client that sends Expect: 100-continue waits before uploading: an order too large or
+    # without a valid key is refused then, so its body is never sent.
+    key = trader.headers["X-API-Key"]
+    for who, length, status in ((key, 70_000, b"413"), ("not-a-key", 200, b"401")):
+        s, first = _ask_to_continue(exchange, who, length)
+        s.close()
+        assert first.startswith(b"HTTP/1.1 " + status + b" "), first[:200]
+    body = json.dumps({**GOOD, "price": 1.0}).encode()  # far from any SELL: it rests
+    s, first = _ask_to_continue(exchange, key, len(body))
+    with s:
+        assert first == b"HTTP/1.1 100 Continue\r\n\r\n"
+        s.sendall(body)
+        answer = s.recv(65536)
+    assert answer.startswith(b"HTTP/1.1 201 "), answer[:300]
+    assert json.loads(answer.split(b"\r\n\r\n", 1)[1])["status"] == "ACCEPTED"
 
 
 def test_unknown_route_and_bad_cursor_get_json_errors(exchange, trader):

@@ -16,6 +16,7 @@ from pathlib import Path
 import httpx
 import pytest
 from test_bad_input import (  # noqa: F401 - collected here against the gateways
+    test_a_refusal_comes_before_the_body_a_client_asked_to_continue,
     test_a_trailing_slash_is_another_path_not_a_redirect,
     test_an_order_sent_as_another_media_type_is_refused,
     test_body_over_64_kib_is_refused,

@@ -14,7 +14,8 @@ core creates and the gateway inherits (no path, no port).
 
 gateway → core: ``("order", sid, api_key, OrderRequest, request_id, durations)``,
 ``("observed", 0, durations)`` (of answered orders, for the histogram),
-``("open", sid, scope, first_message)``, ``("rx", sid, message)``,
+``("open", sid, scope, first_message)`` (None when the client waits for ``100 Continue``: the
+core's app then pulls it), ``("rx", sid, message)``,
 ``("acked", sid, n)`` (n WebSocket messages written to the client),
 ``("gone", sid)`` (the client left, or the stream is unknown here).
 core → gateway: ``("placed", sid, status, body, headers)``, ``("resp", sid, start, body)``
@@ -177,11 +178,12 @@ class _CoreStream:
         "window",
     )
 
-    def __init__(self, channel: Channel, sid: int, first: dict, websocket: bool) -> None:
+    def __init__(self, channel: Channel, sid: int, first: dict | None, websocket: bool) -> None:
         self.channel = channel
         self.sid = sid
         self.mailbox = _Mailbox()
-        self.mailbox.put(first)
+        if first is not None:  # None: the gateway did not read the request (100-continue)
+            self.mailbox.put(first)
         self.pulled = False
         self.start: dict | None = None
         self.finished = False
@@ -505,7 +507,12 @@ class GatewayApp:
         if channel is None or channel.closed:
             return await _unavailable(scope, receive, send)
         first = None
-        if kind == "http" and scope["path"] == "/api/orders" and scope["method"] == "POST":
+        # A client waiting for "100 Continue" gets it from uvicorn at the first receive(): such
+        # a request goes to the core unread, whose app refuses (413, 401, ...) before the body
+        # or pulls it, as without gateways.
+        waits = kind == "http" and (b"expect", b"100-continue") in scope["headers"]
+        order = kind == "http" and scope["path"] == "/api/orders" and scope["method"] == "POST"
+        if order and not waits:
             first = await self._order(scope, receive, send, channel)
             if first is None:
                 return
@@ -514,7 +521,7 @@ class GatewayApp:
         pump: asyncio.Task | None = None
         ended = False  # the core knows the stream is over
         try:
-            if first is None:
+            if first is None and not waits:
                 first = await receive()
             if channel.closed:
                 ended = True
