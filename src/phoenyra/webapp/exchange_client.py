@@ -10,6 +10,14 @@ import httpx
 
 # Forwarded back to the browser as the exchange sent them.
 FORWARDED_RESPONSE_HEADERS = ("content-type", "retry-after", "location")
+# An idle kept-alive connection is given up before the exchange's server closes it (uvicorn:
+# after 5 s). At the same expiry the two race: a request sent just as the server closes the
+# connection fails without an answer.
+KEEPALIVE_EXPIRY_S = 2.0
+# Methods sent a second time, on a new connection, when a reused connection was closed before
+# any answer came: the exchange cannot have acted on a request it never read, and these change
+# nothing anyway. An order (POST) is never repeated here; its client_order_id is for that.
+RETRIED_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
 class ExchangeUnavailable(Exception):
@@ -47,6 +55,7 @@ class ExchangeClient:
             headers={"X-API-Key": api_key} if api_key else {},
             timeout=timeout_s,
             verify=verify,
+            limits=httpx.Limits(keepalive_expiry=KEEPALIVE_EXPIRY_S),
         )
         self._desk_account_id: int | None = None
         self._lock = threading.Lock()
@@ -64,16 +73,25 @@ class ExchangeClient:
     ) -> ExchangeResponse:
         """``timeout``: seconds for this request instead of the client's (a slow endpoint)."""
         headers = {"Content-Type": content_type} if content_type else {}
+        attempts = 2 if method.upper() in RETRIED_METHODS else 1
         try:
-            r = self._http.request(
-                method,
-                path,
-                params=params,
-                content=content,
-                json=json,
-                headers=headers,
-                timeout=httpx.USE_CLIENT_DEFAULT if timeout is None else timeout,
-            )
+            for attempt in range(attempts):
+                try:
+                    r = self._http.request(
+                        method,
+                        path,
+                        params=params,
+                        content=content,
+                        json=json,
+                        headers=headers,
+                        timeout=httpx.USE_CLIENT_DEFAULT if timeout is None else timeout,
+                    )
+                    break
+                except httpx.RemoteProtocolError:
+                    # "Server disconnected without sending a response": the server closed
+                    # an idle connection as this request went out.
+                    if attempt + 1 == attempts:
+                        raise
         except httpx.TimeoutException as exc:
             raise ExchangeUnavailable(
                 "EXCHANGE_TIMEOUT",
