@@ -9,7 +9,8 @@ ARG NODE_VERSION=20
 FROM node:${NODE_VERSION}-bookworm-slim AS assets
 WORKDIR /build
 COPY . .
-RUN if [ -f package.json ]; then \
+RUN mkdir -p src/phoenyra/exchange/static \
+    && if [ -f package.json ]; then \
         if [ -f package-lock.json ]; then npm ci --no-audit --no-fund; \
         else npm install --no-audit --no-fund; fi \
         && npm run build --if-present; \
@@ -24,8 +25,10 @@ RUN apt-get update && apt-get install -y --no-install-recommends gcc libc6-dev \
 WORKDIR /build
 COPY pyproject.toml README.md ./
 COPY src ./src
-# The built CSS/JS replace the sources' static files (unchanged when there is no package.json).
+# The built CSS/JS replace the sources' static files (unchanged when there is no package.json),
+# and the exchange's API docs get their vendored Swagger UI.
 COPY --from=assets /build/src/phoenyra/webapp/static ./src/phoenyra/webapp/static
+COPY --from=assets /build/src/phoenyra/exchange/static ./src/phoenyra/exchange/static
 # The web app's message catalogues (.po) compiled to the .mo files Flask-Babel reads, the
 # Brotli/gzip copies of the static files that WhiteNoise serves (as `make assets` does), and the
 # matching core compiled with mypyc into the package (as `make compile` does).

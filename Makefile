@@ -21,7 +21,8 @@ $(STAMP): pyproject.toml
 	@touch $(STAMP)
 
 # The web app's front end: npm packages (Tailwind, ApexCharts, socket.io-client, Font Awesome,
-# Inter) built and copied into static/, and the German catalogue compiled.
+# Inter) built and copied into static/, and the German catalogue compiled; Swagger UI copied into
+# the exchange's static/swagger/ for its API docs (/docs).
 node_modules/.package-lock.json: package-lock.json
 	@command -v npm >/dev/null || { echo "npm (Node.js 18+) is required to build the web app's assets"; exit 1; }
 	@echo "assets: installing npm packages ..."
@@ -74,4 +75,5 @@ bench: setup
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache node_modules $(WEBAPP)/static/build $(WEBAPP)/static/vendor \
+		src/phoenyra/exchange/static/swagger \
 		src/phoenyra/core/_compiled src/phoenyra/core/_compiled.new

@@ -1,9 +1,9 @@
 """Order gateways (EXCHANGE_GATEWAYS=N): HTTP in gateway processes in front of the core.
 
-The API must be the same with and without them, so the order-entry, bad-input, live-event and
-health tests of the other modules run here again against an exchange with two gateways (the
-``exchange`` fixture below replaces the shared one for this module). Then what only gateways
-have: their processes come back when one dies, go away with the core, and stop cleanly.
+The API must be the same with and without them, so the order-entry, bad-input, live-event,
+health and API docs tests of the other modules run here again against an exchange with two
+gateways (the ``exchange`` fixture below replaces the shared one for this module). Then what only
+gateways have: their processes come back when one dies, go away with the core, and stop cleanly.
 """
 
 from __future__ import annotations
@@ -32,6 +32,7 @@ from test_live_events import (  # noqa: F401
     test_trader_stream_carries_only_its_own_orders,
 )
 from test_metrics_and_health import _samples, test_health_and_readiness  # noqa: F401
+from test_openapi import test_docs_page_loads_swagger_ui_from_the_exchange_itself  # noqa: F401
 from test_order_entry_and_matching import (  # noqa: F401
     test_buy_crossing_a_resting_sell_trades_at_the_average_of_the_limits,
     test_cancel_twice_is_a_conflict_and_other_accounts_cannot_cancel,

@@ -6,12 +6,17 @@ import asyncio
 import contextlib
 import logging
 import math
+from pathlib import Path
 
 import orjson
 import structlog
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
+from fastapi.openapi.docs import get_swagger_ui_html
+from fastapi.responses import HTMLResponse
+from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match, Mount
 
 from .. import core
 from ..config import Settings
@@ -27,6 +32,10 @@ from .store import Store
 
 log = logging.getLogger("phoenyra.exchange")
 _BODY_HEADERS = (b"content-length", b"content-type")
+# Swagger UI for /docs, vendored from npm by `make assets` (scripts/vendor-assets.mjs) and served
+# from here: FastAPI's default page loads it from a CDN, blank in an offline control room.
+DOCS_STATIC = Path(__file__).parent / "static"
+DOCS_STATIC_URL = "/docs-static"
 
 DESCRIPTION = """
 The Phoenyra BESS Trade exchange: limit orders for the EPEX markets (AT, DE-LU, CH, IT-North)
@@ -180,6 +189,9 @@ def create_app(settings: Settings, store: Store | None = None) -> FastAPI:
         # /api/orders/ is not /api/orders: a 404, not a 307 that a client may follow with its
         # POST body or not.
         redirect_slashes=False,
+        # FastAPI's own /docs and /redoc load their scripts from a CDN: /docs is ours, below.
+        docs_url=None,
+        redoc_url=None,
     )
     app.state.service = service
 
@@ -229,6 +241,7 @@ def create_app(settings: Settings, store: Store | None = None) -> FastAPI:
 
     for module in (orders, trades, accounts, bess, market, config, health, ws, schedule):
         app.include_router(module.router)
+    add_docs(app, error)
     # The documented route of POST /api/orders: its path labels the order path's metrics.
     order_route = next(
         r for r in orders.router.routes if r.path == "/api/orders" and "POST" in r.methods
@@ -286,6 +299,50 @@ def create_app(settings: Settings, store: Store | None = None) -> FastAPI:
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
     app.add_middleware(RequestIds, access_log=settings.access_log, observe=timer)
     return app
+
+
+class _RouteMount(Mount):
+    """A mount that names itself as the request's route, so the request-duration histogram
+    labels its requests with its path, not as unmatched."""
+
+    def matches(self, scope):
+        match, child_scope = super().matches(scope)
+        if match is not Match.NONE:
+            child_scope["route"] = self
+        return match, child_scope
+
+
+def add_docs(app: FastAPI, error) -> None:
+    """GET /docs: Swagger UI on /openapi.json, its script and stylesheet served by the exchange
+    under /docs-static/ (no CDN). Without the vendored files /docs says how to build them."""
+    swagger = DOCS_STATIC / "swagger"
+    if not (swagger / "swagger-ui-bundle.js").is_file():
+        log.warning("API docs unavailable: Swagger UI is not built (run `make assets`)")
+
+        @app.get("/docs", include_in_schema=False)
+        async def docs_missing():
+            message = "The API docs' Swagger UI is not built: run `make assets`."
+            return error("DOCS_NOT_BUILT", message, 503)
+
+        return
+
+    files = StaticFiles(directory=DOCS_STATIC)
+    app.router.routes.append(_RouteMount(DOCS_STATIC_URL, app=files, name="docs-static"))
+
+    @app.get("/docs", include_in_schema=False)
+    async def docs(request: Request) -> HTMLResponse:
+        root = request.scope.get("root_path", "").rstrip("/")
+        static = f"{root}{DOCS_STATIC_URL}/swagger"
+        return get_swagger_ui_html(
+            openapi_url=root + app.openapi_url,
+            title=f"{app.title} — API docs",
+            swagger_js_url=f"{static}/swagger-ui-bundle.js",
+            swagger_css_url=f"{static}/swagger-ui.css",
+            swagger_favicon_url=f"{static}/favicon-32x32.png",
+            oauth2_redirect_url=None,
+            # No badge fetched from validator.swagger.io.
+            swagger_ui_parameters={"validatorUrl": None},
+        )
 
 
 def create_app_from_env() -> FastAPI:
