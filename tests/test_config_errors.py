@@ -52,6 +52,21 @@ def test_the_value_of_a_secret_never_appears():
     assert "broker.api_key: String should have at least 8 characters" in text
 
 
+def test_a_whole_input_or_a_nested_mapping_is_never_printed():
+    # Such an input may hold secrets under names that do not say so.
+    exc = refusal(
+        {
+            "broker": {"host": "b", "port": 1, "password": "p" * 8, "api_key": "k" * 8},
+            "interval_s": {"every": "hunter2"},
+        }
+    )
+    assert describe_invalid(exc) == "interval_s: Input should be a valid number"
+    whole = refusal(["hunter2"])
+    assert describe_invalid(whole, "config") == (
+        "config: Input should be a valid dictionary or instance of Config"
+    )
+
+
 def test_without_values_the_root_names_whole_input_errors_and_limit_counts_the_rest():
     assert describe_invalid(refusal("not a mapping"), "config", values=False) == (
         "config: Input should be a valid dictionary or instance of Config"

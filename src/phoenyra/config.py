@@ -43,7 +43,8 @@ def describe_invalid(
     """pydantic's errors on one line: ``where=value: reason; ...``.
 
     ``where`` is the field's path (``root`` when the error is about the whole input); the value
-    is shown only with ``values`` and never for a field whose name says it holds a secret;
+    is shown only with ``values``, only when it is a single value (a mapping or list may hold
+    secrets under other names) and never for a field whose name says it holds a secret;
     pydantic's "Value error, " prefix and its documentation links are left out. With ``limit``,
     the first errors and how many more there are.
     """
@@ -53,8 +54,14 @@ def describe_invalid(
     for error in shown:
         where = ".".join(str(part) for part in error["loc"]) or root
         reason = str(error["msg"]).removeprefix("Value error, ")
-        if values and not any(word in where.upper() for word in SECRET_WORDS):
-            where = f"{where}={error.get('input')!r}"
+        value = error.get("input")
+        if (
+            values
+            and error["loc"]
+            and not isinstance(value, dict | list | tuple)
+            and not any(word in where.upper() for word in SECRET_WORDS)
+        ):
+            where = f"{where}={value!r}"
         parts.append(f"{where}: {reason}")
     more = len(errors) - len(shown)
     return "; ".join(parts) + (f" (+{more} more)" if more > 0 else "")
