@@ -510,7 +510,10 @@ class GatewayApp:
         # A client waiting for "100 Continue" gets it from uvicorn at the first receive(): such
         # a request goes to the core unread, whose app refuses (413, 401, ...) before the body
         # or pulls it, as without gateways.
-        waits = kind == "http" and (b"expect", b"100-continue") in scope["headers"]
+        waits = kind == "http" and any(
+            name == b"expect" and value.lower() == b"100-continue"
+            for name, value in scope["headers"]
+        )
         order = kind == "http" and scope["path"] == "/api/orders" and scope["method"] == "POST"
         if order and not waits:
             first = await self._order(scope, receive, send, channel)

@@ -55,7 +55,12 @@ class ExchangeClient:
             headers={"X-API-Key": api_key} if api_key else {},
             timeout=timeout_s,
             verify=verify,
-            limits=httpx.Limits(keepalive_expiry=KEEPALIVE_EXPIRY_S),
+            # httpx's default pool sizes; only the keep-alive expiry differs.
+            limits=httpx.Limits(
+                max_connections=100,
+                max_keepalive_connections=20,
+                keepalive_expiry=KEEPALIVE_EXPIRY_S,
+            ),
         )
         self._desk_account_id: int | None = None
         self._lock = threading.Lock()
