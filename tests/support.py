@@ -63,6 +63,50 @@ def free_ports(n: int) -> list[int]:
     return out
 
 
+def spawn_cli(args: list[str], env: dict, log_path: Path) -> subprocess.Popen:
+    """``phoenyra <args>`` in its own process with ``env``, its output into ``log_path`` (for a
+    failing test's message); the caller stops it."""
+    log = open(log_path, "wb")  # noqa: SIM115 - kept open for the child's lifetime
+    return subprocess.Popen(
+        [sys.executable, "-m", "phoenyra.cli", *args],
+        env=env,
+        cwd=ROOT,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+
+
+def wait_for(predicate, timeout: float, what: str, logs: list[Path]):
+    """The first truthy value of ``predicate()``, polled every 0.2 s; after ``timeout`` seconds
+    an AssertionError naming ``what`` with the end of each log."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            text = "\n".join(p.read_text(errors="replace")[-2000:] for p in logs)
+            raise AssertionError(f"timed out waiting for {what}\n{text}")
+        time.sleep(0.2)
+
+
+def modbus_telemetry_env(exchange_url: str, sim_port: int, **extra: str) -> dict[str, str]:
+    """What `phoenyra up` gives `phoenyra bess-telemetry` for a simulated battery on Modbus TCP
+    at 127.0.0.1:``sim_port``, pushing to ``exchange_url``; ``extra`` adds or overrides."""
+    return {
+        **os.environ,
+        "PHOENYRA_ENV": "development",
+        "EXCHANGE_URL": exchange_url,
+        "BESS_MODBUS_ENABLED": "true",
+        "BESS_MODBUS_HOST": "127.0.0.1",
+        "BESS_MODBUS_PORT": str(sim_port),
+        "BESS_UPDATE_INTERVAL": "0.5",
+        "BESS_TELEMETRY_PORT": str(free_port()),
+        "PYTHONUNBUFFERED": "1",
+        **extra,
+    }
+
+
 class ServiceProcess:
     """One of our services in its own process, as an operator would run it; ready when
     ``ready(response of GET /readyz)`` holds."""

@@ -560,6 +560,31 @@ def _modbus_from_env(settings: Settings):
     return config
 
 
+def _telemetry_config_from_env(settings: Settings, battery_id: str, modbus, mqtt, log):
+    """The sources this service starts with, as the configuration API's JSON (secrets included;
+    the exchange masks them), or None when they do not fit that form (logged)."""
+    from pydantic import ValidationError
+
+    from .telemetry.config import from_sources
+
+    try:
+        config = from_sources(
+            battery_id,
+            rated_power_mw=settings.bess_power_mw,
+            interval_s=settings.bess_update_interval,
+            modbus=modbus,
+            mqtt=mqtt,
+            rest=True,  # the exchange takes pushed readings whatever the service polls
+        )
+    except ValidationError as exc:
+        log.warning(
+            "the configuration page cannot show the one from the environment: %s",
+            describe_invalid(exc, "config", values=False),
+        )
+        return None
+    return config.secret_json()
+
+
 @main.command("bess-telemetry")
 @click.option("--log-level", default="INFO", show_default=True)
 def bess_telemetry(log_level: str) -> None:
@@ -629,6 +654,9 @@ def bess_telemetry(log_level: str) -> None:
         runner.registry,
     )
 
+    battery_id = os.environ.get("BESS_ID", "default")
+    environment = _telemetry_config_from_env(settings, battery_id, modbus, mqtt, log)
+
     def build(config):
         """A configuration saved through the API replaces the one from the environment."""
         modbus_cfg, mqtt_cfg = config.modbus_source(), config.mqtt_source()
@@ -652,9 +680,10 @@ def bess_telemetry(log_level: str) -> None:
             await asyncio.gather(
                 runner.run(pollers, subscribers),
                 runner.watch_config(
-                    os.environ.get("BESS_ID", "default"),
+                    battery_id,
                     build,
                     float(os.environ.get("BESS_CONFIG_POLL_S", "5")),
+                    environment,
                 ),
                 serve_health(app, settings.exchange_host, settings.telemetry_port),
             )

@@ -87,15 +87,24 @@ class Page:
 
 @pytest.fixture
 def page_at(browser, webapp):
-    """page_at(width, locale="en-GB") → a signed-in Page at the dashboard's origin."""
+    """page_at(width, locale="en-GB") → a signed-in Page at the dashboard's origin (the
+    browser's time zone: timezone_id, else the machine's)."""
     contexts = []
 
     def make(
-        width: int = 1440, locale: str = "en-GB", sign_in: bool = True, bypass_csp: bool = False
+        width: int = 1440,
+        locale: str = "en-GB",
+        sign_in: bool = True,
+        bypass_csp: bool = False,
+        timezone_id: str | None = None,
+        height: int = 900,
     ) -> Page:
         # bypass_csp only lets the accessibility checker's script in; the pages never need it.
         ctx = browser.new_context(
-            viewport={"width": width, "height": 900}, locale=locale, bypass_csp=bypass_csp
+            viewport={"width": width, "height": height},
+            locale=locale,
+            bypass_csp=bypass_csp,
+            timezone_id=timezone_id,
         )
         contexts.append(ctx)
         page = Page(ctx.new_page(), webapp.base_url)

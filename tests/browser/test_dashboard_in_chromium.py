@@ -39,7 +39,7 @@ def test_order_placed_in_the_form_appears_in_active_orders(page_at):
     row = pg.locator("#orders-body tr", has_text="12.34")
     expect(row).to_have_count(1)
     expect(row).to_contain_text("Buy")
-    expect(row).to_contain_text("ACCEPTED")
+    expect(row).to_contain_text("Accepted")  # the status in words (shown in capitals)
     # Cancelling from the table removes it.
     row.get_by_role("button").click()
     expect(row).to_have_count(0)

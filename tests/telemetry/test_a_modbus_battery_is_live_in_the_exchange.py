@@ -4,41 +4,25 @@
 from __future__ import annotations
 
 import asyncio
-import os
-import subprocess
-import sys
 import time
 
 from pymodbus.client import AsyncModbusTcpClient
 
 from phoenyra.telemetry.presets import load_preset
 from phoenyra.telemetry.registers import encode_field
-from support import ROOT, ExchangeProcess, free_port, new_trader
-
-
-def _spawn(args: list[str], env: dict, log_path):
-    log = open(log_path, "wb")  # noqa: SIM115 - kept open for the child's lifetime
-    return subprocess.Popen(
-        [sys.executable, "-m", "phoenyra.cli", *args], env=env, cwd=ROOT, stdout=log,
-        stderr=subprocess.STDOUT,
-    )  # fmt: skip
+from support import (
+    ExchangeProcess,
+    free_port,
+    modbus_telemetry_env,
+    new_trader,
+    spawn_cli,
+    wait_for,
+)
 
 
 def _status(exchange) -> dict:
     with exchange.client() as c:
         return c.get("/api/bess/status").json()
-
-
-def _wait(predicate, timeout: float, what: str, logs) -> dict:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            text = "\n".join(p.read_text(errors="replace")[-2000:] for p in logs)
-            raise AssertionError(f"timed out waiting for {what}\n{text}")
-        time.sleep(0.2)
 
 
 async def _write_setpoint(port: int, mw: float) -> None:
@@ -60,25 +44,16 @@ def test_simulated_battery_over_modbus_reaches_status_and_risk_checks(tmp_path):
     # A small battery (0.2 MWh at 1 MW) so that charging moves the SoC visibly in seconds.
     battery = {"BESS_CAPACITY_MWH": "0.2", "BESS_POWER_MW": "1.0"}
     exchange = ExchangeProcess(tmp_path / "ex", **battery).start()
-    env = {
-        **os.environ,
-        **battery,
-        "PHOENYRA_ENV": "development",
-        "EXCHANGE_URL": exchange.base_url,
-        "BESS_MODBUS_ENABLED": "true",
-        "BESS_MODBUS_HOST": "127.0.0.1",
-        "BESS_MODBUS_PORT": str(sim_port),
-        "BESS_UPDATE_INTERVAL": "0.5",
-        "BESS_TELEMETRY_PORT": str(health_port),
-        "PYTHONUNBUFFERED": "1",
-    }
+    env = modbus_telemetry_env(
+        exchange.base_url, sim_port, **battery, BESS_TELEMETRY_PORT=str(health_port)
+    )
     logs = [tmp_path / "sim.log", tmp_path / "telemetry.log"]
-    sim = _spawn(["simulate-bess", "--port", str(sim_port), "--step", "0.2"], env, logs[0])
+    sim = spawn_cli(["simulate-bess", "--port", str(sim_port), "--step", "0.2"], env, logs[0])
     telemetry = None
     try:
         time.sleep(1.0)  # let the simulator bind before the first poll (a miss is retried)
-        telemetry = _spawn(["bess-telemetry"], env, logs[1])
-        first = _wait(
+        telemetry = spawn_cli(["bess-telemetry"], env, logs[1])
+        first = wait_for(
             lambda: (s := _status(exchange))["source"] == "modbus" and s, 20, "a reading", logs
         )
         assert first["online"] is True
@@ -92,7 +67,7 @@ def test_simulated_battery_over_modbus_reaches_status_and_risk_checks(tmp_path):
             assert "0.08 MWh can be bought" in r.json()["error"]["message"]
         # Charge at 1 MW (the setpoint register, over Modbus): the SoC rises live.
         asyncio.run(_write_setpoint(sim_port, -1.0))
-        later = _wait(
+        later = wait_for(
             lambda: (s := _status(exchange))["soc_percent"] > first["soc_percent"] + 1 and s,
             20,
             "the SoC to rise",
@@ -110,22 +85,18 @@ def test_simulated_battery_over_modbus_reaches_status_and_risk_checks(tmp_path):
 def test_a_configuration_saved_through_the_api_is_applied_without_a_restart(tmp_path):
     first_port, second_port, health_port = free_port(), free_port(), free_port()
     exchange = ExchangeProcess(tmp_path / "ex").start()
-    env = {
-        **os.environ,
-        "PHOENYRA_ENV": "development",
-        "EXCHANGE_URL": exchange.base_url,
-        "BESS_MODBUS_ENABLED": "true",
-        "BESS_MODBUS_HOST": "127.0.0.1",
-        "BESS_MODBUS_PORT": str(first_port),
-        "BESS_UPDATE_INTERVAL": "0.5",
-        "BESS_CONFIG_POLL_S": "0.5",
-        "BESS_TELEMETRY_PORT": str(health_port),
-        "PYTHONUNBUFFERED": "1",
-    }
+    env = modbus_telemetry_env(
+        exchange.base_url,
+        first_port,
+        BESS_CONFIG_POLL_S="0.5",
+        BESS_TELEMETRY_PORT=str(health_port),
+    )
     logs = [tmp_path / "sim1.log", tmp_path / "sim2.log", tmp_path / "telemetry.log"]
     procs = [
-        _spawn(["simulate-bess", "--port", str(first_port), "--initial-soc", "30"], env, logs[0]),
-        _spawn(
+        spawn_cli(
+            ["simulate-bess", "--port", str(first_port), "--initial-soc", "30"], env, logs[0]
+        ),
+        spawn_cli(
             ["simulate-bess", "--preset", "sma", "--port", str(second_port), "--initial-soc", "70"],
             env,
             logs[1],
@@ -133,8 +104,8 @@ def test_a_configuration_saved_through_the_api_is_applied_without_a_restart(tmp_
     ]
     try:
         time.sleep(1.0)
-        procs.append(_spawn(["bess-telemetry"], env, logs[2]))
-        _wait(lambda: abs((_status(exchange)["soc_percent"] or 0) - 30) < 1, 20, "30 %", logs)
+        procs.append(spawn_cli(["bess-telemetry"], env, logs[2]))
+        wait_for(lambda: abs((_status(exchange)["soc_percent"] or 0) - 30) < 1, 20, "30 %", logs)
         # The operator switches the battery to the SMA device over the API.
         config = {
             "battery_id": "default",
@@ -143,7 +114,7 @@ def test_a_configuration_saved_through_the_api_is_applied_without_a_restart(tmp_
         }
         with exchange.client() as admin:
             assert admin.post("/api/config/save", json=config).status_code == 200
-        status = _wait(
+        status = wait_for(
             lambda: abs((s := _status(exchange))["soc_percent"] - 70) < 1 and s,
             20,
             "the new device's 70 %",

@@ -56,3 +56,28 @@ def test_exchange_down_flashes_that_the_order_was_not_sent(make_app, client_as):
     client, token = client_as("trader", app=app)
     page = _post(client, token, price="1.5")
     assert "Order not sent: The exchange at http://127.0.0.1:9 cannot be reached" in page
+
+
+def test_a_filled_order_says_trade_in_the_singular(client_as, exchange):
+    from support import new_trader
+
+    with new_trader(exchange) as other:
+        r = other.post(
+            "/api/orders",
+            json={"market": "epex_it", "side": "SELL", "quantity": 0.1, "price": 7.77},
+        )
+        assert r.status_code == 201, r.text
+    client, token = client_as("trader")
+    page = _post(client, token, market="epex_it", price="7.77")
+    assert "filled 0.1 MWh in 1 trade." in page  # not "in 1 trade(s)"
+
+
+def test_the_outcome_is_in_german_with_side_and_decimal_comma(client_as, exchange):
+    client, token = client_as("trader")
+    client.set_cookie("phoenyra_lang", "de")
+    page = _post(client, token, price="1,5")
+    assert "Order #" in page
+    assert "Kauf 0,1 MWh @ 1,5 EUR/MWh auf epex_at: angenommen, liegt im Orderbuch." in page
+    for order in client.get("/api/orders").get_json():
+        if order["price"] == 1.5:
+            client.delete(f"/api/orders/{order['id']}", headers={"X-CSRFToken": token})

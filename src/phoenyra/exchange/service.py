@@ -119,6 +119,10 @@ class ExchangeService:
         )
         self.recent_trades: deque[tuple] = deque(maxlen=1000)  # stored trade rows
         self.batteries: dict[str, dict] = {}
+        # Per battery, the configuration its telemetry service runs from its environment (BESS_*)
+        # while none is saved, as that service reported it (JSON with secrets), and when. Kept in
+        # memory: the service reports it again when the exchange has not got it.
+        self.environment_telemetry: dict[str, tuple[dict, float]] = {}
         self.market = MarketData(self.markets, store, self.bus, settings.market_stale_s)
         self.ready = False
         self._reset_core()

@@ -85,6 +85,16 @@ class TelemetryConfig(BaseModel):
     def https_source(self) -> TeslaConfig | None:
         return self.https
 
+    def enabled_interfaces(self) -> list[str]:
+        """The interfaces through which readings can arrive (empty: the battery gets none)."""
+        on = {
+            "modbus": self.modbus.enabled,
+            "mqtt": self.mqtt.enabled,
+            "https": self.https is not None,
+            "rest": self.rest.enabled,
+        }
+        return [name for name, enabled in on.items() if enabled]
+
     def check(self) -> None:
         """Everything the sources would refuse at start, refused now (presets exist, maps are
         valid, TLS files load)."""
@@ -110,6 +120,38 @@ class TelemetryConfig(BaseModel):
         if self.https is not None and self.https.password is not None:
             out["https"]["password"] = self.https.password.get_secret_value()
         return out
+
+
+def from_sources(
+    battery_id: str,
+    *,
+    rated_power_mw: float,
+    interval_s: float,
+    modbus: ModbusConfig | None,
+    mqtt: MqttConfig,
+    rest: bool = True,
+) -> TelemetryConfig:
+    """The configuration a telemetry service runs from its start-up settings (BESS_* variables),
+    in the form the configuration API loads and saves, so an operator sees what is running."""
+    interface = ModbusInterface()
+    if modbus is not None:
+        interface = ModbusInterface(
+            enabled=True,
+            host=modbus.host,
+            port=modbus.port,
+            unit_id=modbus.unit_id,
+            preset=modbus.preset,
+            map=modbus.map,
+            timeout_s=modbus.timeout_s,
+        )
+    return TelemetryConfig(
+        battery_id=battery_id,
+        rated_power_mw=rated_power_mw,
+        interval_s=interval_s,
+        modbus=interface,
+        mqtt=mqtt,
+        rest=RestInterface(enabled=rest),
+    )
 
 
 def load(data: Mapping[str, Any], previous: TelemetryConfig | None = None) -> TelemetryConfig:

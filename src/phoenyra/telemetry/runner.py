@@ -49,6 +49,7 @@ class TelemetryRunner:
         self._pending: dict[str, Reading] = {}
         self._wake = asyncio.Event()
         self._failing: set[str] = set()  # names in a failure streak (logged once)
+        self._environment_warned = False  # a failed report of the environment's configuration
         self.last_pushed: dict[str, Reading] = {}
         self._source_tasks: list[asyncio.Task] = []
         self._pollers: list[Poller] = []
@@ -193,22 +194,27 @@ class TelemetryRunner:
         ]
         self._source_tasks += [asyncio.create_task(run()) for run in subscribers]
 
-    async def watch_config(self, battery_id: str, build, every_s: float = 5.0) -> None:
+    async def watch_config(
+        self, battery_id: str, build, every_s: float = 5.0, environment: dict | None = None
+    ) -> None:
         """Apply a configuration saved through the API (``/api/config/save``) without a restart.
 
         ``build(config) -> (pollers, subscribers, interval)`` turns a TelemetryConfig into sources.
-        Version 0 means nothing was saved: the sources from the environment stay.
+        Version 0 means nothing was saved: the sources from the environment stay, and
+        ``environment`` (that configuration as JSON, secrets included) is reported to the
+        exchange so that ``/api/config/load`` shows the operator what is really running; again
+        whenever the exchange has lost it (a restart).
         """
         from .config import TelemetryConfig
         from .model import TelemetryError
 
         url = self.url.replace("/api/bess/telemetry", "/api/telemetry/config")
+        headers = {"X-API-Key": self.api_key}
         applied = 0
+        reported = False
         while True:
             try:
-                r = await self.client.get(
-                    url, params={"battery_id": battery_id}, headers={"X-API-Key": self.api_key}
-                )
+                r = await self.client.get(url, params={"battery_id": battery_id}, headers=headers)
                 if r.status_code == 200:
                     body = r.json()
                     if body["version"] > applied:
@@ -222,11 +228,39 @@ class TelemetryRunner:
                             applied,
                             extra={"battery_id": battery_id, "sources": len(self._source_tasks)},
                         )
+                    elif (
+                        body["version"] == 0
+                        and applied == 0  # still on the environment's sources
+                        and environment is not None
+                        and (not reported or body.get("origin") != "environment")
+                    ):
+                        reported = await self._report_environment(url + "/environment", environment)
             except (httpx.HTTPError, ValueError, TelemetryError) as exc:
                 self._streak("configuration", False, f"cannot apply the configuration: {exc}")
             else:
                 self._streak("configuration", True)
             await asyncio.sleep(every_s)
+
+    async def _report_environment(self, url: str, environment: dict) -> bool:
+        """Only for the operator's view: a failure is logged (once), never makes the service
+        unready, and is retried at the next poll."""
+        try:
+            r = await self.client.put(url, json=environment, headers={"X-API-Key": self.api_key})
+        except httpx.HTTPError as exc:
+            problem = f"{type(exc).__name__}: {exc}"
+        else:
+            if r.status_code == 200:
+                self._environment_warned = False
+                return True
+            problem = f"HTTP {r.status_code}: {r.text[:200]}"
+        if not self._environment_warned:
+            self._environment_warned = True
+            log.warning(
+                "the exchange did not take the configuration from the environment (%s); the "
+                "configuration page shows defaults instead of what runs",
+                problem,
+            )
+        return False
 
     def status(self) -> dict:
         from datetime import UTC, datetime

@@ -93,6 +93,10 @@ def safe_next(target: str | None) -> str:
 def login():
     state = current_app.extensions["phoenyra"]
     if request.method == "GET":
+        if state.settings.login_disabled:
+            # Development without passwords: everyone is the developer admin already, so there
+            # is nothing to sign in to; the page would only show a form that does nothing.
+            return redirect(safe_next(request.args.get("next")))
         return render_template("login.html", next=request.args.get("next", ""))
     name = request.form.get("username", "")
 

@@ -9,8 +9,9 @@ every word the operator sees.
 from __future__ import annotations
 
 from flask import Blueprint, Flask, make_response, redirect, request
-from flask_babel import Babel, get_locale
+from flask_babel import Babel, get_locale, ngettext
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 
 from .auth import safe_next
 
@@ -42,6 +43,26 @@ def set_language(code: str):
     if code in LANGUAGES:
         response.set_cookie(COOKIE, code, max_age=365 * 86400, samesite="Lax", httponly=True)
     return response
+
+
+# An order's status and side in words (the exchange's codes are for machines).
+ORDER_STATUSES = {
+    "ACCEPTED": _l("Accepted"),
+    "PARTIALLY_FILLED": _l("Partially filled"),
+    "FILLED": _l("Filled"),
+    "CANCELLED": _l("Cancelled"),
+    "EXPIRED": _l("Expired"),
+    "REJECTED": _l("Rejected"),
+}
+SIDES = {"BUY": _l("BUY"), "SELL": _l("SELL")}
+
+
+def order_status(code) -> str:
+    return str(ORDER_STATUSES.get(code, code))
+
+
+def side_name(code) -> str:
+    return str(SIDES.get(code, code))
 
 
 def js_strings() -> dict[str, str]:
@@ -137,6 +158,13 @@ def js_strings() -> dict[str, str]:
         "address_required": _("%(field)s needs a register address.", field="{field}"),
         "topic_required": _("%(field)s needs a topic.", field="{field}"),
         "not_saved": _("not saved yet"),
+        "from_environment": _("not saved yet · from the environment"),
+        "confirm_stop_source": _(
+            "The battery is being read over %(source)s now, and this configuration turns that "
+            "off. Unless another interface delivers its readings, the battery goes offline "
+            "within three update intervals and its orders are refused. Save anyway?",
+            source="{source}",
+        ),
         "loaded": _("Configuration version %(v)s loaded.", v="{version}"),
         "saved_version": _("Configuration saved as version %(v)s.", v="{version}"),
         "not_saved_because": _("Not saved:"),
@@ -148,5 +176,24 @@ def js_strings() -> dict[str, str]:
         "copied": _("Copied."),
         # trade history
         "load_more": _("Load more"),
-        "rows_shown": _("%(n)s trades shown", n="{n}"),
+        # ngettext's two forms; the script picks one by the language's plural rule (app.js tn).
+        "rows_shown_one": ngettext("%(n)s trade shown", "%(n)s trades shown", 1, n="{n}"),
+        "rows_shown_other": ngettext("%(n)s trade shown", "%(n)s trades shown", 2, n="{n}"),
+        # order statuses, the order form's checks and a battery without a current status
+        **{f"status_{code}": str(label) for code, label in ORDER_STATUSES.items()},
+        "off_tick": _(
+            "The price is not on the %(tick)s EUR/MWh tick: the exchange will refuse it.",
+            tick="{tick}",
+        ),
+        "off_lot": _(
+            "The quantity is not a multiple of %(lot)s MWh: the exchange will refuse it.",
+            lot="{lot}",
+        ),
+        "stale_value": _("Last known value, read at %(at)s", at="{at}"),
+        "stale_since": _("No current reading: the last arrived at %(at)s.", at="{at}"),
+        "stale_never": _("No reading has arrived."),
+        "stale_orders_refused": _(
+            "Orders for the battery are refused until fresh telemetry arrives "
+            "(BATTERY_STATUS_STALE)."
+        ),
     }

@@ -27,6 +27,11 @@ class WebSettings(BaseSettings):
     exchange_base_url: str = Field(
         "http://127.0.0.1:9000", validation_alias=_alias("EXCHANGE_BASE_URL")
     )
+    # The exchange's address as devices reach it, shown on the telemetry page for REST pushes
+    # (default: EXCHANGE_BASE_URL; set it when that is an internal name, e.g. behind a proxy).
+    exchange_public_url: str | None = Field(
+        None, validation_alias=_alias("WEBAPP_EXCHANGE_PUBLIC_URL")
+    )
     api_key: str | None = Field(None, validation_alias=_alias("API_KEY"))
     market: str = Field("epex_at", validation_alias=_alias("MARKET"), description="shown first")
     hmac_secret: str | None = Field(None, validation_alias=_alias("HMAC_SECRET"))
@@ -97,6 +102,11 @@ class WebSettings(BaseSettings):
             return cls.from_mapping(values)
         except ValidationError as exc:
             raise ConfigError(f"invalid web app setting: {describe_invalid(exc)}") from None
+
+    @property
+    def device_exchange_url(self) -> str:
+        """Where a device pushes its readings (the exchange; the web app takes none)."""
+        return (self.exchange_public_url or self.exchange_base_url).rstrip("/")
 
     @property
     def is_dev(self) -> bool:

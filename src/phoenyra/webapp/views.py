@@ -21,12 +21,13 @@ from flask import (
     stream_with_context,
     url_for,
 )
+from flask_babel import format_decimal, ngettext
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
 from .auth import json_error
 from .exchange_client import ExchangeUnavailable
-from .i18n import js_strings
+from .i18n import js_strings, order_status, side_name
 from .users import ROLES, UserError
 
 bp = Blueprint("views", __name__)
@@ -53,6 +54,7 @@ def _page_context() -> dict:
         "market_names": MARKET_NAMES,
         "default_market": state.settings.market,
         "js_strings": js_strings(),
+        "live_page": True,  # its script opens the live connection: the header shows its state
     }
 
 
@@ -68,7 +70,10 @@ def config_page():
             "Only an admin may configure telemetry (signed in as %(role)s).", role=g.user.role
         )
         return render_template("error.html", message=message), 403
-    return render_template("config.html", **_page_context())
+    settings = current_app.extensions["phoenyra"].settings
+    return render_template(
+        "config.html", exchange_url=settings.device_exchange_url, **_page_context()
+    )
 
 
 @bp.get("/history")
@@ -197,24 +202,36 @@ def _delivery_start(raw: str) -> str | None:
     return dt.isoformat()
 
 
+def _decimal(value) -> str:
+    """A number in the page's language (0.5 / 0,5); anything else as it came."""
+    if isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value):
+        return format_decimal(value, format="#,##0.0##")
+    return str(value)
+
+
 def _describe(order: dict) -> str:
     head = _(
         "Order #%(id)s %(side)s %(qty)s MWh @ %(price)s EUR/MWh on %(market)s",
         id=order.get("id"),
-        side=order.get("side"),
-        qty=order.get("quantity"),
-        price=order.get("price"),
+        side=side_name(order.get("side")),
+        qty=_decimal(order.get("quantity")),
+        price=_decimal(order.get("price")),
         market=order.get("market"),
     )
     status = order.get("status")
-    filled, trades = order.get("filled"), len(order.get("trades") or [])
+    filled, trades = _decimal(order.get("filled")), len(order.get("trades") or [])
     if status == "FILLED":
-        tail = _("filled %(filled)s MWh in %(n)s trade(s).", filled=filled, n=trades)
+        tail = ngettext(
+            "filled %(filled)s MWh in %(num)d trade.",
+            "filled %(filled)s MWh in %(num)d trades.",
+            trades,
+            filled=filled,
+        )
     elif status == "PARTIALLY_FILLED":
         tail = _(
             "partially filled %(filled)s MWh, %(rest)s MWh resting in the book.",
             filled=filled,
-            rest=order.get("remaining"),
+            rest=_decimal(order.get("remaining")),
         )
     elif status == "ACCEPTED":
         tail = _("accepted, resting in the book.")
@@ -225,7 +242,7 @@ def _describe(order: dict) -> str:
             filled=filled,
         )
     else:
-        tail = f"{status}."
+        tail = f"{order_status(status)}."
     return f"{head}: {tail}"
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
 import orjson
 from fastapi import APIRouter
@@ -33,43 +33,75 @@ class ConfigTestIn(BaseModel):
     )
 
 
-async def _stored(service, battery_id: str) -> tuple[TelemetryConfig, int, float | None]:
+class Stored(NamedTuple):
+    config: TelemetryConfig
+    version: int  # 0: nothing saved yet
+    updated_at: float | None
+    # "saved" (through this API), "environment" (what the telemetry service runs from its BESS_*
+    # variables, as it reported it) or "default" (nothing saved and nothing reported).
+    origin: str
+
+
+async def _stored(service, battery_id: str) -> Stored:
     row = service.batteries.get(battery_id)
     if row is None:
         raise Reject("NOT_FOUND", f"Battery {battery_id!r} is not known.", 404)
     saved = await asyncio.to_thread(service.store.load_telemetry_config, battery_id)
     if saved is None:
+        reported = service.environment_telemetry.get(battery_id)
+        if reported is not None:
+            config_json, at = reported
+            return Stored(TelemetryConfig.model_validate(config_json), 0, at, "environment")
         default = TelemetryConfig(
             battery_id=battery_id,
             rated_power_mw=row["power_mw"],
             interval_s=service.settings.bess_update_interval,
         )
-        return default, 0, None
+        return Stored(default, 0, None, "default")
     config = TelemetryConfig.model_validate(orjson.loads(saved["config"]))
-    return config, saved["version"], saved["updated_at"]
+    return Stored(config, saved["version"], saved["updated_at"], "saved")
 
 
-def _out(config: TelemetryConfig, version: int, updated_at: float | None, masked=True) -> dict:
+def _out(stored: Stored, masked=True) -> dict:
+    config = stored.config
     return {
         "battery_id": config.battery_id,
-        "version": version,
-        "updated_at": iso(updated_at),
+        "version": stored.version,
+        "origin": stored.origin,
+        "updated_at": iso(stored.updated_at),
         "config": config.masked() if masked else config.secret_json(),
     }
+
+
+def _no_interface(config: TelemetryConfig, service) -> Reject | None:
+    if config.enabled_interfaces():
+        return None
+    stale_s = 3 * service.settings.bess_update_interval
+    return Reject(
+        "NO_TELEMETRY_INTERFACE",
+        f"No interface is enabled (Modbus TCP, MQTT, Tesla gateway or REST push): battery "
+        f"{config.battery_id!r} would get no readings, go offline within {stale_s:g} s and have "
+        "its orders refused. Enable the interface the battery is read through (or REST push if "
+        "a device sends its readings); the configuration in use is unchanged.",
+    )
 
 
 @router.post(
     "/api/config/save",
     responses=ERRORS,
     summary="Validate and store a battery's telemetry configuration; the running telemetry "
-    "service applies it within seconds. A masked password (********) keeps the stored one",
+    "service applies it within seconds. A masked password (********) keeps the stored one. "
+    "Refused (422 INVALID_CONFIG, or NO_TELEMETRY_INTERFACE when no interface is enabled: the "
+    "battery would go offline) without changing anything",
 )
 async def save(body: TelemetryConfig, admin: Admin, service: Service):
-    previous, _, _ = await _stored(service, body.battery_id)
+    previous = (await _stored(service, body.battery_id)).config
     try:
         config = load(body.secret_json(), previous)
     except ConfigInvalid as exc:
         raise Reject("INVALID_CONFIG", exc.message) from None
+    if (refusal := _no_interface(config, service)) is not None:
+        raise refusal
     now = time.time()
     version = await asyncio.to_thread(
         service.store.save_telemetry_config,
@@ -80,16 +112,18 @@ async def save(body: TelemetryConfig, admin: Admin, service: Service):
     service.bus.publish(
         {"type": "config", "data": {"battery_id": config.battery_id, "version": version}}
     )
-    return json_response(_out(config, version, now))
+    return json_response(_out(Stored(config, version, now, "saved")))
 
 
 @router.get(
     "/api/config/load",
     responses=ERRORS,
-    summary="A battery's telemetry configuration, secrets masked (version 0: not saved yet)",
+    summary="A battery's telemetry configuration, secrets masked. Version 0: nothing saved yet; "
+    "origin says whether it is the one the telemetry service runs from its environment (BESS_*) "
+    "or the defaults (no telemetry service has reported)",
 )
 async def load_config(account: Reader, service: Service, battery_id: str = "default"):
-    return json_response(_out(*await _stored(service, battery_id)))
+    return json_response(_out(await _stored(service, battery_id)))
 
 
 @router.get(
@@ -107,11 +141,32 @@ async def presets(account: Reader):
 @router.get(
     "/api/telemetry/config",
     responses=ERRORS,
-    summary="The configuration with its secrets, for the telemetry service (telemetry role)",
+    summary="The configuration with its secrets, for the telemetry service (telemetry role). "
+    "Version 0: nothing saved; the service keeps running on its environment, and the one it "
+    "reported from there comes back with its secrets masked",
 )
 async def service_config(account: TelemetrySender, service: Service, battery_id: str | None = None):
     battery_id = telemetry_battery(account, battery_id)
-    return json_response(_out(*await _stored(service, battery_id), masked=False))
+    stored = await _stored(service, battery_id)
+    # Secrets only of a saved configuration, which the service applies. A reported one came
+    # from the service itself, and other telemetry keys (devices pushing readings) must not
+    # read the broker password it was started with.
+    return json_response(_out(stored, masked=stored.origin != "saved"))
+
+
+@router.put(
+    "/api/telemetry/config/environment",
+    responses=ERRORS,
+    summary="The telemetry service reports the configuration it runs from its environment "
+    "(BESS_*) while none is saved, so /api/config/load shows it (telemetry role)",
+)
+async def report_environment(body: TelemetryConfig, account: TelemetrySender, service: Service):
+    battery_id = telemetry_battery(account, body.battery_id)
+    if battery_id not in service.batteries:
+        raise Reject("NOT_FOUND", f"Battery {battery_id!r} is not known.", 404)
+    now = time.time()
+    service.environment_telemetry[battery_id] = (body.secret_json(), now)
+    return json_response(_out(await _stored(service, battery_id)))
 
 
 async def _test(interface: str, config: TelemetryConfig, service, wait_s: float) -> dict[str, Any]:
@@ -152,13 +207,13 @@ async def _test(interface: str, config: TelemetryConfig, service, wait_s: float)
 async def test(body: ConfigTestIn, admin: Admin, service: Service):
     if body.config is not None:
         # A form shows a stored password masked; testing it means testing the stored one.
-        previous, _, _ = await _stored(service, body.config.battery_id)
+        previous = (await _stored(service, body.config.battery_id)).config
         try:
             config = load(body.config.secret_json(), previous)
         except ConfigInvalid as exc:
             raise Reject("INVALID_CONFIG", exc.message) from None
     else:
-        config, _, _ = await _stored(service, "default")
+        config = (await _stored(service, "default")).config
     started = time.perf_counter()
     try:
         result = await asyncio.wait_for(

@@ -20,6 +20,16 @@
     if (vars) for (const [k, v] of Object.entries(vars)) s = s.replace("{" + k + "}", v);
     return s;
   }
+  // A count in a sentence: the catalogue holds key_one and key_other (ngettext's forms for 1
+  // and for many), chosen by the language's plural rule.
+  let pluralRules = null;
+  function tn(key, n, vars) {
+    const rule = (pluralRules || (pluralRules = new Intl.PluralRules(lang))).select(n);
+    const form = strings[key + "_" + rule] !== undefined ? key + "_" + rule : key + "_other";
+    return t(form, Object.assign({ n: num(n, 0) }, vars || {}));
+  }
+  // An order status in words ("Partially filled"), as the exchange's code when not known.
+  const statusLabel = (status) => strings["status_" + status] || String(status).replace(/_/g, " ");
 
   class ApiError extends Error {
     constructor(status, code, message) {
@@ -98,9 +108,18 @@
   const dayFmt = lazyFormat(locale, { day: "2-digit", month: "short" });
   const dateTimeFmt = lazyFormat(locale, { year: "numeric", month: "2-digit", day: "2-digit", hour: "2-digit", minute: "2-digit", second: "2-digit" });
   const utcHm = lazyFormat("en-GB", { hour: "2-digit", minute: "2-digit", timeZone: "UTC" });
+  // The trade history and its CSV are in UTC: the same formats with timeZone UTC.
+  const utc = { timeZone: "UTC" };
+  const hmUtcFmt = lazyFormat(locale, Object.assign({ hour: "2-digit", minute: "2-digit" }, utc));
+  const dayUtcFmt = lazyFormat(locale, Object.assign({ day: "2-digit", month: "short" }, utc));
+  const dateTimeUtcFmt = lazyFormat(locale, Object.assign({ year: "numeric", month: "2-digit", day: "2-digit", hour: "2-digit", minute: "2-digit", second: "2-digit" }, utc));
   function sameDay(a, b) {
     return a.getFullYear() === b.getFullYear() && a.getMonth() === b.getMonth() && a.getDate() === b.getDate();
   }
+  function sameUtcDay(a, b) {
+    return a.toISOString().slice(0, 10) === b.toISOString().slice(0, 10);
+  }
+  let zoneName = null;
   const fmt = {
     num,
     signed(value, decimals) {
@@ -109,14 +128,19 @@
     },
     time: (iso) => (iso ? timeFmt.format(new Date(iso)) : "–"),
     dateTime: (iso) => (iso ? dateTimeFmt.format(new Date(iso)) : "–"),
-    // A delivery quarter-hour as the operator reads it: local "14:15–14:30", with the day when
-    // it is not today.
-    delivery(startIso, endIso) {
+    dateTimeUtc: (iso) => (iso ? dateTimeUtcFmt.format(new Date(iso)) : "–"),
+    // The browser's time zone (the dashboard's times are in it), e.g. "Europe/Vienna".
+    timeZone: () => zoneName || (zoneName = new Intl.DateTimeFormat().resolvedOptions().timeZone || "UTC"),
+    // A delivery quarter-hour as the operator reads it: local "14:15–14:30" (UTC with
+    // inUtc), with the day when it is not today.
+    delivery(startIso, endIso, inUtc) {
       if (!startIso) return t("continuous");
       const s = new Date(startIso);
       const e = endIso ? new Date(endIso) : new Date(s.getTime() + 15 * 60000);
-      const day = sameDay(s, new Date()) ? "" : dayFmt.format(s) + " ";
-      return day + hmFmt.format(s) + "–" + hmFmt.format(e);
+      const hm = inUtc ? hmUtcFmt : hmFmt;
+      const today = inUtc ? sameUtcDay(s, new Date()) : sameDay(s, new Date());
+      const day = today ? "" : (inUtc ? dayUtcFmt : dayFmt).format(s) + " ";
+      return day + hm.format(s) + "–" + hm.format(e);
     },
     ago(iso) {
       if (!iso) return "–";
@@ -238,11 +262,12 @@
   }
 
   // The cells every trade table shares: market, delivery, our side, quantity, price, value.
-  function tradeCells(tr) {
+  // inUtc: the delivery quarter-hour in UTC (the trade history), else in local time.
+  function tradeCells(tr, inUtc) {
     const side = tr.side || null;
     return [
       el("td", { text: tr.market }),
-      el("td", { text: fmt.delivery(tr.delivery_start) }),
+      el("td", { text: fmt.delivery(tr.delivery_start, null, inUtc) }),
       el("td", { class: side ? "side-" + side : "text-muted", text: side ? (side === "BUY" ? t("buy") : t("sell")) : "—" }),
       el("td", { class: "text-right", text: num(tr.quantity, 1) }),
       el("td", { class: "text-right", text: num(tr.price, 2) }),
@@ -250,5 +275,5 @@
     ];
   }
 
-  window.phoenyra = { csrfToken, api, ApiError, t, toast, fmt, ticker, setConnection, connectLive, el, tradeCells, loadScript, lang };
+  window.phoenyra = { csrfToken, api, ApiError, t, tn, statusLabel, toast, fmt, ticker, setConnection, connectLive, el, tradeCells, loadScript, lang };
 })();

@@ -275,9 +275,16 @@
   });
 
   // ---- load, save, test ----------------------------------------------------------------------
+  // Version 0: nothing saved; the form then shows what the telemetry service runs from its
+  // environment (origin "environment"), or defaults when no service has reported (origin "default").
   function showMeta(saved) {
-    $("cfg-env-note").classList.toggle("hidden", saved.version !== 0);
-    $("cfg-version").textContent = saved.version ? String(saved.version) + " · " + fmt.dateTime(saved.updated_at) : t("not_saved");
+    const origin = saved.version ? "saved" : saved.origin || "default";
+    $("cfg-env-note").classList.toggle("hidden", origin !== "environment");
+    $("cfg-default-note").classList.toggle("hidden", origin !== "default");
+    const version = $("cfg-version");
+    version.dataset.origin = origin;
+    if (origin === "saved") version.textContent = String(saved.version) + " · " + fmt.dateTime(saved.updated_at);
+    else version.textContent = origin === "environment" ? t("from_environment") : t("not_saved");
     $("cfg-battery").textContent = saved.battery_id;
   }
   async function load(announce) {
@@ -293,6 +300,8 @@
     render();
     if (announce) toast("success", t("loaded", { version: saved.version }));
   }
+  const SOURCE_NAMES = { modbus: "Modbus TCP", mqtt: "MQTT", https: "Tesla Powerwall (HTTPS)" };
+  const readsOver = (c, source) => (source === "https" ? !!c.https : !!(c[source] && c[source].enabled));
   async function save() {
     let body;
     try {
@@ -300,6 +309,12 @@
     } catch (err) {
       toast("error", err.message);
       return;
+    }
+    // Switching off the interface the battery is being read over now takes it offline unless
+    // another one delivers: say so before it happens. (Saving with no interface at all is
+    // refused by the exchange, with the reason.)
+    if (live && live.online && SOURCE_NAMES[live.source] && !readsOver(body, live.source)) {
+      if (!window.confirm(t("confirm_stop_source", { source: SOURCE_NAMES[live.source] }))) return;
     }
     try {
       const saved = await api("/api/config/save", { method: "POST", json: body });
@@ -374,11 +389,13 @@
   });
 
   // ---- REST: endpoint, example, keys ---------------------------------------------------------
-  const base = location.origin;
+  // Devices push to the exchange (its address as the web app knows it), never to this web app:
+  // its /api is for signed-in users (session and CSRF token), not for telemetry keys.
+  const endpoint = root.dataset.exchangeUrl + "/api/bess/telemetry";
   $("rest-example").textContent =
-    `curl -X POST ${base}/api/bess/telemetry \\\n  -H "X-API-Key: <telemetry key>" -H "Content-Type: application/json" \\\n` +
+    `curl -X POST ${endpoint} \\\n  -H "X-API-Key: <telemetry key>" -H "Content-Type: application/json" \\\n` +
     `  -d '{"battery_id": "${battery}", "soc_percent": 55.2, "power_mw": -0.4, "temperature_c": 24.1}'`;
-  $("rest-endpoint").textContent = "POST " + base + "/api/bess/telemetry";
+  $("rest-endpoint").textContent = "POST " + endpoint;
   async function loadKeys() {
     const accounts = (await api("/api/accounts")).filter((a) => a.role === "telemetry");
     $("keys-body").replaceChildren(
@@ -430,9 +447,11 @@
     }
   });
 
+  let live = null; // the battery's latest status (online, source)
   async function liveBadge() {
     try {
       const s = await api("/api/bess/status?" + new URLSearchParams({ battery_id: battery }));
+      live = s;
       const b = $("cfg-live");
       b.className = s.online ? "badge-ok" : "badge-bad";
       b.textContent = (s.online ? t("online") : t("offline_battery")) + " · " + (s.source || "–") + " · " + fmt.ago(s.updated_at);

@@ -3,14 +3,24 @@
 // down.
 (function () {
   "use strict";
-  const { api, t, toast, fmt, ticker, setConnection, connectLive, el, tradeCells, loadScript } = window.phoenyra;
+  const { api, t, statusLabel, toast, fmt, ticker, setConnection, connectLive, el, tradeCells, loadScript } = window.phoenyra;
   const root = document.getElementById("dashboard");
   if (!root) return;
 
   // The chart library (the page's largest script) is fetched and compiled after the page is
   // interactive: the cards, tables and the order form never wait for it; charts draw when it
   // has arrived.
-  const chartsReady = loadScript(root.dataset.chartsSrc);
+  // In German the charts' date axis speaks German too ("Dez", not "Dec"): ApexCharts' own
+  // locale file, fetched alongside the library.
+  const chartLocale = root.dataset.chartsLocaleSrc
+    ? fetch(root.dataset.chartsLocaleSrc, { credentials: "same-origin" }).then((r) => (r.ok ? r.json() : null)).catch(() => null)
+    : Promise.resolve(null);
+  const chartsReady = Promise.all([loadScript(root.dataset.chartsSrc), chartLocale]).then(([, loc]) => {
+    if (loc && loc.name) {
+      chartBase.chart.locales = [loc];
+      chartBase.chart.defaultLocale = loc.name;
+    }
+  });
   chartsReady.catch((err) => toast("error", t("request_failed") + ": " + err.message));
   const POLL_MS = 10000;
   const GATE_CLOSURE_MS = 5 * 60000;
@@ -28,6 +38,8 @@
     deskId: null, // the exchange account the web app trades as: "our" orders are its orders
   };
   const $ = (id) => document.getElementById(id);
+  // The dashboard's times are the browser's local time: say which.
+  $("tz-name").textContent = fmt.timeZone();
 
   // ---- battery ---------------------------------------------------------------------------
   function renderBattery(s) {
@@ -38,7 +50,7 @@
     ticker($("bess-soc"), s.soc_percent, 1);
     ticker($("bess-power"), s.power_mw, 3);
     ticker($("bess-temp"), s.temperature_c, 1);
-    if (s.temperature_c === null || s.temperature_c === undefined) $("bess-temp").title = t("not_reported");
+    if ((s.temperature_c === null || s.temperature_c === undefined) && s.online) $("bess-temp").title = t("not_reported");
     ticker($("bess-rated"), s.rated_power_mw, 2);
     ticker($("bess-capacity"), s.capacity_mwh, 2);
     const soc = s.soc_percent;
@@ -53,6 +65,20 @@
     const p = s.power_mw;
     $("bess-direction").textContent = p === null || p === undefined ? "–" : p > 0.0005 ? t("discharging") : p < -0.0005 ? t("charging") : t("idle");
     const online = !!s.online;
+    // Offline: the exchange has had no reading for 3 update intervals. The figures shown are
+    // the last known ones, and the exchange refuses the battery's orders until one arrives.
+    const stale = !online && s.updated_at !== undefined;
+    for (const id of ["bess-soc", "bess-power", "bess-temp"]) {
+      $(id).dataset.stale = stale ? "true" : "false";
+      $(id).title = stale ? t("stale_value", { at: fmt.dateTime(s.updated_at) }) : "";
+    }
+    const since = s.updated_at ? t("stale_since", { at: fmt.dateTime(s.updated_at) }) : t("stale_never");
+    $("bess-stale").classList.toggle("hidden", !stale);
+    $("bess-stale-text").textContent = stale ? since : "";
+    if ($("order-battery-stale")) {
+      $("order-battery-stale").classList.toggle("hidden", !stale);
+      $("order-battery-stale-text").textContent = stale ? since + " " + t("stale_orders_refused") : "";
+    }
     $("bess-online").textContent = online ? t("online") : t("offline_battery");
     $("bess-online").className = "text-2xl font-semibold " + (online ? "text-neon" : "text-sell");
     $("bess-online-dot").dataset.state = online ? "live" : "offline";
@@ -211,9 +237,9 @@
       el("td", { class: "text-right", text: fmt.num(o.filled, 1) }),
       el("td", { class: "text-right", text: fmt.num(o.price, 2) }),
       el("td", { text: o.time_in_force }),
-      el("td", {}, [el("span", { class: o.status === "PARTIALLY_FILLED" ? "badge-sim" : "badge-muted", text: o.status.replace("_", " ") })]),
+      el("td", {}, [el("span", { class: o.status === "PARTIALLY_FILLED" ? "badge-sim" : "badge-muted", text: statusLabel(o.status), title: o.status })]),
     ];
-    const actions = el("td", { class: "text-right" });
+    const actions = el("td", { class: "col-actions" });
     if (root.dataset.mayTrade === "true") {
       const btn = el("button", { type: "button", class: "btn-danger-sm", "data-cancel": String(o.id), "aria-label": t("cancel") + " #" + o.id }, [
         el("i", { class: "fa-solid fa-xmark", "aria-hidden": "true" }),
@@ -578,16 +604,43 @@
     const raw = (form.elements[name].value || "").trim().replace(",", ".");
     return raw === "" ? NaN : Number(raw);
   }
+  // The decimals a number was typed with ("50.005" → 3), so the summary shows it as entered.
+  function typedDecimals(name) {
+    const raw = (form.elements[name].value || "").trim().replace(",", ".");
+    const m = /\.(\d*)$/.exec(raw.split(/[eE]/)[0]);
+    return m ? m[1].length : 0;
+  }
+  // On the grid (price tick 0.01 EUR/MWh, lot 0.1 MWh), allowing for binary fractions.
+  const onStep = (value, step) => Math.abs(value / step - Math.round(value / step)) < 1e-6;
+  const PRICE_TICK = 0.01;
+  const QTY_LOT = 0.1;
   function updateOrderSummary() {
     if (!form) return;
     const qty = readNumber("quantity");
     const price = readNumber("price");
     const side = form.elements.side.value;
     const out = $("order-summary");
+    const priceOff = Number.isFinite(price) && !onStep(price, PRICE_TICK);
+    const qtyOff = Number.isFinite(qty) && !onStep(qty, QTY_LOT);
+    form.elements.price.setAttribute("aria-invalid", priceOff ? "true" : "false");
+    form.elements.quantity.setAttribute("aria-invalid", qtyOff ? "true" : "false");
     if (Number.isFinite(qty) && Number.isFinite(price)) {
       const verb = side === "BUY" ? t("buy") : t("sell");
-      out.textContent = `${verb} ${fmt.num(qty, 1)} MWh × ${fmt.num(price, 2)} EUR/MWh = ${fmt.num(qty * price, 2)} EUR`;
+      const dq = Math.min(6, Math.max(1, typedDecimals("quantity")));
+      const dp = Math.min(6, Math.max(2, typedDecimals("price")));
+      // The total is the product of the figures shown, with the decimals it needs (at least 2;
+      // 0.5 × 50.005 = 25.0025, not 25.00).
+      const total = qty * price;
+      let dt = 2;
+      while (dt < 6 && Math.abs(Number(total.toFixed(dt)) - total) > 1e-9) dt++;
+      const totalText = fmt.num(total, dt);
+      const warnings = [];
+      if (priceOff) warnings.push(t("off_tick", { tick: fmt.num(PRICE_TICK, 2) }));
+      if (qtyOff) warnings.push(t("off_lot", { lot: fmt.num(QTY_LOT, 1) }));
+      out.className = "text-xs " + (warnings.length ? "text-sell" : "text-muted");
+      out.textContent = `${verb} ${fmt.num(qty, dq)} MWh × ${fmt.num(price, dp)} EUR/MWh = ${totalText} EUR` + (warnings.length ? " · " + warnings.join(" ") : "");
     } else {
+      out.className = "text-xs text-muted";
       out.textContent = state.marketData && state.marketData.mark !== null ? `${t("mark")}: ${fmt.num(state.marketData.mark, 2)} EUR/MWh` : "\u00a0";
     }
   }

@@ -1,7 +1,7 @@
 // Trade history: the exchange's /trades pages under the form's filters, "load more" by cursor.
 (function () {
   "use strict";
-  const { api, t, toast, fmt, el, connectLive, setConnection, tradeCells } = window.phoenyra;
+  const { api, t, tn, toast, fmt, el, connectLive, setConnection, tradeCells } = window.phoenyra;
   const form = document.getElementById("history-filters");
   if (!form) return;
   const body = document.getElementById("history-body");
@@ -21,8 +21,9 @@
   function row(tr) {
     return el("tr", {}, [
       el("td", { text: String(tr.id) }),
-      el("td", { text: fmt.dateTime(tr.executed_at) }),
-      ...tradeCells(tr),
+      // UTC, as the page, its date filters and the CSV export say.
+      el("td", { text: fmt.dateTimeUtc(tr.executed_at) }),
+      ...tradeCells(tr, true),
       el("td", { class: "side-" + tr.aggressor_side, text: tr.aggressor_side }),
     ]);
   }
@@ -40,7 +41,7 @@
       if (!shown) body.replaceChildren(el("tr", { class: "empty-row" }, [el("td", { colspan: "9", text: t("no_trades") })]));
       next = page.next;
       more.classList.toggle("hidden", !next);
-      document.getElementById("history-count").textContent = t("rows_shown", { n: shown });
+      document.getElementById("history-count").textContent = tn("rows_shown", shown);
     } catch (err) {
       toast("error", err.message + " (" + err.code + ")");
     }
