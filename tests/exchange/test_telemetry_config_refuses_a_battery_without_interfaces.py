@@ -125,3 +125,38 @@ def test_only_a_telemetry_key_for_that_battery_reports_its_environment(exchange)
     with exchange.client() as admin:
         loaded = admin.get("/api/config/load", params={"battery_id": battery_id}).json()
     assert loaded["origin"] == "default"
+
+
+def test_switching_off_the_interface_a_battery_is_read_over_needs_a_confirmation(exchange):
+    # Read over Modbus now; a configuration with only REST push left on would take it offline
+    # unless a device starts pushing: refused unless the caller confirms it.
+    battery_id = _battery(exchange)
+    modbus_on = {
+        **NOTHING_ENABLED,
+        "battery_id": battery_id,
+        "modbus": {**NOTHING_ENABLED["modbus"], "enabled": True},
+    }
+    rest_only = {**NOTHING_ENABLED, "battery_id": battery_id, "rest": {"enabled": True}}
+    with exchange.client() as admin:
+        assert admin.post("/api/config/save", json=modbus_on).status_code == 200
+    with exchange.client("demo-bess") as device:
+        reading = {
+            "battery_id": battery_id,
+            "soc_percent": 50.0,
+            "power_mw": 0.0,
+            "temperature_c": 20.0,
+            "source": "modbus",  # as the telemetry service relays a Modbus reading
+        }
+        assert device.post("/api/bess/telemetry", json=reading).status_code == 202
+    with exchange.client() as admin:
+        r = admin.post("/api/config/save", json=rest_only)
+        assert r.status_code == 409 and r.json()["error"]["code"] == "SOURCE_IN_USE", r.text
+        assert "Modbus TCP" in r.json()["error"]["message"]
+        loaded = admin.get("/api/config/load", params={"battery_id": battery_id}).json()
+        assert (loaded["version"], loaded["config"]["modbus"]["enabled"]) == (1, True)
+        # Keeping Modbus on (REST added) is no switch-off; confirming saves the switch.
+        also_mqtt = {**modbus_on, "rest": {"enabled": True}}
+        assert admin.post("/api/config/save", json=also_mqtt).status_code == 200
+        r = admin.post("/api/config/save", params={"confirm_offline": "true"}, json=rest_only)
+        assert r.status_code == 200, r.text
+        assert r.json()["version"] == 3 and r.json()["config"]["modbus"]["enabled"] is False

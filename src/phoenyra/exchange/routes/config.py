@@ -86,21 +86,49 @@ def _no_interface(config: TelemetryConfig, service) -> Reject | None:
     )
 
 
+# The interfaces a telemetry service reads a battery over (REST readings are pushed by a device).
+READ_OVER = {"modbus": "Modbus TCP", "mqtt": "MQTT", "https": "the Tesla gateway (HTTPS)"}
+
+
+def _stops_live_source(config: TelemetryConfig, service) -> Reject | None:
+    """A configuration that switches off the interface the battery is being read over now."""
+    status = service.battery_status(config.battery_id)
+    source = status.get("source")
+    if not status.get("online") or source not in READ_OVER:
+        return None
+    if source in config.enabled_interfaces():
+        return None
+    stale_s = 3 * service.settings.bess_update_interval
+    return Reject(
+        "SOURCE_IN_USE",
+        f"Battery {config.battery_id!r} is read over {READ_OVER[source]} now, and this "
+        f"configuration switches it off: unless another interface delivers its readings, the "
+        f"battery goes offline within {stale_s:g} s and its orders are refused. Send it again "
+        "with confirm_offline=true to save it anyway; nothing was changed.",
+        409,
+    )
+
+
 @router.post(
     "/api/config/save",
     responses=ERRORS,
     summary="Validate and store a battery's telemetry configuration; the running telemetry "
     "service applies it within seconds. A masked password (********) keeps the stored one. "
     "Refused (422 INVALID_CONFIG, or NO_TELEMETRY_INTERFACE when no interface is enabled: the "
-    "battery would go offline) without changing anything",
+    "battery would go offline) without changing anything; 409 SOURCE_IN_USE when it switches off "
+    "the interface the battery is being read over, unless confirm_offline=true",
 )
-async def save(body: TelemetryConfig, admin: Admin, service: Service):
+async def save(
+    body: TelemetryConfig, admin: Admin, service: Service, confirm_offline: bool = False
+):
     previous = (await _stored(service, body.battery_id)).config
     try:
         config = load(body.secret_json(), previous)
     except ConfigInvalid as exc:
         raise Reject("INVALID_CONFIG", exc.message) from None
     if (refusal := _no_interface(config, service)) is not None:
+        raise refusal
+    if not confirm_offline and (refusal := _stops_live_source(config, service)) is not None:
         raise refusal
     now = time.time()
     version = await asyncio.to_thread(

@@ -313,11 +313,14 @@
     // Switching off the interface the battery is being read over now takes it offline unless
     // another one delivers: say so before it happens. (Saving with no interface at all is
     // refused by the exchange, with the reason.)
+    let confirmed = false;
     if (live && live.online && SOURCE_NAMES[live.source] && !readsOver(body, live.source)) {
       if (!window.confirm(t("confirm_stop_source", { source: SOURCE_NAMES[live.source] }))) return;
+      confirmed = true; // the exchange refuses it otherwise (SOURCE_IN_USE)
     }
     try {
-      const saved = await api("/api/config/save", { method: "POST", json: body });
+      const url = "/api/config/save" + (confirmed ? "?confirm_offline=true" : "");
+      const saved = await api(url, { method: "POST", json: body });
       config = saved.config;
       showMeta(saved);
       render();
