@@ -66,14 +66,14 @@ def free_ports(n: int) -> list[int]:
 def spawn_cli(args: list[str], env: dict, log_path: Path) -> subprocess.Popen:
     """``phoenyra <args>`` in its own process with ``env``, its output into ``log_path`` (for a
     failing test's message); the caller stops it."""
-    log = open(log_path, "wb")  # noqa: SIM115 - kept open for the child's lifetime
-    return subprocess.Popen(
-        [sys.executable, "-m", "phoenyra.cli", *args],
-        env=env,
-        cwd=ROOT,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
+    with open(log_path, "wb") as log:  # the child keeps its own copy of the descriptor
+        return subprocess.Popen(
+            [sys.executable, "-m", "phoenyra.cli", *args],
+            env=env,
+            cwd=ROOT,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
 
 
 def wait_for(predicate, timeout: float, what: str, logs: list[Path]):

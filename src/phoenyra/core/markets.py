@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from enum import StrEnum
 
 from .errors import Reject
@@ -93,6 +94,9 @@ class MarketSpec:
                 "INVALID_TICK",
                 f"Price {price} EUR/MWh is not a multiple of the tick size {self.tick} EUR/MWh "
                 f"on {self.name}.",
+                market=self.name,
+                price=price,
+                tick=self.tick,
             )
         if not self.min_ticks <= ticks <= self.max_ticks:
             raise self._out_of_bounds(price)
@@ -103,6 +107,10 @@ class MarketSpec:
             "PRICE_OUT_OF_BOUNDS",
             f"Price {price} EUR/MWh is outside the bounds of {self.name} "
             f"({self.min_price} to {self.max_price} EUR/MWh).",
+            market=self.name,
+            price=price,
+            min_price=self.min_price,
+            max_price=self.max_price,
         )
 
     def quantity_to_lots(self, quantity: float) -> int:
@@ -116,6 +124,9 @@ class MarketSpec:
                 "INVALID_LOT",
                 f"Quantity {quantity} MWh is not a multiple of the lot size {self.lot} MWh "
                 f"on {self.name}.",
+                market=self.name,
+                quantity=quantity,
+                lot=self.lot,
             )
         if lots > self.max_lots:
             raise self._too_large(quantity)
@@ -126,6 +137,9 @@ class MarketSpec:
             "QUANTITY_TOO_LARGE",
             f"Quantity {quantity} MWh exceeds the per-order maximum of {self.max_quantity} MWh "
             f"on {self.name}.",
+            market=self.name,
+            quantity=quantity,
+            max_quantity=self.max_quantity,
         )
 
     def ticks_to_price(self, ticks: int) -> float:
@@ -147,14 +161,17 @@ class MarketSpec:
                 "INVALID_DELIVERY",
                 "delivery_start must be the start of a quarter-hour (minute 00, 15, 30 or 45, "
                 "zero seconds, UTC).",
+                reason="not_quarter_hour",
             )
         if delivery_start <= now:
-            raise Reject("INVALID_DELIVERY", "delivery_start is in the past.")
+            raise Reject("INVALID_DELIVERY", "delivery_start is in the past.", reason="past")
         if delivery_start - now > self.max_horizon_s:
             raise Reject(
                 "INVALID_DELIVERY",
                 f"delivery_start is too far ahead: {self.name} trades products at most "
                 f"{self.max_horizon_s / 86_400:g} days before delivery.",
+                reason="too_far_ahead",
+                max_horizon_days=self.max_horizon_s / 86_400,
             )
         if delivery_start - self.gate_closure_s <= now:
             raise Reject(
@@ -162,7 +179,15 @@ class MarketSpec:
                 f"The {self.name} product starting at delivery_start has passed gate closure "
                 f"({self.gate_closure_s // 60} minutes before delivery).",
                 status=409,
+                market=self.name,
+                delivery_start=iso_utc(delivery_start),
+                gate_closure_minutes=self.gate_closure_s // 60,
             )
+
+
+def iso_utc(epoch_s: int) -> str:
+    """A refusal's time, as the wire writes times: ISO 8601 UTC, e.g. 2026-06-01T10:15:00.000Z."""
+    return datetime.fromtimestamp(epoch_s, UTC).isoformat(timespec="milliseconds")[:-6] + "Z"
 
 
 def _per_unit(step: float) -> int:

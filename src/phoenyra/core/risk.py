@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from .errors import Reject
-from .markets import QUARTER_HOUR
+from .markets import QUARTER_HOUR, iso_utc
 from .orders import BUY, Order, Side, Trade
 
 EPS = 1e-9
@@ -168,6 +168,9 @@ class RiskManager:
                 f"(bursts of {self.throttle_burst:g}). Retry in {wait:.2f} s.",
                 status=429,
                 retry_after=wait,
+                market=market,
+                rate_per_s=self.throttle_rate,
+                burst=self.throttle_burst,
             )
 
     def check_order(
@@ -191,6 +194,7 @@ class RiskManager:
                 f"No status is known for battery {battery_id!r}: orders for it are refused until "
                 "its telemetry (or POST /api/bess/telemetry) reports its state of charge.",
                 status=409,
+                battery_id=battery_id,
             )
         age = now - state.updated_at
         if age > self.status_max_age_s:
@@ -199,6 +203,9 @@ class RiskManager:
                 f"The last status of battery {battery_id!r} is {age:.0f} s old (limit "
                 f"{self.status_max_age_s:g} s): orders are refused until fresh telemetry arrives.",
                 status=409,
+                battery_id=battery_id,
+                age_s=age,
+                max_age_s=self.status_max_age_s,
             )
         soc = state.soc_percent
         if side is BUY and soc > limits.soc_max_percent:
@@ -206,12 +213,20 @@ class RiskManager:
                 "SOC_LIMIT",
                 f"Buying charges the battery, and battery {battery_id!r} is at {soc:.1f} % SoC, "
                 f"above its maximum of {limits.soc_max_percent:g} %.",
+                battery_id=battery_id,
+                side="BUY",
+                soc_percent=soc,
+                soc_max_percent=limits.soc_max_percent,
             )
         if side is not BUY and soc < limits.soc_min_percent:
             raise Reject(
                 "SOC_LIMIT",
                 f"Selling discharges the battery, and battery {battery_id!r} is at {soc:.1f} % "
                 f"SoC, below its minimum of {limits.soc_min_percent:g} %.",
+                battery_id=battery_id,
+                side="SELL",
+                soc_percent=soc,
+                soc_min_percent=limits.soc_min_percent,
             )
         cap = limits.capacity_mwh
         stored = soc / 100.0 * cap
@@ -225,6 +240,15 @@ class RiskManager:
                     f"{limits.soc_max_percent:g} % of its {cap:g} MWh: with {stored:.2f} MWh "
                     f"stored, {committed:+.2f} MWh already traded and {acct.open_buy_mwh:.2f} MWh "
                     f"in open buy orders, at most {max(room, 0.0):.2f} MWh can be bought.",
+                    battery_id=battery_id,
+                    side="BUY",
+                    quantity=quantity_mwh,
+                    soc_max_percent=limits.soc_max_percent,
+                    capacity_mwh=cap,
+                    stored_mwh=stored,
+                    traded_mwh=committed,
+                    open_mwh=acct.open_buy_mwh,
+                    max_quantity=max(room, 0.0),
                 )
         else:
             room = (stored + committed - acct.open_sell_mwh) - limits.soc_min_percent / 100.0 * cap
@@ -235,6 +259,15 @@ class RiskManager:
                     f"{limits.soc_min_percent:g} % of its {cap:g} MWh: with {stored:.2f} MWh "
                     f"stored, {committed:+.2f} MWh already traded and {acct.open_sell_mwh:.2f} "
                     f"MWh in open sell orders, at most {max(room, 0.0):.2f} MWh can be sold.",
+                    battery_id=battery_id,
+                    side="SELL",
+                    quantity=quantity_mwh,
+                    soc_min_percent=limits.soc_min_percent,
+                    capacity_mwh=cap,
+                    stored_mwh=stored,
+                    traded_mwh=committed,
+                    open_mwh=acct.open_sell_mwh,
+                    max_quantity=max(room, 0.0),
                 )
         if delivery_start is not None:
             self._check_power(acct, battery_id, limits, side, quantity_mwh, delivery_start)
@@ -269,6 +302,12 @@ class RiskManager:
                 f"{'charge' if is_buy else 'discharge'} at most {per_quarter:.2f} MWh in the "
                 f"quarter-hour starting {start}; with the energy already traded and open in "
                 f"that product, {quantity_mwh:g} MWh more is too much.",
+                battery_id=battery_id,
+                side="BUY" if is_buy else "SELL",
+                quantity=quantity_mwh,
+                power_mw=limits.power_mw,
+                max_quarter_hour_mwh=per_quarter,
+                delivery_start=iso_utc(delivery_start),
             )
 
     def committed_mwh(self, account_id: int, now: float) -> float:

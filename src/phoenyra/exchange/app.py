@@ -44,7 +44,9 @@ live events.
 
 Units: energy **MWh**, power **MW**, price **EUR/MWh**, SoC **percent**, times **ISO 8601 UTC**.
 A BUY charges the battery, a SELL discharges it. Authenticate with the `X-API-Key` header.
-Errors are `{"error": {"code", "message"}}`.
+Errors are `{"error": {"code", "message"}}`; a refusal adds its figures as further fields
+(INVALID_TICK: `market`, `price`, `tick`; THROTTLED: `retry_after`; VALIDATION_ERROR: `details`,
+each with `field`, `problem` and pydantic's `type`; ...).
 """
 
 
@@ -93,6 +95,20 @@ class BodyLimit:
             413,
         )
         await response(scope, receive, send)
+
+
+def _limits(ctx) -> dict:
+    """A validation error's numeric limits (gt, ge, lt, le, min_length, max_length), never
+    other context (an expected pattern, an exception)."""
+    if not isinstance(ctx, dict):
+        return {}
+    return {
+        k: v
+        for k, v in ctx.items()
+        if k in ("gt", "ge", "lt", "le", "min_length", "max_length")
+        and isinstance(v, int | float)
+        and not isinstance(v, bool)
+    }
 
 
 class _TooLarge(Exception):
@@ -219,6 +235,10 @@ def create_app(settings: Settings, store: Store | None = None) -> FastAPI:
             {
                 "field": ".".join(str(p) for p in e.get("loc", ()) if p != "body"),
                 "problem": e.get("msg", ""),
+                # pydantic's error type (missing, float_type, greater_than, ...) and its
+                # limits, for clients that say the problem in their own words
+                "type": e.get("type", ""),
+                **_limits(e.get("ctx")),
             }
             for e in errs
         ]

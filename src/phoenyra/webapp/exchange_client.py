@@ -23,10 +23,14 @@ RETRIED_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 class ExchangeUnavailable(Exception):
     """The exchange did not answer (down, refused, timed out); ``code`` says which."""
 
-    def __init__(self, code: str, message: str) -> None:
+    def __init__(
+        self, code: str, message: str, base_url: str = "", timeout_s: float | None = None
+    ) -> None:
         super().__init__(message)
         self.code = code
         self.message = message
+        self.base_url = base_url  # for the operator's sentence in the page's language
+        self.timeout_s = timeout_s
 
 
 @dataclass(slots=True)
@@ -98,15 +102,19 @@ class ExchangeClient:
                     if attempt + 1 == attempts:
                         raise
         except httpx.TimeoutException as exc:
+            waited = timeout or self._http.timeout.read
             raise ExchangeUnavailable(
                 "EXCHANGE_TIMEOUT",
                 f"The exchange at {self.base_url} did not answer within "
-                f"{timeout or self._http.timeout.read} s ({type(exc).__name__}).",
+                f"{waited} s ({type(exc).__name__}).",
+                self.base_url,
+                waited,
             ) from exc
         except httpx.HTTPError as exc:
             raise ExchangeUnavailable(
                 "EXCHANGE_UNAVAILABLE",
                 f"The exchange at {self.base_url} cannot be reached: {exc or type(exc).__name__}.",
+                self.base_url,
             ) from exc
         headers_out = {
             k: v for k, v in r.headers.items() if k.lower() in FORWARDED_RESPONSE_HEADERS

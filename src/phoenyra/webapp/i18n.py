@@ -101,6 +101,7 @@ def js_strings() -> dict[str, str]:
         "stale": _("Stale"),
         "sending": _("Sending…"),
         "request_failed": _("The request failed"),
+        "webapp_unreachable": _("The web app cannot be reached."),
         "session_expired": _(
             "Not sent: the session may have ended or the page is too old. Reload it."
         ),

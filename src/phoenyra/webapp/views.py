@@ -25,6 +25,7 @@ from flask_babel import format_decimal, ngettext
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
+from . import refusals
 from .auth import json_error
 from .exchange_client import ExchangeUnavailable
 from .i18n import js_strings, order_status, side_name
@@ -179,9 +180,12 @@ def history_csv():
 _DECIMAL = re.compile(r"[+-]?(?:[0-9]+(?:[.,][0-9]*)?|[.,][0-9]+)(?:[eE][+-]?[0-9]+)?")
 
 
-def _number(form, name: str) -> float | str:
-    # Anything else goes to the exchange as typed, so its refusal names the field.
+def _number(form, name: str) -> float | str | None:
+    # Anything else goes to the exchange as typed, so its refusal names the field; an empty
+    # field (None) is left out, so the refusal says it is missing.
     raw = form.get(name, "").strip()
+    if not raw:
+        return None
     if not _DECIMAL.fullmatch(raw):
         return raw
     value = float(raw.replace(",", "."))
@@ -246,11 +250,26 @@ def _describe(order: dict) -> str:
     return f"{head}: {tail}"
 
 
-def _answer(category: str, message: str, order: dict | None = None, status: int = 200):
+def _answer(
+    category: str,
+    message: str,
+    order: dict | None = None,
+    status: int = 200,
+    code: str | None = None,
+    fields: list[str] | None = None,
+):
     """The form's answer: a flash and back to the dashboard, or JSON for the page's script
-    (Accept: application/json), which shows the same message without a reload."""
+    (Accept: application/json), which shows the same message without a reload and marks the
+    inputs named in ``fields`` invalid."""
     if request.accept_mimetypes.best == "application/json":
-        return jsonify({"category": category, "message": message, "order": order}), status
+        body = {
+            "category": category,
+            "message": message,
+            "order": order,
+            "code": code,
+            "fields": fields or [],
+        }
+        return jsonify(body), status
     flash(message, category)
     return redirect(url_for("views.dashboard"))
 
@@ -271,22 +290,36 @@ def place_order():
         "price": _number(f, "price"),
         "time_in_force": (f.get("time_in_force") or "GTC").strip().upper(),
     }
+    body = {k: v for k, v in body.items() if v is not None}
     delivery = _delivery_start(f.get("delivery_start", ""))
     if delivery:
         body["delivery_start"] = delivery
     try:
         r = current_app.extensions["phoenyra"].exchange.request("POST", "/api/orders", json=body)
     except ExchangeUnavailable as exc:
-        return _answer("error", _("Order not sent: %(reason)s", reason=exc.message), status=502)
-    payload = r.json() if r.body else {}
+        reason = refusals.unavailable(exc.code, exc.base_url, exc.timeout_s)
+        return _answer(
+            "error", _("Order not sent: %(reason)s", reason=reason), status=502, code=exc.code
+        )
+    try:
+        payload = r.json() if r.body else {}
+    except ValueError:  # not JSON: a proxy's error page
+        payload = {}
     if r.status == 201:
         return _answer("success", _describe(payload), payload, 201)
-    err = (payload or {}).get("error") or {}
-    reason = err.get("message", r.body.decode(errors="replace"))
+    err = payload.get("error") if isinstance(payload, dict) else None
+    err = err if isinstance(err, dict) else {}
+    # A sentence in the page's language for the codes known here, else the exchange's own.
+    reason, fields = refusals.describe(err)
+    if reason is None:
+        reason = err.get("message") or r.body.decode(errors="replace")
+    code = err.get("code", r.status)
     return _answer(
         "error",
-        _("Order refused: %(reason)s (%(code)s)", reason=reason, code=err.get("code", r.status)),
+        _("Order refused: %(reason)s (%(code)s)", reason=reason, code=code),
         status=r.status,
+        code=str(code),
+        fields=fields,
     )
 
 

@@ -102,7 +102,11 @@ async def place_order(request: Request):
         ) from None
     req = order_request(body)
     if req is None:
-        raise Reject("INVALID_DELIVERY", "delivery_start must be a whole quarter-hour.")
+        raise Reject(
+            "INVALID_DELIVERY",
+            "delivery_start must be a whole quarter-hour.",
+            reason="not_quarter_hour",
+        )
     status, out = await service.place_order(account, req)
     return json_response(out, status)
 

@@ -614,6 +614,16 @@
   const onStep = (value, step) => Math.abs(value / step - Math.round(value / step)) < 1e-6;
   const PRICE_TICK = 0.01;
   const QTY_LOT = 0.1;
+  // The inputs the last refusal named (its "fields"): marked invalid until they are edited.
+  const refused = new Set();
+  function markInvalid(name, invalid) {
+    const input = form.elements[name];
+    if (!input || input instanceof RadioNodeList) return;
+    input.setAttribute("aria-invalid", invalid ? "true" : "false");
+    // The refusal's sentence describes the input while it stands.
+    if (invalid && refused.has(name)) input.setAttribute("aria-describedby", "order-result");
+    else input.removeAttribute("aria-describedby");
+  }
   function updateOrderSummary() {
     if (!form) return;
     const qty = readNumber("quantity");
@@ -622,8 +632,8 @@
     const out = $("order-summary");
     const priceOff = Number.isFinite(price) && !onStep(price, PRICE_TICK);
     const qtyOff = Number.isFinite(qty) && !onStep(qty, QTY_LOT);
-    form.elements.price.setAttribute("aria-invalid", priceOff ? "true" : "false");
-    form.elements.quantity.setAttribute("aria-invalid", qtyOff ? "true" : "false");
+    markInvalid("price", priceOff || refused.has("price"));
+    markInvalid("quantity", qtyOff || refused.has("quantity"));
     if (Number.isFinite(qty) && Number.isFinite(price)) {
       const verb = side === "BUY" ? t("buy") : t("sell");
       const dq = Math.min(6, Math.max(1, typedDecimals("quantity")));
@@ -649,7 +659,13 @@
     // slow the first time in a fresh browser process).
     setTimeout(deliveryOptions, 0);
     setInterval(deliveryOptions, 30000);
-    form.addEventListener("input", updateOrderSummary);
+    form.addEventListener("input", (ev) => {
+      if (ev.target && refused.delete(ev.target.name)) markInvalid(ev.target.name, false);
+      updateOrderSummary();
+    });
+    form.addEventListener("change", (ev) => {
+      if (ev.target && refused.delete(ev.target.name)) markInvalid(ev.target.name, false);
+    });
     form.addEventListener("submit", async (ev) => {
       ev.preventDefault();
       const button = form.querySelector("button[type=submit]");
@@ -668,6 +684,12 @@
           throw new Error(t("session_expired") + " (" + response.status + ")");
         }
         const body = await response.json();
+        // The web app words the refusal in the page's language and names the inputs concerned.
+        for (const name of refused) markInvalid(name, false);
+        refused.clear();
+        for (const name of body.fields || []) refused.add(name);
+        for (const name of refused) markInvalid(name, true);
+        updateOrderSummary();
         result.className = "min-h-5 text-sm " + (body.category === "success" ? "text-buy" : "text-sell");
         result.textContent = body.message;
         toast(body.category, body.message);
@@ -677,7 +699,8 @@
         }
       } catch (err) {
         result.className = "min-h-5 text-sm text-sell";
-        result.textContent = t("request_failed") + ": " + err.message;
+        // fetch's own TypeError ("Failed to fetch") is the browser's English: say it in ours.
+        result.textContent = t("request_failed") + ": " + (err instanceof TypeError ? t("webapp_unreachable") : err.message);
       } finally {
         button.disabled = false;
       }
