@@ -270,6 +270,12 @@ class Settings(BaseSettings):
         return self.counterparty_api_key or (DEV_COUNTERPARTY_API_KEY if self.is_dev else None)
 
     @property
+    def bess_status_max_age_s(self) -> float:
+        """How old a battery's latest reading may be before the battery counts as offline (its
+        orders refused): three update intervals."""
+        return 3 * self.bess_update_interval
+
+    @property
     def effective_market_source(self) -> str:
         if self.market_source:
             return self.market_source

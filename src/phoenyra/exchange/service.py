@@ -133,7 +133,7 @@ class ExchangeService:
         self.risk = RiskManager(
             throttle_rate=self.settings.throttle_rate,
             throttle_burst=self.settings.throttle_burst,
-            status_max_age_s=3 * self.settings.bess_update_interval,
+            status_max_age_s=self.settings.bess_status_max_age_s,
         )
         self.market.reset()
 
@@ -563,7 +563,7 @@ class ExchangeService:
         if row is None:
             raise Reject("NOT_FOUND", f"Battery {battery_id!r} is not known.", 404)
         status_at = row["status_at"]
-        max_age = 3 * self.settings.bess_update_interval
+        max_age = self.settings.bess_status_max_age_s
         online = status_at is not None and time.time() - status_at <= max_age
         return {
             "battery_id": battery_id,

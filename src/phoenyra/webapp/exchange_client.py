@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import ssl
 import threading
 from dataclasses import dataclass
@@ -82,25 +83,25 @@ class ExchangeClient:
     ) -> ExchangeResponse:
         """``timeout``: seconds for this request instead of the client's (a slow endpoint)."""
         headers = {"Content-Type": content_type} if content_type else {}
-        attempts = 2 if method.upper() in RETRIED_METHODS else 1
+        send = functools.partial(
+            self._http.request,
+            method,
+            path,
+            params=params,
+            content=content,
+            json=json,
+            headers=headers,
+            timeout=httpx.USE_CLIENT_DEFAULT if timeout is None else timeout,
+        )
         try:
-            for attempt in range(attempts):
-                try:
-                    r = self._http.request(
-                        method,
-                        path,
-                        params=params,
-                        content=content,
-                        json=json,
-                        headers=headers,
-                        timeout=httpx.USE_CLIENT_DEFAULT if timeout is None else timeout,
-                    )
-                    break
-                except httpx.RemoteProtocolError:
-                    # "Server disconnected without sending a response": the server closed
-                    # an idle connection as this request went out.
-                    if attempt + 1 == attempts:
-                        raise
+            try:
+                r = send()
+            except httpx.RemoteProtocolError:
+                # "Server disconnected without sending a response": the server closed an idle
+                # connection as this request went out. A read goes once more, on a new one.
+                if method.upper() not in RETRIED_METHODS:
+                    raise
+                r = send()
         except httpx.TimeoutException as exc:
             waited = timeout or self._http.timeout.read
             raise ExchangeUnavailable(

@@ -59,12 +59,13 @@ def when(iso: str) -> str:
     return format_datetime(dt, "short") + " UTC"
 
 
-def _is_number(value) -> bool:
+def is_number(value) -> bool:
+    """A finite int or float (not a bool): a figure the page can show in its locale."""
     return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
 
 
 def _figures(err: Mapping, *names: str) -> bool:
-    return all(_is_number(err.get(n)) for n in names)
+    return all(is_number(err.get(n)) for n in names)
 
 
 # -- one sentence per code ----------------------------------------------------------------------
@@ -281,7 +282,7 @@ def _problem(detail: Mapping, field: str) -> str:
         return _("%(field)s is missing", field=field)
     if kind in NUMBER_TYPES:
         return _("%(field)s is not a number", field=field)
-    if kind == "greater_than" and _is_number(detail.get("gt")):
+    if kind == "greater_than" and is_number(detail.get("gt")):
         return _("%(field)s must be greater than %(limit)s", field=field, limit=num(detail["gt"]))
     if kind in ("enum", "literal_error"):
         return _("%(field)s is not one of the choices", field=field)

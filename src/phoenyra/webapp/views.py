@@ -208,7 +208,7 @@ def _delivery_start(raw: str) -> str | None:
 
 def _decimal(value) -> str:
     """A number in the page's language (0.5 / 0,5); anything else as it came."""
-    if isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value):
+    if refusals.is_number(value):
         return format_decimal(value, format="#,##0.0##")
     return str(value)
 

@@ -76,7 +76,7 @@ def _out(stored: Stored, masked=True) -> dict:
 def _no_interface(config: TelemetryConfig, service) -> Reject | None:
     if config.enabled_interfaces():
         return None
-    stale_s = 3 * service.settings.bess_update_interval
+    stale_s = service.settings.bess_status_max_age_s
     return Reject(
         "NO_TELEMETRY_INTERFACE",
         f"No interface is enabled (Modbus TCP, MQTT, Tesla gateway or REST push): battery "
@@ -98,7 +98,7 @@ def _stops_live_source(config: TelemetryConfig, service) -> Reject | None:
         return None
     if source in config.enabled_interfaces():
         return None
-    stale_s = 3 * service.settings.bess_update_interval
+    stale_s = service.settings.bess_status_max_age_s
     return Reject(
         "SOURCE_IN_USE",
         f"Battery {config.battery_id!r} is read over {READ_OVER[source]} now, and this "
@@ -219,7 +219,7 @@ async def _test(interface: str, config: TelemetryConfig, service, wait_s: float)
 
         raise Timeout(
             f"no reading of {config.battery_id!r} arrived over REST in the last "
-            f"{3 * service.settings.bess_update_interval:g} s; POST it to /api/bess/telemetry "
+            f"{service.settings.bess_status_max_age_s:g} s; POST it to /api/bess/telemetry "
             "with the telemetry key (X-API-Key)"
         )
     return {"ok": True, "transport": "rest", "values": status, "latency_ms": None}
