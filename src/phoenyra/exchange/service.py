@@ -123,6 +123,8 @@ class ExchangeService:
         # while none is saved, as that service reported it (JSON with secrets), and when. Kept in
         # memory: the service reports it again when the exchange has not got it.
         self.environment_telemetry: dict[str, tuple[dict, float]] = {}
+        # Per battery with a saved telemetry configuration: whether it takes REST pushes.
+        self.rest_push_saved: dict[str, bool] = {}
         self.market = MarketData(self.markets, store, self.bus, settings.market_stale_s)
         self.ready = False
         self._reset_core()
@@ -203,6 +205,7 @@ class ExchangeService:
             self.keyring.add_key(
                 StoredKey(row["key_id"], row["account_id"], row["key_hash"], row["expires_at"], now)
             )
+        self.rest_push_saved = self.store.load_rest_push_flags()
         for row in self.store.load_batteries():
             self.batteries[row["id"]] = row
             self.risk.set_limits(row["id"], self._limits(row))
@@ -578,6 +581,17 @@ class ExchangeService:
             "soc_min_percent": row["soc_min_percent"],
             "soc_max_percent": row["soc_max_percent"],
         }
+
+    def rest_push_enabled(self, battery_id: str) -> bool:
+        """Whether the battery's telemetry configuration (saved, else the one its telemetry
+        service reported from its environment) accepts readings pushed over REST."""
+        saved = self.rest_push_saved.get(battery_id)
+        if saved is not None:
+            return saved
+        reported = self.environment_telemetry.get(battery_id)
+        if reported is not None:
+            return reported[0].get("rest", {}).get("enabled", True) is not False
+        return True
 
     async def record_battery_status(
         self,

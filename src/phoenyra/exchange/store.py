@@ -12,6 +12,7 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
+import orjson
 from sqlalchemy import (
     BigInteger,
     Column,
@@ -618,6 +619,15 @@ class Store:
                 select(telemetry_configs).where(telemetry_configs.c.battery_id == battery_id)
             ).first()
         return row._asdict() if row else None
+
+    def load_rest_push_flags(self) -> dict[str, bool]:
+        """Per battery with a saved telemetry configuration: whether it accepts REST pushes."""
+        t = telemetry_configs.c
+        with self.engine.connect() as conn:
+            rows = conn.execute(select(t.battery_id, t.config)).all()
+        return {
+            b: orjson.loads(c).get("rest", {}).get("enabled", True) is not False for b, c in rows
+        }
 
     def save_telemetry_config(self, battery_id: str, config_json: str, now: float) -> int:
         """Store and return the new version (1 for the first save)."""

@@ -25,6 +25,14 @@ router = APIRouter(tags=["bess"])
 
 async def _receive(body: TelemetryIn, account, service):
     battery_id = telemetry_battery(account, body.battery_id)
+    if body.source == "rest" and not service.rest_push_enabled(battery_id):
+        raise Reject(
+            "REST_PUSH_DISABLED",
+            f"REST push is switched off in battery {battery_id!r}'s telemetry configuration, "
+            "so readings pushed over REST are refused; the status is unchanged. Tick REST push "
+            "on the telemetry page (or in POST /api/config/save) to accept them.",
+            409,
+        )
     at = body.timestamp.timestamp() if body.timestamp else time.time()
     if at > time.time() + 60:
         raise Reject("INVALID_TELEMETRY", "timestamp is in the future.")

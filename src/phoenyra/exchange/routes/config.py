@@ -137,6 +137,7 @@ async def save(
         orjson.dumps(config.secret_json()).decode(),
         now,
     )
+    service.rest_push_saved[config.battery_id] = config.rest.enabled
     service.bus.publish(
         {"type": "config", "data": {"battery_id": config.battery_id, "version": version}}
     )
