@@ -95,3 +95,34 @@ def test_the_reported_environment_counts_while_nothing_is_saved(exchange):
         assert (
             refused.status_code == 409 and refused.json()["error"]["code"] == "REST_PUSH_DISABLED"
         )
+
+
+def test_a_reported_environment_lapses_when_no_telemetry_service_asks_any_more(
+    tmp_path, monkeypatch
+):
+    """A telemetry service asks for its battery's configuration every few seconds; when none
+    has asked for longer than the lapse, what it reported no longer counts as running (the page
+    falls back to the defaults, REST push to accepted) until a service reports again."""
+    from phoenyra.config import Settings
+    from phoenyra.exchange import service as service_module
+    from phoenyra.exchange.service import ExchangeService
+    from phoenyra.exchange.store import Store
+
+    monkeypatch.setattr(service_module, "ENVIRONMENT_REPORT_TTL_S", 0.3)
+    settings = Settings(PHOENYRA_ENV="development", PHOENYRA_DATA_DIR=str(tmp_path))
+    service = ExchangeService(settings, Store(settings.effective_database_url))
+    service.load()
+    config = {**MODBUS_ONLY, "battery_id": "default"}
+    service.report_environment("default", config)
+    assert service.environment_report("default")[0] == config
+    assert not service.rest_push_enabled("default")
+    for _ in range(3):  # asked within the lapse: it keeps counting
+        time.sleep(0.15)
+        service.telemetry_asked("default")
+        assert service.environment_report("default") is not None
+    time.sleep(0.4)
+    assert service.environment_report("default") is None
+    assert service.rest_push_enabled("default")
+    service.report_environment("default", config)
+    assert not service.rest_push_enabled("default")
+    service.store.close()

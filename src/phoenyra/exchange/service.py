@@ -69,6 +69,9 @@ log = logging.getLogger("phoenyra.exchange")
 DEFAULT_BATTERY = "default"
 # Battery readings are kept this long for charts (one reading every 30 s is ≈86k rows a month).
 HISTORY_S = 30 * 86_400
+# A configuration reported from a telemetry service's environment counts while a telemetry
+# service keeps asking for the battery's configuration (every 5 s by default).
+ENVIRONMENT_REPORT_TTL_S = 60.0
 # Risk refusals are recorded as REJECTED orders (an audit trail); input errors are not.
 RECORDED_REFUSALS = frozenset(
     {"SOC_LIMIT", "ENERGY_LIMIT", "BATTERY_STATUS_UNKNOWN", "BATTERY_STATUS_STALE"}
@@ -120,9 +123,11 @@ class ExchangeService:
         self.recent_trades: deque[tuple] = deque(maxlen=1000)  # stored trade rows
         self.batteries: dict[str, dict] = {}
         # Per battery, the configuration its telemetry service runs from its environment (BESS_*)
-        # while none is saved, as that service reported it (JSON with secrets), and when. Kept in
-        # memory: the service reports it again when the exchange has not got it.
-        self.environment_telemetry: dict[str, tuple[dict, float]] = {}
+        # while none is saved, as that service reported it (JSON with secrets), when, and when
+        # a telemetry service last asked for the battery's configuration (it does every few
+        # seconds). Kept in memory: the service reports it again when the exchange has not got
+        # it, and it counts only while the service keeps asking (ENVIRONMENT_REPORT_TTL_S).
+        self.environment_telemetry: dict[str, list] = {}
         # Per battery with a saved telemetry configuration: whether it takes REST pushes.
         self.rest_push_saved: dict[str, bool] = {}
         self.market = MarketData(self.markets, store, self.bus, settings.market_stale_s)
@@ -582,13 +587,32 @@ class ExchangeService:
             "soc_max_percent": row["soc_max_percent"],
         }
 
+    def report_environment(self, battery_id: str, config_json: dict) -> None:
+        now = time.time()
+        self.environment_telemetry[battery_id] = [config_json, now, now]
+
+    def telemetry_asked(self, battery_id: str) -> None:
+        """A telemetry service asked for the battery's configuration: it is still running."""
+        reported = self.environment_telemetry.get(battery_id)
+        if reported is not None:
+            reported[2] = time.time()
+
+    def environment_report(self, battery_id: str) -> tuple[dict, float] | None:
+        """The configuration reported from a telemetry service's environment and when, unless
+        no telemetry service has asked for the battery's configuration for a while (stopped,
+        or now configured otherwise)."""
+        reported = self.environment_telemetry.get(battery_id)
+        if reported is None or time.time() - reported[2] > ENVIRONMENT_REPORT_TTL_S:
+            return None
+        return reported[0], reported[1]
+
     def rest_push_enabled(self, battery_id: str) -> bool:
         """Whether the battery's telemetry configuration (saved, else the one its telemetry
         service reported from its environment) accepts readings pushed over REST."""
         saved = self.rest_push_saved.get(battery_id)
         if saved is not None:
             return saved
-        reported = self.environment_telemetry.get(battery_id)
+        reported = self.environment_report(battery_id)
         if reported is not None:
             return reported[0].get("rest", {}).get("enabled", True) is not False
         return True

@@ -48,7 +48,7 @@ async def _stored(service, battery_id: str) -> Stored:
         raise Reject("NOT_FOUND", f"Battery {battery_id!r} is not known.", 404)
     saved = await asyncio.to_thread(service.store.load_telemetry_config, battery_id)
     if saved is None:
-        reported = service.environment_telemetry.get(battery_id)
+        reported = service.environment_report(battery_id)
         if reported is not None:
             config_json, at = reported
             return Stored(TelemetryConfig.model_validate(config_json), 0, at, "environment")
@@ -176,6 +176,7 @@ async def presets(account: Reader):
 )
 async def service_config(account: TelemetrySender, service: Service, battery_id: str | None = None):
     battery_id = telemetry_battery(account, battery_id)
+    service.telemetry_asked(battery_id)
     stored = await _stored(service, battery_id)
     # Secrets only of a saved configuration, which the service applies. A reported one came
     # from the service itself, and other telemetry keys (devices pushing readings) must not
@@ -193,8 +194,7 @@ async def report_environment(body: TelemetryConfig, account: TelemetrySender, se
     battery_id = telemetry_battery(account, body.battery_id)
     if battery_id not in service.batteries:
         raise Reject("NOT_FOUND", f"Battery {battery_id!r} is not known.", 404)
-    now = time.time()
-    service.environment_telemetry[battery_id] = (body.secret_json(), now)
+    service.report_environment(battery_id, body.secret_json())
     return json_response(_out(await _stored(service, battery_id)))
 
 
