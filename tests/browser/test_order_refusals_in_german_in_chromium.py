@@ -59,3 +59,13 @@ def test_off_tick_price_says_so_in_german_with_decimal_commas(page_at):
     expect(pg.locator("#order-quantity")).to_have_attribute("aria-invalid", "false")
     p.shot("dashboard-de-order-refused-tick")
     assert not _script_errors(p), p.errors
+
+
+def test_market_data_staleness_and_source_are_said_in_german(page_at):
+    """No feed has delivered prices to this exchange: the market panel says why in German
+    (from the exchange's stale_code), not the exchange's English sentence."""
+    p = _german_dashboard(page_at)
+    reason = p.page.locator("#market-stale-reason")
+    expect(reason).to_be_visible()
+    expect(reason).to_have_text("Vom Marktdaten-Feed sind noch keine Preise eingegangen.")
+    assert not _script_errors(p), p.errors

@@ -199,6 +199,7 @@ def test_market_data_shows_mark_and_ema_of_the_current_period(exchange):
     assert ts(data["mark_end"]) - ts(data["mark_start"]) == QH
     assert data["unit"] == "EUR/MWh"
     assert (data["source"], data["simulated"], data["stale"]) == ("synthetic", True, False)
+    assert (data["stale_code"], data["stale_reason"]) == (None, None)
     assert data["mark_source"] == "dayahead"
     assert abs(ts(data["updated_at"]) - now) < 30
 
@@ -209,6 +210,7 @@ def test_market_data_without_prices_is_stale_and_says_why(exchange):
     # epex_de has prices only for a past day: nothing covers now.
     assert data["mark"] is None and data["stale"] is True
     assert "current period" in data["stale_reason"]
+    assert data["stale_code"] == "NO_PRICE_NOW" and data["stale_age_s"] is None
     with exchange.client() as c:
         assert c.get("/api/market-data", params={"market": "epex_xx"}).status_code == 404
 
@@ -285,3 +287,25 @@ def test_new_prices_are_announced_on_the_live_stream(exchange):
     assert by_type["market.prices"]["inserted"] == 4
     assert by_type["market"]["market"] == "epex_ch"
     assert by_type["market"]["mark"] in prices
+
+
+def test_stale_market_data_says_why_in_a_code_with_its_figures(tmp_path):
+    """For clients that word it in their own language: no feed at all, or one that stopped."""
+    exchange = ExchangeProcess(tmp_path, PHOENYRA_MARKET_STALE_S="1").start()
+    try:
+        with exchange.client() as c:
+            never = c.get("/api/market-data", params={"market": "epex_it"}).json()
+        assert (never["stale"], never["stale_code"]) == (True, "NO_FEED")
+        assert never["stale_limit_s"] == 1 and never["stale_age_s"] is None
+        now = int(time.time()) // QH * QH
+        assert push(exchange, "epex_it", quarter_hours(now - QH, [50.0] * 8)).status_code == 200
+        with exchange.client() as c:
+            fresh = c.get("/api/market-data", params={"market": "epex_it"}).json()
+            assert (fresh["stale"], fresh["stale_code"]) == (False, None)
+            time.sleep(2.2)
+            stopped = c.get("/api/market-data", params={"market": "epex_it"}).json()
+        assert (stopped["stale"], stopped["stale_code"]) == (True, "FEED_STALE")
+        assert stopped["stale_age_s"] >= 2 and stopped["mark"] == 50.0
+        assert f"{stopped['stale_age_s']} s ago" in stopped["stale_reason"]
+    finally:
+        exchange.stop()

@@ -154,20 +154,21 @@ class MarketData:
         now = time.time() if now is None else now
         snap = self.snapshot(market, now)
         feed = self.feeds.get(market)
-        reason = None
+        reason = code = age = None
         if feed is None:
-            reason = "No prices have been received from the market feed."
+            code, reason = "NO_FEED", "No prices have been received from the market feed."
         elif now - feed["updated_at"] > self.stale_s:
+            age = int(now - feed["updated_at"])
+            code = "FEED_STALE"
             reason = (
-                f"The market feed last delivered prices {int(now - feed['updated_at'])} s ago "
+                f"The market feed last delivered prices {age} s ago "
                 f"(limit {int(self.stale_s)} s)."
             )
         elif snap.mark is None:
-            reason = (
-                "No trade yet to take the mark from."
-                if spec.mark_source.value == "last_trade"
-                else "No day-ahead price covers the current period."
-            )
+            if spec.mark_source.value == "last_trade":
+                code, reason = "NO_TRADE", "No trade yet to take the mark from."
+            else:
+                code, reason = "NO_PRICE_NOW", "No day-ahead price covers the current period."
         return {
             "market": market,
             "mark": snap.mark,
@@ -183,6 +184,9 @@ class MarketData:
             "updated_at": iso(feed["updated_at"]) if feed else None,
             "stale": reason is not None,
             "stale_reason": reason,
+            "stale_code": code,
+            "stale_age_s": age,
+            "stale_limit_s": int(self.stale_s),
         }
 
     def vwap_series(self, market: str, now: float | None = None) -> list[dict]:

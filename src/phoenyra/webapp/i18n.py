@@ -85,6 +85,20 @@ def js_strings() -> dict[str, str]:
         "no_trades": _("No trades yet."),
         "no_positions": _("No position yet: your trades build it."),
         "no_prices": _("No prices received yet."),
+        # The day-ahead data's provider, and why the market data is stale (the exchange's
+        # stale_code; its English stale_reason for any other code).
+        "source_entsoe": _("EPEX Spot day-ahead (ENTSO-E)"),
+        "source_awattar": _("EPEX Spot day-ahead (aWattar)"),
+        "source_csv": _("CSV import"),
+        "source_synthetic": _("Synthetic demo prices"),
+        "stale_NO_FEED": _("No prices have been received from the market feed."),
+        "stale_FEED_STALE": _(
+            "The market feed last delivered prices %(age)s s ago (limit %(limit)s s).",
+            age="{age}",
+            limit="{limit}",
+        ),
+        "stale_NO_TRADE": _("No trade yet to take the mark from."),
+        "stale_NO_PRICE_NOW": _("No day-ahead price covers the current period."),
         "no_vwap": _("No trades in the last 96 quarter-hours."),
         "cancel": _("Cancel"),
         "cancelled": _("Order #%(id)s cancelled.", id="{id}"),

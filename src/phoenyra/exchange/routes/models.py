@@ -360,6 +360,17 @@ class MarketData(BaseModel):
     updated_at: str | None = Field(description=f"When the feed last delivered prices, {UTC}")
     stale: bool = Field(description="True when the data cannot be trusted as current")
     stale_reason: str | None = Field(description="Why the data is stale, for a person")
+    stale_code: str | None = Field(
+        description="Why, for a program: NO_FEED (no prices received), FEED_STALE (the feed's "
+        "last delivery is older than stale_limit_s), NO_TRADE (mark from the last trade, none "
+        "yet) or NO_PRICE_NOW (no day-ahead price covers the current period); null when fresh"
+    )
+    stale_age_s: int | None = Field(
+        description="FEED_STALE: seconds since the feed last delivered prices"
+    )
+    stale_limit_s: int = Field(
+        description="Seconds after the feed's last delivery from which the data counts as stale"
+    )
 
 
 class VwapPoint(BaseModel):

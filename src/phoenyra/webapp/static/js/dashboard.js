@@ -98,23 +98,25 @@
   }, 15000);
 
   // ---- market ------------------------------------------------------------------------------
-  const SOURCE_NAMES = {
-    entsoe: "EPEX Spot day-ahead (ENTSO-E)",
-    awattar: "EPEX Spot day-ahead (aWattar)",
-    csv: "CSV import",
-    synthetic: "Synthetic demo prices",
-  };
+  // The catalogue's words for a key, or null when it has none (t answers the key itself).
+  const known = (key) => (t(key) === key ? null : t(key));
+  const sourceName = (source) => known("source_" + source) || source;
+  // Why the data is stale, in the page's language from the exchange's code and figures.
+  function staleReason(d) {
+    if (!known("stale_" + d.stale_code)) return d.stale_reason || "";
+    return t("stale_" + d.stale_code, { age: fmt.num(d.stale_age_s, 0), limit: fmt.num(d.stale_limit_s, 0) });
+  }
   function renderMarketData(d) {
     if (!d || d.market !== state.market) return;
     state.marketData = d;
     ticker($("kpi-mark"), d.mark, 2);
     ticker($("kpi-ema"), d.ema, 2);
     ticker($("kpi-vwap"), d.vwap, 2);
-    $("market-source").textContent = d.source ? SOURCE_NAMES[d.source] || d.source : "–";
+    $("market-source").textContent = d.source ? sourceName(d.source) : "–";
     $("market-simulated").classList.toggle("hidden", !d.simulated);
     $("market-stale").classList.toggle("hidden", !d.stale);
     $("market-stale-reason").classList.toggle("hidden", !d.stale);
-    $("market-stale-reason").textContent = d.stale ? d.stale_reason || "" : "";
+    $("market-stale-reason").textContent = d.stale ? staleReason(d) : "";
     updateOrderSummary();
   }
 
