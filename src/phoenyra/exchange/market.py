@@ -161,8 +161,7 @@ class MarketData:
             age = int(now - feed["updated_at"])
             code = "FEED_STALE"
             reason = (
-                f"The market feed last delivered prices {age} s ago "
-                f"(limit {int(self.stale_s)} s)."
+                f"The market feed last delivered prices {age} s ago (limit {int(self.stale_s)} s)."
             )
         elif snap.mark is None:
             if spec.mark_source.value == "last_trade":
