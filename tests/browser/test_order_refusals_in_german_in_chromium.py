@@ -69,3 +69,30 @@ def test_market_data_staleness_and_source_are_said_in_german(page_at):
     expect(reason).to_be_visible()
     expect(reason).to_have_text("Vom Marktdaten-Feed sind noch keine Preise eingegangen.")
     assert not _script_errors(p), p.errors
+
+
+def test_a_cancel_that_comes_too_late_says_why_in_german(page_at, exchange):
+    """The order ended between the page showing it and the click (here: cancelled elsewhere,
+    with the live stream blocked so the page does not hear of it): the toast says so in German
+    with the order's status, and the list is brought up to date."""
+    p = page_at(1440, locale="de-AT")
+    pg = p.page
+    pg.route("**/socket.io/**", lambda route: route.abort())
+    pg.goto(p.base_url + "/lang/de?next=/")
+    pg.fill("#order-quantity", "0,2")
+    pg.fill("#order-price", "13,57")
+    pg.click("#order-form button[type=submit]")
+    row = pg.locator("#orders-body tr", has_text="13,57")
+    expect(row).to_have_count(1)
+    order_id = int(row.get_attribute("id").removeprefix("order-"))
+    with exchange.client() as admin:
+        assert admin.delete(f"/api/orders/{order_id}").status_code == 200
+    row.get_by_role("button").click()
+    toast = pg.locator("#flash li", has_text="ORDER_NOT_OPEN")
+    expect(toast).to_contain_text(
+        f"Stornierung fehlgeschlagen: Order #{order_id} ist bereits storniert und kann nicht "
+        "mehr storniert werden"
+    )
+    expect(toast).not_to_contain_text("cannot be cancelled")
+    expect(row).to_have_count(0)
+    assert not [e for e in _script_errors(p) if "socket.io" not in e], p.errors

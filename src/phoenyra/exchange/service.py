@@ -450,6 +450,8 @@ class ExchangeService:
                     "ORDER_NOT_OPEN",
                     f"Order {order_id} is {row[O_STATUS]} and cannot be cancelled.",
                     409,
+                    order_id=order_id,
+                    order_status=row[O_STATUS],
                 )
             raise Reject("FORBIDDEN", "Only the order's account or an admin can cancel it.", 403)
         self.engine.cancel(order_id, time.time())

@@ -103,6 +103,15 @@ def js_strings() -> dict[str, str]:
         "cancel": _("Cancel"),
         "cancelled": _("Order #%(id)s cancelled.", id="{id}"),
         "cancel_failed": _("Cancel failed"),
+        "cancel_not_open": _(
+            "order #%(id)s is %(status)s already and can no longer be cancelled",
+            id="{id}",
+            status="{status}",
+        ),
+        "cancel_not_found": _("order #%(id)s does not exist", id="{id}"),
+        "cancel_forbidden": _(
+            "only the order's account or an admin can cancel order #%(id)s", id="{id}"
+        ),
         "continuous": _("continuous"),
         "mark": _("Mark"),
         "ema": _("EMA (α 0.2)"),

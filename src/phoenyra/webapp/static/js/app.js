@@ -32,10 +32,11 @@
   const statusLabel = (status) => strings["status_" + status] || String(status).replace(/_/g, " ");
 
   class ApiError extends Error {
-    constructor(status, code, message) {
+    constructor(status, code, message, details) {
       super(message);
       this.status = status;
       this.code = code;
+      this.details = details || {}; // the error object's figures beside code and message
     }
   }
 
@@ -64,7 +65,7 @@
     }
     if (!response.ok) {
       const e = (body && body.error) || {};
-      throw new ApiError(response.status, e.code || String(response.status), e.message || body?.message || text || response.statusText);
+      throw new ApiError(response.status, e.code || String(response.status), e.message || body?.message || text || response.statusText, e);
     }
     return body;
   }

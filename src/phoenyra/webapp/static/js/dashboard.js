@@ -3,7 +3,7 @@
 // down.
 (function () {
   "use strict";
-  const { api, t, statusLabel, toast, fmt, ticker, setConnection, connectLive, el, tradeCells, loadScript } = window.phoenyra;
+  const { api, t, statusLabel, toast, fmt, ticker, setConnection, connectLive, el, tradeCells, loadScript, lang } = window.phoenyra;
   const root = document.getElementById("dashboard");
   if (!root) return;
 
@@ -281,9 +281,22 @@
       toast("success", t("cancelled", { id: o.id }));
     } catch (err) {
       btn.disabled = false;
-      toast("error", t("cancel_failed") + ": " + err.message + " (" + err.code + ")");
+      toast("error", t("cancel_failed") + ": " + cancelRefusal(err, btn.dataset.cancel) + " (" + err.code + ")");
+      // The order ended meanwhile (filled, expired): show the list as it is now.
+      if (err.code === "ORDER_NOT_OPEN" || err.code === "NOT_FOUND") loadOrders().catch(() => {});
     }
   });
+  // Why a cancel failed, in the page's language for the exchange's known codes.
+  function cancelRefusal(err, id) {
+    const d = err.details;
+    if (err.code === "ORDER_NOT_OPEN" && d.order_status) {
+      const status = statusLabel(d.order_status).toLocaleLowerCase(lang);
+      return t("cancel_not_open", { id: d.order_id ?? id, status });
+    }
+    if (err.code === "NOT_FOUND") return t("cancel_not_found", { id });
+    if (err.code === "FORBIDDEN") return t("cancel_forbidden", { id });
+    return err.message;
+  }
 
   // ---- trades ------------------------------------------------------------------------------
   function tradeRow(tr, fresh) {
