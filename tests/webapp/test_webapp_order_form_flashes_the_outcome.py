@@ -39,7 +39,7 @@ def test_numbers_that_are_not_plain_decimals_are_refused_by_name(client_as, exch
 def test_accepted_order_flashes_what_was_accepted(client_as, exchange):
     client, token = client_as("trader")
     page = _post(client, token, price="1.5", delivery_start="")
-    assert "BUY 0.1 MWh @ 1.5 EUR/MWh on epex_at: accepted, resting in the book." in page
+    assert "Buy 0.1 MWh @ 1.5 EUR/MWh on epex_at: accepted, resting in the book." in page
     for order in client.get("/api/orders").get_json():
         if order["price"] == 1.5:
             client.delete(f"/api/orders/{order['id']}", headers={"X-CSRFToken": token})

@@ -54,7 +54,7 @@ ORDER_STATUSES = {
     "EXPIRED": _l("Expired"),
     "REJECTED": _l("Rejected"),
 }
-SIDES = {"BUY": _l("BUY"), "SELL": _l("SELL")}
+SIDES = {"BUY": _l("Buy"), "SELL": _l("Sell")}  # as in the tables
 
 
 def order_status(code) -> str:
