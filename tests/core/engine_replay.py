@@ -176,14 +176,14 @@ def replay(seed: int, ops: int) -> dict:
     for (account, market), p in sorted(risk.positions.items()):
         out("position", account, market, p.net_mwh, p.avg_price, p.realized_pnl, p.bought_mwh,
             p.sold_mwh, p.notional_eur, p.unrealized_pnl(risk.marks[market]))  # fmt: skip
-    for account in (1, 2):
-        acct = risk.accounts[account]
+    for battery_id in ("b1", "b2"):
+        book = risk.battery(battery_id)
         out(
             "battery",
-            account,
-            acct.open_buy_mwh,
-            acct.open_sell_mwh,
-            risk.committed_mwh(account, end),
+            battery_id,
+            book.open_buy_mwh,
+            book.open_sell_mwh,
+            risk.committed_mwh(battery_id, end),
         )
     return {
         "compiled": core.COMPILED,

@@ -63,10 +63,45 @@ def test_product_fills_count_until_delivered_and_continuous_fills_until_a_new_re
     continuous = Trade(2, "epex_at", None, 2000, 10, 12, 13, 1, 2, BUY, NOW)
     risk.apply_trade(product, 3.0, 100.0)
     risk.apply_trade(continuous, 1.0, 100.0)
-    assert risk.committed_mwh(1, NOW) == pytest.approx(4.0)
+    assert risk.committed_mwh("b1", NOW) == pytest.approx(4.0)
     risk.set_state("b1", BatteryState(60.0, NOW + 1))  # the reading includes the continuous fill
-    assert risk.committed_mwh(1, NOW + 1) == pytest.approx(3.0)
-    assert risk.committed_mwh(1, QH + 900) == pytest.approx(0.0)  # delivered
+    assert risk.committed_mwh("b1", NOW + 1) == pytest.approx(3.0)
+    assert risk.committed_mwh("b1", QH + 900) == pytest.approx(0.0)  # delivered
+
+
+def test_accounts_of_one_battery_share_its_room():
+    """Two traders of one battery: the open orders and fills of one use up the other's room,
+    for energy (SoC) and power (per quarter-hour) alike; another battery's accounts do not."""
+    risk = manager(55.0)  # 2 MWh: 1.1 stored, room to buy 0.7, to sell 0.8
+    risk.register_account(3, "b1")
+    risk.register_account(4, "b2")
+    risk.set_limits("b2", BatteryLimits(capacity_mwh=2.0, power_mw=1.0))
+    risk.set_state("b2", BatteryState(55.0, NOW))
+    bid = Order(7, 1, "epex_de", Side.BUY, 100, 6, created_at=NOW)  # 0.6 MWh
+    risk.track_order(bid, 0.1)
+    assert code_of(lambda: risk.check_order(3, BUY, 0.2, NOW)) == "ENERGY_LIMIT"
+    assert code_of(lambda: risk.check_order(3, BUY, 0.1, NOW)) is None
+    assert code_of(lambda: risk.check_order(4, BUY, 0.7, NOW)) is None  # another battery
+    # Filled: account 1 bought 0.6 MWh on the continuous book; account 3 still sees it.
+    bid.filled, bid.status = 6, bid.status.FILLED
+    risk.track_order(bid, 0.1)
+    risk.apply_trade(Trade(1, "epex_de", None, 100, 6, 7, 8, 1, 2, BUY, NOW), 0.6, 1.0)
+    assert risk.committed_mwh("b1", NOW) == pytest.approx(0.6)
+    assert code_of(lambda: risk.check_order(3, BUY, 0.2, NOW)) == "ENERGY_LIMIT"
+    # Power: one quarter-hour moves at most 0.25 MWh at 1 MW, whoever holds the orders.
+    offer = Order(9, 1, "epex_de", Side.SELL, 100, 2, delivery_start=QH, created_at=NOW)
+    risk.track_order(offer, 0.1)
+    assert code_of(lambda: risk.check_order(3, SELL, 0.1, NOW, QH)) == "POWER_LIMIT"
+    assert code_of(lambda: risk.check_order(3, SELL, 0.05, NOW, QH)) is None
+
+
+def test_two_accounts_of_one_battery_trading_with_each_other_move_no_energy():
+    risk = manager(50.0)
+    risk.register_account(3, "b1")
+    risk.apply_trade(Trade(1, "epex_at", None, 100, 5, 7, 8, 1, 3, BUY, NOW), 0.5, 1.0)
+    assert risk.committed_mwh("b1", NOW) == pytest.approx(0.0)
+    assert risk.positions[(1, "epex_at")].net_mwh == pytest.approx(0.5)
+    assert risk.positions[(3, "epex_at")].net_mwh == pytest.approx(-0.5)
 
 
 def test_unknown_or_stale_status_refuses_battery_orders_but_not_counterparties():

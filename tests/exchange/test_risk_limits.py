@@ -113,6 +113,53 @@ def test_energy_limit_counts_open_orders_and_traded_energy(battery):
         op.delete(f"/api/orders/{ok.json()['id']}")
 
 
+def test_two_accounts_of_one_battery_share_its_room_also_after_a_restart(tmp_path):
+    """The operator's key and a second trader linked to the same battery: what one has open or
+    has traded uses up the other's room, so together they cannot overfill it (2 MWh, 55 %:
+    0.7 MWh to buy). The room is rebuilt from storage on restart."""
+    exchange = ExchangeProcess(tmp_path, BESS_CAPACITY_MWH="2.0").start()
+    try:
+        set_soc(exchange, 55.0)
+        alice = new_trader(exchange, battery_id="default")
+        key = alice.headers["X-API-Key"]
+        with alice, exchange.client() as op:
+            assert (
+                alice.post("/api/orders", json=_order("BUY", 0.6, 1.0, "epex_de")).status_code
+                == 201
+            )
+            refused = op.post("/api/orders", json=_order("BUY", 0.2, 1.0, "epex_de"))
+            assert refused.status_code == 422, refused.text
+            error = refused.json()["error"]
+            assert error["code"] == "ENERGY_LIMIT"
+            assert error["open_mwh"] == pytest.approx(0.6)
+            assert error["max_quantity"] == pytest.approx(0.1)
+            assert (
+                op.post("/api/orders", json=_order("BUY", 0.1, 1.0, "epex_de")).status_code == 201
+            )
+            with new_trader(exchange) as seller:  # both bids fill: 0.7 MWh traded for the battery
+                fill = seller.post("/api/orders", json=_order("SELL", 1.4, 1.0, "epex_de"))
+                assert fill.json()["filled"] == pytest.approx(0.7)
+                seller.delete(f"/api/orders/{fill.json()['id']}")
+            again = alice.post("/api/orders", json=_order("BUY", 0.1, 1.0, "epex_de"))
+            assert again.status_code == 422 and again.json()["error"]["code"] == "ENERGY_LIMIT"
+            assert again.json()["error"]["traded_mwh"] == pytest.approx(0.7)
+        # A reading taken after the trades includes them; alice's new bid rests, and after a
+        # restart it still uses up the room of the operator's key.
+        set_soc(exchange, 55.0)
+        with exchange.client(key) as alice:
+            bid = alice.post("/api/orders", json=_order("BUY", 0.6, 1.0, "epex_de"))
+            assert bid.status_code == 201 and bid.json()["status"] == "ACCEPTED"
+        exchange.stop()
+        exchange.start()
+        set_soc(exchange, 55.0)
+        with exchange.client() as op:
+            refused = op.post("/api/orders", json=_order("BUY", 0.2, 1.0, "epex_de"))
+            assert refused.status_code == 422, refused.text
+            assert refused.json()["error"]["open_mwh"] == pytest.approx(0.6)
+    finally:
+        exchange.stop()
+
+
 def test_counterparty_accounts_are_not_limited_by_the_battery(battery):
     set_soc(battery, 95.0)
     other = new_trader(battery)

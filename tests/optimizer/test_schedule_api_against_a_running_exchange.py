@@ -3,6 +3,7 @@ price store, SoC from its battery status, orders through the normal order path."
 
 from __future__ import annotations
 
+import itertools
 import math
 import time
 from datetime import UTC, datetime
@@ -44,9 +45,21 @@ def priced(exchange):
     return exchange
 
 
+def _own_battery(exchange) -> str:
+    """A battery of its own, at 50 %: the other tests' open orders for the default battery
+    use up its room (the room is the battery's, over all its accounts)."""
+    battery_id = f"opt-{next(_batteries)}"
+    with exchange.client() as admin:
+        assert admin.post("/api/batteries", json={"battery_id": battery_id}).status_code == 201
+    set_soc(exchange, 50, battery_id)
+    return battery_id
+
+
+_batteries = itertools.count(1)
+
+
 def test_optimize_returns_a_chartable_schedule_within_the_battery_limits(priced):
-    set_soc(priced, 50)
-    with new_trader(priced, battery_id="default") as c:
+    with new_trader(priced, battery_id=_own_battery(priced)) as c:
         r = c.post("/api/schedule/optimize", json={"price_margin_eur_per_mwh": 1})
     assert r.status_code == 200, r.text
     s = r.json()
@@ -73,8 +86,7 @@ def test_optimize_returns_a_chartable_schedule_within_the_battery_limits(priced)
 
 
 def test_execute_places_orders_through_the_order_path_and_reports_refusals(priced):
-    set_soc(priced, 50)
-    with new_trader(priced, battery_id="default") as c:
+    with new_trader(priced, battery_id=_own_battery(priced)) as c:
         r = c.post("/api/schedule/execute", json={})
         assert r.status_code == 200, r.text
         out = r.json()
@@ -107,9 +119,8 @@ def test_a_battery_above_its_max_soc_gets_its_buys_refused_with_soc_limit(priced
 
 
 def test_the_given_orders_are_placed_as_they_are(priced):
-    set_soc(priced, 50)
     start = (int(time.time() // QH) + 4) * QH
-    with new_trader(priced, battery_id="default") as c:
+    with new_trader(priced, battery_id=_own_battery(priced)) as c:
         r = c.post(
             "/api/schedule/execute",
             json={
@@ -125,8 +136,7 @@ def test_the_given_orders_are_placed_as_they_are(priced):
 
 
 def test_bad_parameters_are_refused_and_change_nothing(priced):
-    set_soc(priced, 50)
-    with new_trader(priced, battery_id="default") as c:
+    with new_trader(priced, battery_id=_own_battery(priced)) as c:
         first = c.post("/api/schedule/execute", json={}).json()
         before = {o["id"] for o in c.get("/api/orders").json()}
         assert before
@@ -141,8 +151,7 @@ def test_bad_parameters_are_refused_and_change_nothing(priced):
 
 
 def test_no_prices_no_battery_and_wrong_roles_are_clear_refusals(priced):
-    set_soc(priced, 50)
-    with new_trader(priced, battery_id="default") as c:
+    with new_trader(priced, battery_id=_own_battery(priced)) as c:
         r = c.post("/api/schedule/optimize", json={"market": "epex_ch"})
         assert r.status_code == 409 and r.json()["error"]["code"] == "NO_PRICES"
     with new_trader(priced) as unlinked:
@@ -155,8 +164,8 @@ def test_no_prices_no_battery_and_wrong_roles_are_clear_refusals(priced):
 
 
 def test_the_loop_re_optimises_when_switched_on_and_stops_when_switched_off(priced):
-    set_soc(priced, 50)
-    with new_trader(priced, battery_id="default") as c:
+    battery_id = _own_battery(priced)
+    with new_trader(priced, battery_id=battery_id) as c:
         # A switch that starts trading takes a JSON boolean, not a word that looks like one.
         for loose in ("yes", "on", 1, "true"):
             r = c.put("/api/schedule/auto", json={"enabled": loose, "min_interval_s": 1})
@@ -171,7 +180,7 @@ def test_the_loop_re_optimises_when_switched_on_and_stops_when_switched_off(pric
             state = c.get("/api/schedule/auto").json()
         assert state["runs"] >= 1 and state["last_placed"], state
         runs = state["runs"]
-        set_soc(priced, 60)  # SoC moved ≥ 2 points: a new run
+        set_soc(priced, 60, battery_id)  # SoC moved ≥ 2 points: a new run
         deadline = time.monotonic() + 15
         while time.monotonic() < deadline and state["runs"] == runs:
             time.sleep(0.3)
@@ -183,8 +192,7 @@ def test_the_loop_re_optimises_when_switched_on_and_stops_when_switched_off(pric
 
 
 def test_a_terminal_soc_above_the_limit_is_refused_before_open_orders_are_cancelled(priced):
-    set_soc(priced, 50)
-    with new_trader(priced, battery_id="default") as c:
+    with new_trader(priced, battery_id=_own_battery(priced)) as c:
         c.post("/api/schedule/execute", json={})
         before = {o["id"] for o in c.get("/api/orders").json()}
         r = c.post("/api/schedule/execute", json={"terminal_soc_percent": 99})

@@ -3,7 +3,8 @@
 Signs: a BUY charges the battery (energy in), a SELL discharges it (energy out). Positions are
 signed MWh: positive = bought (long energy, to be charged).
 
-Energy accounting for an account linked to a battery, in MWh:
+Energy accounting per battery, over every account linked to it (two traders of one battery
+share its room), in MWh:
 - ``stored`` = SoC × capacity from the latest battery status;
 - ``committed`` = net filled energy not yet reflected in that status: fills of quarter-hour
   products whose delivery has not ended, and continuous-book fills made after the status was
@@ -104,7 +105,13 @@ class TokenBucket:
 
 @dataclass(slots=True)
 class AccountRisk:
-    battery_id: str | None
+    battery_id: str | None  # the battery the account trades for; None: a market participant
+
+
+@dataclass(slots=True)
+class BatteryRisk:
+    """The energy a battery is committed to by the orders and trades of all its accounts."""
+
     open_buy_mwh: float = 0.0
     open_sell_mwh: float = 0.0
     # Open MWh, delivery product and side (True = BUY) of each open order.
@@ -126,6 +133,7 @@ class RiskManager:
         self.throttle_burst = throttle_burst
         self.status_max_age_s = status_max_age_s
         self.accounts: dict[int, AccountRisk] = {}
+        self.batteries: dict[str, BatteryRisk] = {}
         self.limits: dict[str, BatteryLimits] = {}
         self.states: dict[str, BatteryState] = {}
         self.positions: dict[tuple[int, str], Position] = {}
@@ -143,14 +151,19 @@ class RiskManager:
     def set_limits(self, battery_id: str, limits: BatteryLimits) -> None:
         self.limits[battery_id] = limits
 
+    def battery(self, battery_id: str) -> BatteryRisk:
+        """The battery's energy bookkeeping (empty until its accounts trade)."""
+        book = self.batteries.get(battery_id)
+        if book is None:
+            book = self.batteries[battery_id] = BatteryRisk()
+        return book
+
     def set_state(self, battery_id: str, state: BatteryState) -> None:
         self.states[battery_id] = state
         # The reading now includes continuous-book fills made before it was taken.
-        for acct in self.accounts.values():
-            if acct.battery_id == battery_id:
-                fills = acct.continuous_fills
-                while fills and fills[0][0] <= state.updated_at:
-                    fills.popleft()
+        fills = self.battery(battery_id).continuous_fills
+        while fills and fills[0][0] <= state.updated_at:
+            fills.popleft()
 
     # -- checks ---------------------------------------------------------------------------
     def throttle(self, account_id: int, market: str, now: float) -> None:
@@ -230,16 +243,17 @@ class RiskManager:
             )
         cap = limits.capacity_mwh
         stored = soc / 100.0 * cap
-        committed = self.committed_mwh(account_id, now)
+        book = self.battery(battery_id)
+        committed = self.committed_mwh(battery_id, now)
         if side is BUY:
-            room = limits.soc_max_percent / 100.0 * cap - (stored + committed + acct.open_buy_mwh)
+            room = limits.soc_max_percent / 100.0 * cap - (stored + committed + book.open_buy_mwh)
             if quantity_mwh > room + EPS:
                 raise Reject(
                     "ENERGY_LIMIT",
                     f"Buying {quantity_mwh:g} MWh would charge battery {battery_id!r} past "
                     f"{limits.soc_max_percent:g} % of its {cap:g} MWh: with {stored:.2f} MWh "
-                    f"stored, {committed:+.2f} MWh already traded and {acct.open_buy_mwh:.2f} MWh "
-                    f"in open buy orders, at most {max(room, 0.0):.2f} MWh can be bought.",
+                    f"stored, {committed:+.2f} MWh already traded and {book.open_buy_mwh:.2f} MWh "
+                    f"in open buy orders for it, at most {max(room, 0.0):.2f} MWh can be bought.",
                     battery_id=battery_id,
                     side="BUY",
                     quantity=quantity_mwh,
@@ -247,18 +261,19 @@ class RiskManager:
                     capacity_mwh=cap,
                     stored_mwh=stored,
                     traded_mwh=committed,
-                    open_mwh=acct.open_buy_mwh,
+                    open_mwh=book.open_buy_mwh,
                     max_quantity=max(room, 0.0),
                 )
         else:
-            room = (stored + committed - acct.open_sell_mwh) - limits.soc_min_percent / 100.0 * cap
+            room = (stored + committed - book.open_sell_mwh) - limits.soc_min_percent / 100.0 * cap
             if quantity_mwh > room + EPS:
                 raise Reject(
                     "ENERGY_LIMIT",
                     f"Selling {quantity_mwh:g} MWh would discharge battery {battery_id!r} below "
                     f"{limits.soc_min_percent:g} % of its {cap:g} MWh: with {stored:.2f} MWh "
-                    f"stored, {committed:+.2f} MWh already traded and {acct.open_sell_mwh:.2f} "
-                    f"MWh in open sell orders, at most {max(room, 0.0):.2f} MWh can be sold.",
+                    f"stored, {committed:+.2f} MWh already traded and {book.open_sell_mwh:.2f} "
+                    f"MWh in open sell orders for it, at most {max(room, 0.0):.2f} MWh can be "
+                    "sold.",
                     battery_id=battery_id,
                     side="SELL",
                     quantity=quantity_mwh,
@@ -266,15 +281,15 @@ class RiskManager:
                     capacity_mwh=cap,
                     stored_mwh=stored,
                     traded_mwh=committed,
-                    open_mwh=acct.open_sell_mwh,
+                    open_mwh=book.open_sell_mwh,
                     max_quantity=max(room, 0.0),
                 )
         if delivery_start is not None:
-            self._check_power(acct, battery_id, limits, side, quantity_mwh, delivery_start)
+            self._check_power(book, battery_id, limits, side, quantity_mwh, delivery_start)
 
     def _check_power(
         self,
-        acct: AccountRisk,
+        book: BatteryRisk,
         battery_id: str,
         limits: BatteryLimits,
         side: Side,
@@ -283,12 +298,12 @@ class RiskManager:
     ) -> None:
         """In one quarter-hour the battery moves at most rated power × 0.25 h of energy."""
         per_quarter = limits.power_mw * QUARTER_HOUR / 3600.0
-        traded = acct.product_fills.get(delivery_start, 0.0)
+        traded = book.product_fills.get(delivery_start, 0.0)
         is_buy = side is BUY
         open_same_side = sum(
             (
                 mwh
-                for mwh, ds, buy in acct.open_by_order.values()
+                for mwh, ds, buy in book.open_by_order.values()
                 if ds == delivery_start and buy == is_buy
             ),
             0.0,
@@ -310,13 +325,15 @@ class RiskManager:
                 delivery_start=iso_utc(delivery_start),
             )
 
-    def committed_mwh(self, account_id: int, now: float) -> float:
-        acct = self.accounts[account_id]
-        fills = acct.product_fills
+    def committed_mwh(self, battery_id: str, now: float) -> float:
+        """Net MWh the battery's accounts have bought (+) or sold (−) that its latest status
+        does not show yet."""
+        book = self.battery(battery_id)
+        fills = book.product_fills
         for start in [s for s in fills if s + QUARTER_HOUR <= now]:
             del fills[start]  # delivered: the battery status reflects it from now on
         # Float starts: an empty sum is 0.0, never the int 0 (the compiled core checks).
-        return sum((mwh for _, mwh in acct.continuous_fills), 0.0) + sum(fills.values(), 0.0)
+        return sum((mwh for _, mwh in book.continuous_fills), 0.0) + sum(fills.values(), 0.0)
 
     # -- updates from the engine ----------------------------------------------------------
     def track_order(self, order: Order, lot: float) -> None:
@@ -324,14 +341,15 @@ class RiskManager:
         acct = self.accounts.get(order.account_id)
         if acct is None or acct.battery_id is None:
             return
+        book = self.battery(acct.battery_id)
         new = (order.quantity - order.filled) * lot if order.is_open else 0.0
-        old = acct.open_by_order.pop(order.id, (0.0, None, True))[0]
+        old = book.open_by_order.pop(order.id, (0.0, None, True))[0]
         if new:
-            acct.open_by_order[order.id] = (new, order.delivery_start, order.side is BUY)
+            book.open_by_order[order.id] = (new, order.delivery_start, order.side is BUY)
         if order.side is BUY:
-            acct.open_buy_mwh = max(0.0, acct.open_buy_mwh + new - old)
+            book.open_buy_mwh = max(0.0, book.open_buy_mwh + new - old)
         else:
-            acct.open_sell_mwh = max(0.0, acct.open_sell_mwh + new - old)
+            book.open_sell_mwh = max(0.0, book.open_sell_mwh + new - old)
 
     def apply_trade(self, trade: Trade, quantity_mwh: float, price: float) -> None:
         for account_id, side in ((trade.buy_account_id, BUY), (trade.sell_account_id, Side.SELL)):
@@ -343,9 +361,11 @@ class RiskManager:
             acct = self.accounts.get(account_id)
             if acct is None or acct.battery_id is None:
                 continue
+            # Two accounts of one battery trading with each other move no energy: both apply.
+            book = self.battery(acct.battery_id)
             signed = quantity_mwh if side is BUY else -quantity_mwh
             if trade.delivery_start is None:
-                acct.continuous_fills.append((trade.executed_at, signed))
+                book.continuous_fills.append((trade.executed_at, signed))
             else:
-                fills = acct.product_fills
+                fills = book.product_fills
                 fills[trade.delivery_start] = fills.get(trade.delivery_start, 0.0) + signed

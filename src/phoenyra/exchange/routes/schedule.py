@@ -296,13 +296,10 @@ def _committed(service: ExchangeService, battery_id: str, starts: np.ndarray) ->
     """Energy already traded per quarter-hour by every account of the battery (+ sold)."""
     out = np.zeros(len(starts))
     index = {int(q): i for i, q in enumerate(starts)}
-    for acct in service.risk.accounts.values():
-        if acct.battery_id != battery_id:
-            continue
-        for q, bought in acct.product_fills.items():
-            i = index.get(q)
-            if i is not None:
-                out[i] -= bought
+    for q, bought in service.risk.battery(battery_id).product_fills.items():
+        i = index.get(q)
+        if i is not None:
+            out[i] -= bought
     return out
 
 
@@ -635,14 +632,8 @@ def _why_run(service: ExchangeService, state: AutoState, now: float) -> str | No
 
 
 def _fills(service: ExchangeService, battery_id: str) -> tuple:
-    return tuple(
-        sorted(
-            (q, round(v, 6))
-            for acct in service.risk.accounts.values()
-            if acct.battery_id == battery_id
-            for q, v in acct.product_fills.items()
-        )
-    )
+    fills = service.risk.battery(battery_id).product_fills
+    return tuple(sorted((q, round(v, 6)) for q, v in fills.items()))
 
 
 async def _auto_loop(service: ExchangeService, state: AutoState) -> None:
