@@ -4,6 +4,7 @@
 import pytest
 
 from phoenyra.core.errors import Reject
+from phoenyra.core.markets import iso_utc
 from phoenyra.core.orders import OrderStatus, Side
 
 T0 = 1_700_000_100  # a quarter-hour boundary
@@ -104,6 +105,8 @@ def test_an_order_within_gate_closure_is_refused_with_market_closed(engine, befo
 
     assert refused.code == "MARKET_CLOSED"
     assert refused.status == 409
+    # The sentence names the product by its time, not by the field's name.
+    assert iso_utc(D1) in refused.message and "delivery_start" not in refused.message
 
 
 def test_an_order_just_before_gate_closure_is_accepted(engine):

@@ -57,16 +57,34 @@ def test_open_orders_use_up_room_until_they_close():
     assert code_of(lambda: risk.check_order(1, BUY, 4.0, NOW)) is None
 
 
-def test_product_fills_count_until_delivered_and_continuous_fills_until_a_new_reading():
-    risk = manager(50.0, capacity=10.0)
+def test_fills_count_until_delivered_products_at_their_end_continuous_at_rated_power():
+    risk = manager(50.0, capacity=10.0)  # rated 1 MW
     product = Trade(1, "epex_at", QH, 2000, 30, 10, 11, 1, 2, BUY, NOW)
-    continuous = Trade(2, "epex_at", None, 2000, 10, 12, 13, 1, 2, BUY, NOW)
     risk.apply_trade(product, 3.0, 100.0)
-    risk.apply_trade(continuous, 1.0, 100.0)
+    # Two continuous fills: 0.5 MWh takes 30 min at 1 MW, the next 0.5 MWh the 30 min after.
+    for k in (2, 3):
+        risk.apply_trade(Trade(k, "epex_at", None, 2000, 5, 12, 13, 1, 2, BUY, NOW), 0.5, 100.0)
     assert risk.committed_mwh("b1", NOW) == pytest.approx(4.0)
-    risk.set_state("b1", BatteryState(60.0, NOW + 1))  # the reading includes the continuous fill
-    assert risk.committed_mwh("b1", NOW + 1) == pytest.approx(3.0)
-    assert risk.committed_mwh("b1", QH + 900) == pytest.approx(0.0)  # delivered
+    # A reading seconds later cannot show them yet: they still count.
+    risk.set_state("b1", BatteryState(50.0, NOW + 5))
+    assert risk.committed_mwh("b1", NOW + 5) == pytest.approx(4.0)
+    assert risk.committed_mwh("b1", NOW + 1800) == pytest.approx(3.5)
+    assert risk.committed_mwh("b1", NOW + 3600) == pytest.approx(3.0)
+    assert risk.committed_mwh("b1", QH + 900) == pytest.approx(0.0)  # the product delivered
+
+
+def test_a_battery_cannot_be_sold_twice_on_the_continuous_book():
+    """50 % of 2 MWh with a 15 % floor: 0.7 MWh to sell. Sold once, the next reading (taken
+    before the 42 minutes the battery needs to deliver it) does not free the room again."""
+    risk = manager(50.0, capacity=2.0)
+    assert code_of(lambda: risk.check_order(1, SELL, 0.7, NOW)) is None
+    sold = Trade(1, "epex_at", None, 2000, 7, 10, 11, 2, 1, Side.SELL, NOW)
+    risk.apply_trade(sold, 0.7, 100.0)
+    risk.set_state("b1", BatteryState(50.0, NOW + 7))
+    assert code_of(lambda: risk.check_order(1, SELL, 0.1, NOW + 7)) == "ENERGY_LIMIT"
+    risk.set_state("b1", BatteryState(15.0, NOW + 0.7 * 3600))  # delivered: the reading shows it
+    assert risk.committed_mwh("b1", NOW + 0.7 * 3600) == pytest.approx(0.0)
+    assert code_of(lambda: risk.check_order(1, SELL, 0.1, NOW + 0.7 * 3600)) == "ENERGY_LIMIT"
 
 
 def test_accounts_of_one_battery_share_its_room():
@@ -139,3 +157,17 @@ def test_throttle_refills_with_time():
     assert exc.value.details["retry_after"] == pytest.approx(0.5)
     risk.throttle(2, "epex_de", NOW)  # per market
     risk.throttle(2, "epex_at", NOW + 0.5)  # one token back after 1/rate seconds
+
+
+def test_refusals_name_the_soc_and_energy_without_rounding_or_float_noise():
+    risk = manager(90.01)
+    with pytest.raises(Reject) as refused:
+        risk.check_order(1, BUY, 0.1, NOW)
+    assert "90.01 %" in refused.value.message
+    risk = manager(55.0)  # 2 MWh: 0.7 to buy
+    for k, lots in enumerate((1, 2, 3)):  # 0.1 + 0.2 + 0.3 open: a float sum of 0.6000000000000001
+        risk.track_order(Order(k, 1, "epex_at", Side.BUY, 100, lots, created_at=NOW), 0.1)
+    with pytest.raises(Reject) as refused:
+        risk.check_order(1, BUY, 0.3, NOW)
+    assert refused.value.details["open_mwh"] == 0.6
+    assert refused.value.details["max_quantity"] == 0.1

@@ -105,12 +105,11 @@ def test_energy_limit_counts_open_orders_and_traded_energy(battery):
         ok = op.post("/api/orders", json=_order("BUY", 0.3, price=-400.0))
         assert ok.status_code == 201
         op.delete(f"/api/orders/{ok.json()['id']}")
-        # a fresh reading includes the traded energy, so the room is measured from it again
-        set_soc(battery, 75.0)  # 1.5 MWh: 0.3 MWh of room
-        assert op.post("/api/orders", json=_order("BUY", 0.4, price=-400.0)).status_code == 422
-        ok = op.post("/api/orders", json=_order("BUY", 0.3, price=-400.0))
-        assert ok.status_code == 201
-        op.delete(f"/api/orders/{ok.json()['id']}")
+        # A reading seconds later cannot show the 0.5 MWh yet (at the rated 1 MW it takes
+        # 30 minutes to charge): the traded energy keeps counting, the room does not come back.
+        set_soc(battery, 50.0)
+        r = op.post("/api/orders", json=_order("BUY", 0.4, price=-400.0))
+        assert r.status_code == 422 and r.json()["error"]["traded_mwh"] == pytest.approx(0.5)
 
 
 def test_two_accounts_of_one_battery_share_its_room_also_after_a_restart(tmp_path):
@@ -143,19 +142,22 @@ def test_two_accounts_of_one_battery_share_its_room_also_after_a_restart(tmp_pat
             again = alice.post("/api/orders", json=_order("BUY", 0.1, 1.0, "epex_de"))
             assert again.status_code == 422 and again.json()["error"]["code"] == "ENERGY_LIMIT"
             assert again.json()["error"]["traded_mwh"] == pytest.approx(0.7)
-        # A reading taken after the trades includes them; alice's new bid rests, and after a
-        # restart it still uses up the room of the operator's key.
-        set_soc(exchange, 55.0)
+        # The bought 0.7 MWh still counts (30-odd minutes to charge at 1 MW), so there is
+        # room to sell 1.1 + 0.7 - 0.3 = 1.5 MWh; alice offers 0.6, resting. After a restart
+        # the offer and the traded energy still use up the operator's room.
         with exchange.client(key) as alice:
-            bid = alice.post("/api/orders", json=_order("BUY", 0.6, 1.0, "epex_de"))
-            assert bid.status_code == 201 and bid.json()["status"] == "ACCEPTED"
+            offer = alice.post("/api/orders", json=_order("SELL", 0.6, 3999.0, "epex_de"))
+            assert offer.status_code == 201 and offer.json()["status"] == "ACCEPTED"
         exchange.stop()
         exchange.start()
         set_soc(exchange, 55.0)
         with exchange.client() as op:
-            refused = op.post("/api/orders", json=_order("BUY", 0.2, 1.0, "epex_de"))
+            refused = op.post("/api/orders", json=_order("SELL", 1.0, 3999.0, "epex_de"))
             assert refused.status_code == 422, refused.text
-            assert refused.json()["error"]["open_mwh"] == pytest.approx(0.6)
+            error = refused.json()["error"]
+            assert error["open_mwh"] == pytest.approx(0.6)
+            assert error["traded_mwh"] == pytest.approx(0.7)
+            assert error["max_quantity"] == pytest.approx(0.9)
     finally:
         exchange.stop()
 

@@ -154,6 +154,8 @@ def test_power_limit_and_gate_closure_in_german(german):
     )
     assert "hat 1 MW Nennleistung und kann in der Viertelstunde ab" in body["message"], body
     assert "höchstens 0,25 MWh laden" in body["message"] and "0,3 MWh mehr" in body["message"]
+    start = datetime.fromisoformat(late)
+    assert f"ab {start:%d.%m.%Y %H:%M} UTC" in body["message"], body  # 24-hour, 4-digit year
     soon = _next_quarter_hours(2)[-1]  # epex_de closes two hours ahead
     body = _german_refusal(client, token, "MARKET_CLOSED", market="epex_de", delivery_start=soon)
     assert "ist der Handelsschluss vorbei (120 Minuten vor Lieferung)" in body["message"], body
@@ -180,6 +182,10 @@ def test_english_page_keeps_english_sentences(client_as):
     )
     status, body = _order(client, token, quantity="abc", price="")
     assert "The quantity is not a number; the price is missing." in body["message"], body
+    late = _next_quarter_hours(12)[-1]
+    status, body = _order(client, token, quantity="0.3", delivery_start=late, market="epex_at")
+    start = datetime.fromisoformat(late)
+    assert f"starting {start:%Y-%m-%d %H:%M} UTC" in body["message"], body  # not 1:00 PM
 
 
 def test_an_unknown_code_falls_back_to_the_exchanges_message(make_app, client_as, exchange):

@@ -176,8 +176,8 @@ class MarketSpec:
         if delivery_start - self.gate_closure_s <= now:
             raise Reject(
                 "MARKET_CLOSED",
-                f"The {self.name} product starting at delivery_start has passed gate closure "
-                f"({self.gate_closure_s // 60} minutes before delivery).",
+                f"The {self.name} product starting at {iso_utc(delivery_start)} has passed gate "
+                f"closure ({self.gate_closure_s // 60} minutes before delivery).",
                 status=409,
                 market=self.name,
                 delivery_start=iso_utc(delivery_start),

@@ -6,9 +6,10 @@ signed MWh: positive = bought (long energy, to be charged).
 Energy accounting per battery, over every account linked to it (two traders of one battery
 share its room), in MWh:
 - ``stored`` = SoC × capacity from the latest battery status;
-- ``committed`` = net filled energy not yet reflected in that status: fills of quarter-hour
-  products whose delivery has not ended, and continuous-book fills made after the status was
-  taken (a later status includes them);
+- ``committed`` = net filled energy not yet delivered, so not (fully) in that status: fills of
+  quarter-hour products until their delivery ends, and continuous-book fills until the battery
+  could have delivered them at its rated power (one after another from the trade: 0.7 MWh at
+  1 MW takes 42 minutes; a reading taken seconds after the trade does not show it);
 - open orders may all fill, so the check is against the worst case on each side:
   BUY:  stored + committed + open buys  + q  ≤ max SoC × capacity
   SELL: stored + committed − open sells − q  ≥ min SoC × capacity
@@ -25,6 +26,17 @@ from .markets import QUARTER_HOUR, iso_utc
 from .orders import BUY, Order, Side, Trade
 
 EPS = 1e-9
+
+
+def _mwh(value: float) -> float:
+    """An energy figure for a refusal, without the binary noise of its sums (0.6000000000000001
+    MWh is 0.6 MWh)."""
+    return round(value, 9)
+
+
+def _percent(soc: float) -> str:
+    """A SoC for a sentence: 90.01 stays 90.01 (one decimal would say 90.0, at the limit)."""
+    return f"{round(soc, 2):g}"
 
 
 @dataclass(slots=True)
@@ -118,8 +130,9 @@ class BatteryRisk:
     open_by_order: dict[int, tuple[float, int | None, bool]] = field(default_factory=dict)
     # Net filled MWh per delivery product start (quarter-hour) not yet delivered.
     product_fills: dict[int, float] = field(default_factory=dict)
-    # Continuous-book fills (time, signed MWh) made after the latest battery reading.
+    # Continuous-book fills not yet delivered: (when delivered at rated power, signed MWh).
     continuous_fills: deque[tuple[float, float]] = field(default_factory=deque)
+    continuous_until: float = 0.0  # when the last of them is delivered
 
 
 class RiskManager:
@@ -160,10 +173,6 @@ class RiskManager:
 
     def set_state(self, battery_id: str, state: BatteryState) -> None:
         self.states[battery_id] = state
-        # The reading now includes continuous-book fills made before it was taken.
-        fills = self.battery(battery_id).continuous_fills
-        while fills and fills[0][0] <= state.updated_at:
-            fills.popleft()
 
     # -- checks ---------------------------------------------------------------------------
     def throttle(self, account_id: int, market: str, now: float) -> None:
@@ -224,8 +233,8 @@ class RiskManager:
         if side is BUY and soc > limits.soc_max_percent:
             raise Reject(
                 "SOC_LIMIT",
-                f"Buying charges the battery, and battery {battery_id!r} is at {soc:.1f} % SoC, "
-                f"above its maximum of {limits.soc_max_percent:g} %.",
+                f"Buying charges the battery, and battery {battery_id!r} is at {_percent(soc)} % "
+                f"SoC, above its maximum of {limits.soc_max_percent:g} %.",
                 battery_id=battery_id,
                 side="BUY",
                 soc_percent=soc,
@@ -234,8 +243,8 @@ class RiskManager:
         if side is not BUY and soc < limits.soc_min_percent:
             raise Reject(
                 "SOC_LIMIT",
-                f"Selling discharges the battery, and battery {battery_id!r} is at {soc:.1f} % "
-                f"SoC, below its minimum of {limits.soc_min_percent:g} %.",
+                f"Selling discharges the battery, and battery {battery_id!r} is at "
+                f"{_percent(soc)} % SoC, below its minimum of {limits.soc_min_percent:g} %.",
                 battery_id=battery_id,
                 side="SELL",
                 soc_percent=soc,
@@ -256,13 +265,13 @@ class RiskManager:
                     f"in open buy orders for it, at most {max(room, 0.0):.2f} MWh can be bought.",
                     battery_id=battery_id,
                     side="BUY",
-                    quantity=quantity_mwh,
+                    quantity=_mwh(quantity_mwh),
                     soc_max_percent=limits.soc_max_percent,
                     capacity_mwh=cap,
-                    stored_mwh=stored,
-                    traded_mwh=committed,
-                    open_mwh=book.open_buy_mwh,
-                    max_quantity=max(room, 0.0),
+                    stored_mwh=_mwh(stored),
+                    traded_mwh=_mwh(committed),
+                    open_mwh=_mwh(book.open_buy_mwh),
+                    max_quantity=_mwh(max(room, 0.0)),
                 )
         else:
             room = (stored + committed - book.open_sell_mwh) - limits.soc_min_percent / 100.0 * cap
@@ -276,13 +285,13 @@ class RiskManager:
                     "sold.",
                     battery_id=battery_id,
                     side="SELL",
-                    quantity=quantity_mwh,
+                    quantity=_mwh(quantity_mwh),
                     soc_min_percent=limits.soc_min_percent,
                     capacity_mwh=cap,
-                    stored_mwh=stored,
-                    traded_mwh=committed,
-                    open_mwh=book.open_sell_mwh,
-                    max_quantity=max(room, 0.0),
+                    stored_mwh=_mwh(stored),
+                    traded_mwh=_mwh(committed),
+                    open_mwh=_mwh(book.open_sell_mwh),
+                    max_quantity=_mwh(max(room, 0.0)),
                 )
         if delivery_start is not None:
             self._check_power(book, battery_id, limits, side, quantity_mwh, delivery_start)
@@ -319,7 +328,7 @@ class RiskManager:
                 f"that product, {quantity_mwh:g} MWh more is too much.",
                 battery_id=battery_id,
                 side="BUY" if is_buy else "SELL",
-                quantity=quantity_mwh,
+                quantity=_mwh(quantity_mwh),
                 power_mw=limits.power_mw,
                 max_quarter_hour_mwh=per_quarter,
                 delivery_start=iso_utc(delivery_start),
@@ -332,8 +341,11 @@ class RiskManager:
         fills = book.product_fills
         for start in [s for s in fills if s + QUARTER_HOUR <= now]:
             del fills[start]  # delivered: the battery status reflects it from now on
+        continuous = book.continuous_fills
+        while continuous and continuous[0][0] <= now:
+            continuous.popleft()  # delivered (they end in the order they were traded)
         # Float starts: an empty sum is 0.0, never the int 0 (the compiled core checks).
-        return sum((mwh for _, mwh in book.continuous_fills), 0.0) + sum(fills.values(), 0.0)
+        return sum((mwh for _, mwh in continuous), 0.0) + sum(fills.values(), 0.0)
 
     # -- updates from the engine ----------------------------------------------------------
     def track_order(self, order: Order, lot: float) -> None:
@@ -365,7 +377,11 @@ class RiskManager:
             book = self.battery(acct.battery_id)
             signed = quantity_mwh if side is BUY else -quantity_mwh
             if trade.delivery_start is None:
-                book.continuous_fills.append((trade.executed_at, signed))
+                # Delivered at rated power after whatever the battery still has to deliver.
+                power = (self.limits.get(acct.battery_id) or BatteryLimits()).power_mw
+                start = max(trade.executed_at, book.continuous_until)
+                book.continuous_until = start + quantity_mwh / power * 3600.0
+                book.continuous_fills.append((book.continuous_until, signed))
             else:
                 fills = book.product_fills
                 fills[trade.delivery_start] = fills.get(trade.delivery_start, 0.0) + signed

@@ -14,7 +14,7 @@ import math
 from collections.abc import Callable, Mapping
 from datetime import datetime
 
-from flask_babel import format_datetime, format_decimal
+from flask_babel import format_datetime, format_decimal, get_locale
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
@@ -53,10 +53,18 @@ def signed2(value) -> str:
     return ("+" if value >= 0 else "") + num2(value)
 
 
+# A delivery quarter-hour's start, in UTC, 24-hour as everywhere on the pages (Babel's "short"
+# English pattern is the US one: 11/30/26, 1:00 PM).
+WHEN_PATTERNS = {"de": "dd.MM.yyyy HH:mm"}
+WHEN_DEFAULT = "yyyy-MM-dd HH:mm"
+
+
 def when(iso: str) -> str:
-    """A delivery quarter-hour's start, ISO 8601 UTC, in the page's locale (in UTC)."""
+    """A delivery quarter-hour's start, ISO 8601 UTC, in the page's language (in UTC)."""
     dt = datetime.fromisoformat(iso.replace("Z", "+00:00"))
-    return format_datetime(dt, "short") + " UTC"
+    locale = get_locale()
+    pattern = WHEN_PATTERNS.get(locale.language if locale else "", WHEN_DEFAULT)
+    return format_datetime(dt, pattern, rebase=False) + " UTC"
 
 
 def is_number(value) -> bool:
@@ -115,7 +123,7 @@ def _soc(e):
             "Buying charges the battery, and battery %(battery)s is at %(soc)s %% state of "
             "charge, above its maximum of %(limit)s %%.",
             battery=e.get("battery_id", ""),
-            soc=format_decimal(e["soc_percent"], format="#,##0.0"),
+            soc=format_decimal(e["soc_percent"], format="#,##0.0#"),
             limit=num(e["soc_max_percent"]),
         )
     if e.get("side") == "SELL" and _figures(e, "soc_min_percent"):
@@ -123,7 +131,7 @@ def _soc(e):
             "Selling discharges the battery, and battery %(battery)s is at %(soc)s %% state of "
             "charge, below its minimum of %(limit)s %%.",
             battery=e.get("battery_id", ""),
-            soc=format_decimal(e["soc_percent"], format="#,##0.0"),
+            soc=format_decimal(e["soc_percent"], format="#,##0.0#"),
             limit=num(e["soc_min_percent"]),
         )
     return None
