@@ -6,6 +6,7 @@ import json
 import socket
 from datetime import UTC, datetime, timedelta
 
+import httpx
 import pytest
 
 from support import new_trader
@@ -142,6 +143,32 @@ def test_body_over_64_kib_is_refused(exchange, trader):
     raw = ('{"pad": "' + "x" * 70_000 + '", ' + str(body)[1:].replace("'", '"')).encode()
     r = trader.post("/api/orders", content=raw, headers={"Content-Type": "application/json"})
     assert r.status_code == 413
+    assert r.json()["error"]["code"] == "BODY_TOO_LARGE"
+    assert _state(exchange) == before
+
+
+@pytest.mark.parametrize(
+    ("path", "key"),
+    [("/api/orders", None), ("/api/accounts", "demo"), ("/api/bess/telemetry", "demo-bess")],
+)
+def test_body_over_64_kib_without_a_length_is_refused_too(exchange, trader, path, key):
+    """Sent in chunks (no Content-Length), the limit is found while reading: still 413."""
+    before = _state(exchange)
+    headers = {"Content-Type": "application/json"}
+    if key is not None:
+        headers["X-API-Key"] = key
+    else:
+        headers["X-API-Key"] = trader.headers["X-API-Key"]
+
+    def chunks():
+        yield b'{"pad": "'
+        for _ in range(10):
+            yield b"x" * 8_000
+        yield b'"}'
+
+    r = httpx.post(exchange.base_url + path, content=chunks(), headers=headers, timeout=10)
+    assert "content-length" not in {k.lower() for k in r.request.headers}
+    assert r.status_code == 413, r.text
     assert r.json()["error"]["code"] == "BODY_TOO_LARGE"
     assert _state(exchange) == before
 

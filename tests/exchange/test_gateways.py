@@ -20,6 +20,7 @@ from test_bad_input import (  # noqa: F401 - collected here against the gateways
     test_a_trailing_slash_is_another_path_not_a_redirect,
     test_an_order_sent_as_another_media_type_is_refused,
     test_body_over_64_kib_is_refused,
+    test_body_over_64_kib_without_a_length_is_refused_too,
     test_invalid_order_is_refused_with_a_code_and_changes_nothing,
     test_json_media_types_with_parameters_or_suffix_are_orders,
     test_malformed_or_non_finite_json_is_refused,
@@ -28,6 +29,8 @@ from test_bad_input import (  # noqa: F401 - collected here against the gateways
 )
 from test_live_events import (  # noqa: F401
     test_a_nonce_is_accepted_once,
+    test_a_stream_ends_when_its_key_is_cut_off,
+    test_bad_signatures_are_refused,
     test_signed_client_receives_order_and_tradews_events,
     test_trader_stream_carries_only_its_own_orders,
 )

@@ -46,15 +46,14 @@ def test_telemetry_events_are_streamed(exchange):
     assert (event["data"]["soc_percent"], event["data"]["power_mw"]) == (42.5, -0.3)
 
 
-async def _refused(url: str) -> tuple[int, str]:
+async def _refused(url: str) -> tuple[int, dict]:
+    """A refused handshake: the HTTP status and the JSON error, as over REST."""
     try:
         async with websockets.connect(url) as ws:
             await asyncio.wait_for(ws.recv(), 5)
-    except websockets.ConnectionClosed as exc:
-        return exc.rcvd.code, exc.rcvd.reason
     except websockets.InvalidStatus as exc:
-        return exc.response.status_code, ""
-    return 0, "accepted"
+        return exc.response.status_code, json.loads(exc.response.body)["error"]
+    return 0, {"code": "accepted"}
 
 
 # ±33 s, not ±31: the URL is built up to a second before the server reads its clock, and
@@ -67,13 +66,16 @@ async def _refused(url: str) -> tuple[int, str]:
         (lambda ex: signed_url(ex, ts=int(time.time()) + 33), "SIGNATURE_EXPIRED"),
         (lambda ex: signed_url(ex, key_id="no-such-key"), "INVALID_API_KEY"),
         (lambda ex: ex.base_url.replace("http", "ws") + "/ws", "UNAUTHENTICATED"),
+        # nan compares false with everything: it must not pass for a time inside the window.
+        (lambda ex: signed_url(ex, ts="nan"), "BAD_SIGNATURE"),
+        (lambda ex: signed_url(ex, ts="inf"), "BAD_SIGNATURE"),
+        (lambda ex: signed_url(ex, ts="soon"), "BAD_SIGNATURE"),
     ],
 )
 def test_bad_signatures_are_refused(exchange, make_url, code):
-    status, reason = asyncio.run(_refused(make_url(exchange)))
-    assert status in (4401, 403)
-    if status == 4401:
-        assert reason.startswith(code)
+    status, error = asyncio.run(_refused(make_url(exchange)))
+    assert (status, error["code"]) == (401, code), error
+    assert error["message"]
 
 
 def test_a_nonce_is_accepted_once(exchange):
@@ -86,10 +88,8 @@ def test_a_nonce_is_accepted_once(exchange):
             assert json.loads(await asyncio.wait_for(ws.recv(), 5))["type"] == "hello"
         return await _refused(url)
 
-    status, reason = asyncio.run(twice())
-    assert status in (4401, 403)
-    if status == 4401:
-        assert reason.startswith("REPLAYED_NONCE")
+    status, error = asyncio.run(twice())
+    assert (status, error["code"]) == (401, "REPLAYED_NONCE")
 
 
 def test_trader_stream_carries_only_its_own_orders(exchange):
@@ -110,3 +110,57 @@ def test_trader_stream_carries_only_its_own_orders(exchange):
     url = signed_url(exchange, key_id=key_id)
     (event,) = asyncio.run(ws_events(url, 1, act, types={"order", "trade"}))
     assert event["type"] == "order" and event["data"]["account_id"] == me["id"]
+
+
+def test_telemetry_and_feed_keys_get_no_trades_or_orders_over_the_stream(exchange):
+    """As over REST (403 on /api/trades): their streams carry market and telemetry events."""
+    seller, buyer = new_trader(exchange), new_trader(exchange)
+
+    def trade_then_reading():
+        seller.post(
+            "/api/orders", json={"market": "epex_ch", "side": "SELL", "quantity": 0.5, "price": 9.0}
+        )
+        buyer.post(
+            "/api/orders", json={"market": "epex_ch", "side": "BUY", "quantity": 0.5, "price": 9.0}
+        )
+        with exchange.client("demo-bess") as bess:
+            r = bess.post(
+                "/api/bess/telemetry",
+                json={"soc_percent": 51.0, "power_mw": 0.0, "temperature_c": 20.0},
+            )
+            assert r.status_code == 202, r.text
+
+    for key_id in ("bess", "feed"):
+        events = asyncio.run(
+            ws_events(
+                signed_url(exchange, key_id=key_id),
+                1,
+                trade_then_reading,
+                types={"order", "trade", "telemetry"},
+            )
+        )
+        assert [e["type"] for e in events] == ["telemetry"], (key_id, events)
+
+
+def test_a_stream_ends_when_its_key_is_cut_off(exchange):
+    trader = new_trader(exchange)
+    key_id = trader.headers["X-API-Key"].split("_")[1]
+    me = trader.get("/api/accounts/me").json()
+
+    async def scenario():
+        async with websockets.connect(signed_url(exchange, key_id=key_id)) as ws:
+            assert json.loads(await asyncio.wait_for(ws.recv(), 5))["type"] == "hello"
+            with exchange.client() as admin:
+                r = await asyncio.to_thread(
+                    admin.post, f"/api/accounts/{me['id']}/rotate-key", json={"overlap_s": 0}
+                )
+                assert r.status_code == 200, r.text
+            started = time.monotonic()
+            with pytest.raises(websockets.ConnectionClosed) as closed:
+                while True:
+                    await asyncio.wait_for(ws.recv(), 5)
+            return closed.value.rcvd, time.monotonic() - started
+
+    frame, seconds = asyncio.run(scenario())
+    assert frame.code == 4401 and frame.reason.startswith("KEY_EXPIRED")
+    assert seconds < 3

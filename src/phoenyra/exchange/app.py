@@ -111,8 +111,10 @@ def _limits(ctx) -> dict:
     }
 
 
-class _TooLarge(Exception):
-    pass
+class _TooLarge(BaseException):
+    """Raised from inside the app's receive when a body without Content-Length passes the
+    limit. Not an Exception: the handlers on its way (FastAPI's body parsing answers 400 to
+    any Exception, the order path's catch-all 500) must let it through to ``BodyLimit``."""
 
 
 class ExchangeApp(FastAPI):

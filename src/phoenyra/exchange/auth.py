@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import math
 import secrets
 from dataclasses import dataclass
 
@@ -188,7 +189,9 @@ def verify_ws(
     try:
         ts = float(timestamp)
     except ValueError:
-        raise Reject("BAD_SIGNATURE", "ts must be epoch seconds.", 401) from None
+        ts = math.nan
+    if not math.isfinite(ts):  # nan would pass any window: abs(now - nan) > w is False
+        raise Reject("BAD_SIGNATURE", "ts must be epoch seconds (a finite number).", 401)
     if abs(now - ts) > nonces.window_s:
         raise Reject(
             "SIGNATURE_EXPIRED",

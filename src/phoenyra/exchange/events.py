@@ -5,7 +5,11 @@ from __future__ import annotations
 import asyncio
 from dataclasses import dataclass, field
 
-from .auth import Account
+from .auth import CAN_READ, Account
+
+# What a role may read over REST it receives over the stream, and no more: orders and trades
+# for the roles that read them (an account's own orders; admins and viewers every order).
+PRIVATE = frozenset({"order", "trade"})
 
 
 @dataclass(eq=False)
@@ -15,7 +19,10 @@ class Subscriber:
     overflowed: bool = False
 
     def wants(self, event: dict) -> bool:
-        if event["type"] == "order" and not self.account.sees_all:
+        kind = event["type"]
+        if kind in PRIVATE and self.account.role not in CAN_READ:
+            return False
+        if kind == "order" and not self.account.sees_all:
             return event["data"]["account_id"] == self.account.id
         return True
 

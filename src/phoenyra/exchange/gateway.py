@@ -73,6 +73,8 @@ SCOPE_KEYS = (
     "query_string",
     "headers",
     "client",
+    # What the server supports beyond plain ASGI (a WebSocket refused with an HTTP answer).
+    "extensions",
     "server",
     "subprotocols",
 )

@@ -11,8 +11,23 @@ from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 
 from ...core.errors import Reject
 from ..auth import verify_ws
+from ..deps import json_response
 
 router = APIRouter(tags=["events"])
+# How often an open stream checks that its key still works: a key cut off (rotated with no
+# overlap, or its overlap ended) ends its streams within this time.
+KEY_CHECK_S = 1.0
+
+
+async def _refuse(ws: WebSocket, refusal: Reject) -> None:
+    """An HTTP answer in place of the handshake (401 with the error as JSON, as over REST)
+    where the server supports it; otherwise a close with code 4401 and the reason."""
+    body = {"error": {"code": refusal.code, "message": refusal.message}}
+    if "websocket.http.response" in ws.scope.get("extensions", {}):
+        await ws.send_denial_response(json_response(body, refusal.status))
+        return
+    await ws.accept()
+    await ws.close(code=4401, reason=f"{refusal.code}: {refusal.message}"[:120])
 
 
 @router.websocket("/ws")
@@ -33,8 +48,9 @@ async def events(ws: WebSocket):
         )
     except Reject as refusal:
         service.metrics.errors.labels(refusal.code).inc()
-        await ws.close(code=4401, reason=f"{refusal.code}: {refusal.message}"[:120])
+        await _refuse(ws, refusal)
         return
+    key_id = q.get("key_id")
     await ws.accept()
     sub = service.bus.subscribe(account)
     service.metrics.ws_clients.inc()
@@ -47,14 +63,25 @@ async def events(ws: WebSocket):
                 await ws.receive_text()
 
     reader = asyncio.create_task(drain_client())
+    get = None
     try:
         while not reader.done():
-            get = asyncio.create_task(sub.queue.get())
-            done, _ = await asyncio.wait({get, reader}, return_when=asyncio.FIRST_COMPLETED)
-            if get not in done:
+            if get is None:
+                get = asyncio.create_task(sub.queue.get())
+            done, _ = await asyncio.wait(
+                {get, reader}, timeout=KEY_CHECK_S, return_when=asyncio.FIRST_COMPLETED
+            )
+            if not await service.key_still_live(key_id):
+                get.cancel()
+                service.metrics.errors.labels("KEY_EXPIRED").inc()
+                await ws.close(code=4401, reason="KEY_EXPIRED: this stream's key was cut off")
+                break
+            if reader in done:
                 get.cancel()
                 break
-            event = get.result()
+            if get not in done:
+                continue  # no event within the check interval
+            event, get = get.result(), None
             await ws.send_text(orjson.dumps(event).decode())
             if event["type"] == "overflow":
                 await ws.close(code=4408, reason="too slow: reconnect and re-read state")
@@ -62,6 +89,8 @@ async def events(ws: WebSocket):
     except (WebSocketDisconnect, RuntimeError):
         pass
     finally:
+        if get is not None:
+            get.cancel()
         reader.cancel()
         service.bus.unsubscribe(sub)
         service.metrics.ws_clients.dec()
