@@ -494,7 +494,7 @@ def prices_fetch(source_name, zone, market, start, end, fmt, sequence, load) -> 
         lo = parse_utc(start) if start else lo
         hi = parse_utc(end) if end else hi
         source = source_class(name).from_settings(settings, **options)
-    except (ValueError, TypeError, OSError) as exc:
+    except (ValueError, TypeError, OSError, ConfigError) as exc:
         click.echo(f"error: {exc}", err=True)
         sys.exit(2)
 
@@ -509,6 +509,9 @@ def prices_fetch(source_name, zone, market, start, end, fmt, sequence, load) -> 
     except FeedError as exc:
         click.echo(f"error: {exc.reason}: {exc.message}", err=True)
         sys.exit(1)
+    except ConfigError as exc:  # e.g. ENTSO-E without ENTSO_E_TOKEN
+        click.echo(f"configuration error: {exc}", err=True)
+        sys.exit(2)
     if load:
         _load_into_exchange(settings, market, source, intervals)
     else:
@@ -845,6 +848,9 @@ def _service():
     store = Store(settings.effective_database_url, settings.sqlite_synchronous)
     service = ExchangeService(settings, store)
     store.migrate()
+    # As the exchange starts: the accounts of the keys set in the environment exist and are
+    # known as such (their keys cannot be cut off here, as over the API).
+    service._bootstrap_accounts()
     service._load_state()
     return service
 

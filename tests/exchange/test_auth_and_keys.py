@@ -109,6 +109,10 @@ def test_account_names_must_be_distinct_to_a_person(exchange):
         for name, status in ((" ", 422), ("Dana ", 422), (" Dana", 422), ("Dana\t", 422)):
             r = admin.post("/api/accounts", json={"name": name, "role": "viewer"})
             assert r.status_code == status, (name, r.text)
+            # Said in a sentence, not as the regular expression it fails.
+            assert r.json()["error"]["code"] == "INVALID_NAME", r.text
+            assert "inner spaces" in r.json()["error"]["message"]
+            assert "^[" not in r.text
         for name in ("dana", "DANA"):
             r = admin.post("/api/accounts", json={"name": name, "role": "viewer"})
             assert r.status_code == 409 and "'Dana'" in r.json()["error"]["message"], r.text
@@ -160,6 +164,51 @@ def test_account_created_by_the_cli_works_on_a_running_exchange(exchange):
         check=True,
     ).stdout
     assert "cli-made" in listing and "operator" in listing
+
+
+def _cli(exchange, *args: str, check: bool = True) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "phoenyra.cli", *args],
+        env=exchange.env,
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        check=check,
+    )
+
+
+def test_accounts_the_cli_made_count_at_once_for_the_api(exchange):
+    """Made by the CLI while the exchange runs, before any of their keys was used: the API
+    lists them, refuses their names (in any case) with 409, and rotates their keys."""
+    _cli(exchange, "accounts", "create", "Frank-cli", "--role", "trader")
+    _cli(exchange, "accounts", "create", "gina-cli", "--role", "viewer")
+    with exchange.client() as admin:
+        listed = {a["name"]: a for a in admin.get("/api/accounts").json()}
+        assert {"Frank-cli", "gina-cli"} <= set(listed)
+        for name in ("Frank-cli", "FRANK-CLI", "Gina-Cli"):
+            r = admin.post("/api/accounts", json={"name": name, "role": "viewer"})
+            assert r.status_code == 409, (name, r.text)
+            assert r.json()["error"]["code"] == "CONFLICT"
+    _cli(exchange, "accounts", "create", "hank-cli")
+    with exchange.client() as admin:
+        hank = next(a for a in admin.get("/api/accounts").json() if a["name"] == "hank-cli")
+    _cli(exchange, "accounts", "create", "ida-cli")
+    with exchange.client() as admin:  # not listed yet when it was made: rotating finds it
+        ida = _cli(exchange, "accounts", "list").stdout
+        ida_id = int(next(line.split()[0] for line in ida.splitlines() if "ida-cli" in line))
+        r = admin.post(f"/api/accounts/{ida_id}/rotate-key", json={"overlap_s": 60})
+        assert r.status_code == 200, r.text
+        assert admin.post(f"/api/accounts/{hank['id']}/rotate-key", json={}).status_code == 200
+
+
+def test_the_cli_refuses_to_cut_off_a_key_set_in_the_environment(exchange):
+    with exchange.client() as admin:
+        operator = admin.get("/api/accounts/me").json()["id"]
+    out = _cli(exchange, "accounts", "rotate-key", str(operator), "--overlap-s", "0", check=False)
+    assert out.returncode != 0
+    assert "API_KEY" in out.stderr and "Traceback" not in out.stderr
+    with exchange.client() as admin:
+        assert admin.get("/api/accounts/me").status_code == 200
 
 
 def test_demo_secrets_refuse_to_start_outside_development(tmp_path):

@@ -89,6 +89,26 @@ def test_a_reading_timed_in_epoch_numbers_is_refused_and_changes_nothing(exchang
     assert [h["soc_percent"] for h in history] == [56.0]
 
 
+def test_a_device_clock_ahead_does_not_block_the_next_readings(exchange):
+    """Up to a minute ahead is taken as arrival time; more is refused."""
+    with exchange.client() as admin:
+        admin.post("/api/batteries", json={"battery_id": "linz-1"})
+    now = time.time()
+    with exchange.client("demo-bess") as bess:
+        ahead = bess.post("/api/bess/telemetry", json=reading("linz-1", 50.0, now + 55))
+        assert ahead.status_code == 202, ahead.text
+        at = datetime.fromisoformat(ahead.json()["updated_at"].replace("Z", "+00:00"))
+        assert at.timestamp() <= time.time() + 0.5
+        time.sleep(0.05)
+        nxt = bess.post("/api/bess/telemetry", json=reading("linz-1", 50.5, time.time()))
+        assert nxt.status_code == 202, nxt.text
+        far = bess.post("/api/bess/telemetry", json=reading("linz-1", 51.0, time.time() + 120))
+        assert far.status_code == 422 and "future" in far.json()["error"]["message"]
+    with exchange.client() as c:
+        status = c.get("/api/bess/status", params={"battery_id": "linz-1"}).json()
+    assert status["soc_percent"] == 50.5
+
+
 def test_battery_metrics_show_live_values_and_never_stale_ones(exchange):
     with exchange.client() as admin:
         admin.post("/api/batteries", json={"battery_id": "linz-1"})

@@ -309,3 +309,14 @@ def test_stale_market_data_says_why_in_a_code_with_its_figures(tmp_path):
         assert f"{stopped['stale_age_s']} s ago" in stopped["stale_reason"]
     finally:
         exchange.stop()
+
+
+def test_an_empty_price_push_is_refused_and_leaves_the_data_as_it_was(exchange):
+    with exchange.client() as c:
+        before = c.get("/api/market-data", params={"market": "epex_ch"}).json()
+    r = push(exchange, "epex_ch", [], source="awattar")
+    assert r.status_code == 422, r.text
+    assert r.json()["error"]["code"] == "VALIDATION_ERROR"
+    with exchange.client() as c:
+        after = c.get("/api/market-data", params={"market": "epex_ch"}).json()
+    assert (after["source"], after["updated_at"]) == (before["source"], before["updated_at"])

@@ -270,6 +270,19 @@ def test_prices_fetch_fails_with_a_one_line_reason(recorded_server):
     assert done.stderr.startswith("error: unauthorized:")
 
 
+def test_prices_fetch_from_entsoe_without_a_token_says_so_in_one_line():
+    env = {k: v for k, v in os.environ.items() if k != "ENTSO_E_TOKEN"}
+    done = subprocess.run(
+        [sys.executable, "-W", "ignore", "-m", "phoenyra.cli", "prices", "fetch", "--source",
+         "entsoe", "--zone", "AT", "--start", "2025-06-01", "--end", "2025-06-02"],
+        env=env, cwd=ROOT, capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert done.returncode == 2, done.stderr
+    assert "Traceback" not in done.stderr
+    assert done.stderr.strip().count("\n") == 0
+    assert "ENTSO_E_TOKEN" in done.stderr
+
+
 def test_prices_import_loads_a_csv_file_into_the_exchange(exchange, tmp_path):
     # Two days of the real AT 2024 hourly series (tests/fixtures/prices/README.md).
     lines = (ROOT / "tests/fixtures/prices/at_2024_h_first_2_days.csv").read_text().splitlines()

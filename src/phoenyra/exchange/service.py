@@ -14,6 +14,8 @@ from collections import deque
 from dataclasses import dataclass
 from typing import NoReturn
 
+from sqlalchemy.exc import IntegrityError
+
 from ..config import Settings
 from ..core.engine import MatchingEngine, Result
 from ..core.errors import Reject
@@ -574,14 +576,16 @@ class ExchangeService:
             raise Reject("NOT_FOUND", f"Battery {battery_id!r} is not known.", 404)
         status_at = row["status_at"]
         max_age = self.settings.bess_status_max_age_s
-        online = status_at is not None and time.time() - status_at <= max_age
+        age = None if status_at is None else max(0.0, time.time() - status_at)
         return {
             "battery_id": battery_id,
             "soc_percent": row["soc_percent"],
             "power_mw": row["power_mw_now"],
             "temperature_c": row["temperature_c"],
-            "online": online,
+            "online": age is not None and age <= max_age,
             "updated_at": iso(status_at),
+            "age_s": None if age is None else round(age, 1),
+            "max_age_s": max_age,
             "source": row["source"],
             "capacity_mwh": row["capacity_mwh"],
             "rated_power_mw": row["power_mw"],
@@ -729,6 +733,15 @@ class ExchangeService:
         account, _ = self.keyring.authenticate(presented, now)
         return account
 
+    async def key_still_live(self, key_id: str) -> bool:
+        """For an open stream: whether its key still works, re-read from storage as often as a
+        presented REST key (another process, the CLI, may have cut it off)."""
+        now = time.time()
+        stored = self.keyring.keys.get(key_id)
+        if stored is not None and now - stored.loaded_at > KEY_REFRESH_S:
+            self._refresh_key(key_id, await asyncio.to_thread(self._read_key, key_id), now)
+        return self.keyring.key_is_live(key_id, now) is not None
+
     def _read_key(self, key_id: str) -> tuple[dict | None, dict | None]:
         """A key's row and, when this process does not know its account, the account's row
         (another process may have made or changed them: the CLI)."""
@@ -756,6 +769,16 @@ class ExchangeService:
             StoredKey(row["key_id"], row["account_id"], row["key_hash"], expires, now)
         )
 
+    async def sync_accounts(self) -> None:
+        """Register the accounts another process (the CLI) stored since this one loaded; their
+        keys are read when first presented."""
+        rows = await asyncio.to_thread(self.store.load_accounts)
+        for row in rows:
+            if row["id"] not in self.keyring.accounts:
+                self._register_account(
+                    Account(row["id"], row["name"], row["role"], row["battery_id"])
+                )
+
     async def create_account(self, name: str, role: str, battery_id: str | None) -> dict:
         if not re.fullmatch(ACCOUNT_NAME_PATTERN, name) or len(name) > ACCOUNT_NAME_MAX:
             raise Reject(
@@ -763,6 +786,7 @@ class ExchangeService:
                 f"Account name {name!r}: use 1-{ACCOUNT_NAME_MAX} letters, digits, '.', '_', "
                 "'@', '-' and inner spaces.",
             )
+        await self.sync_accounts()  # the CLI may have made some since this process loaded
         folded = name.casefold()
         taken = [a.name for a in self.keyring.accounts.values()]
         clash = next(
@@ -782,6 +806,12 @@ class ExchangeService:
         self._names_in_creation.add(name)
         try:
             row = await asyncio.to_thread(self.store.create_account, name, role, battery_id, now)
+        except IntegrityError:  # stored by another process between the check and the insert
+            raise Reject(
+                "CONFLICT",
+                f"An account named {name!r} exists already (names are compared without case).",
+                409,
+            ) from None
         finally:
             self._names_in_creation.discard(name)
         account = Account(row["id"], name, role, battery_id)
@@ -792,6 +822,8 @@ class ExchangeService:
     async def rotate_key(self, account_id: int, overlap_s: float | None = None) -> dict:
         """A new key; the account's other keys work ``overlap_s`` longer (default: the
         configured overlap; 0: they stop now)."""
+        if account_id not in self.keyring.accounts:
+            await self.sync_accounts()
         if account_id not in self.keyring.accounts:
             raise Reject("NOT_FOUND", f"Account {account_id} does not exist.", 404)
         now = time.time()

@@ -27,6 +27,7 @@ async def create_account(body: AccountIn, admin: Admin, service: Service):
     "/api/accounts", response_model=list[AccountOut], responses=ERRORS, summary="All accounts"
 )
 async def list_accounts(admin: Admin, service: Service):
+    await service.sync_accounts()
     return json_response([a.to_wire() for a in service.keyring.accounts.values()])
 
 

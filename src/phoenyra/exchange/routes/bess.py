@@ -33,9 +33,13 @@ async def _receive(body: TelemetryIn, account, service):
             "on the telemetry page (or in POST /api/config/save) to accept them.",
             409,
         )
-    at = body.timestamp.timestamp() if body.timestamp else time.time()
-    if at > time.time() + 60:
+    now = time.time()
+    at = body.timestamp.timestamp() if body.timestamp else now
+    if at > now + 60:
         raise Reject("INVALID_TELEMETRY", "timestamp is in the future.")
+    # A device clock up to a minute ahead: the reading counts as of its arrival. Kept at its
+    # own time, it would make every reading of the next minute look older (STALE_TELEMETRY).
+    at = min(at, now)
     status = await service.record_battery_status(
         battery_id, body.soc_percent, body.power_mw, body.temperature_c, at, body.source
     )

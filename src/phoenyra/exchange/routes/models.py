@@ -168,7 +168,9 @@ class AccountIn(BaseModel):
     name: str = Field(
         min_length=1,
         max_length=ACCOUNT_NAME_MAX,
-        pattern=ACCOUNT_NAME_PATTERN,
+        # Documented here, checked by the exchange, which says what is wrong in a sentence
+        # (INVALID_NAME) instead of pydantic's "should match pattern '^[A-Za-z…'".
+        json_schema_extra={"pattern": ACCOUNT_NAME_PATTERN},
         description="Unique account name (compared without case); letters, digits, . _ @ - "
         "and inner spaces",
     )
@@ -251,6 +253,12 @@ class BatteryStatus(BaseModel):
     temperature_c: float | None = Field(description="Temperature in °C")
     online: bool = Field(description="A reading arrived within 3 update intervals")
     updated_at: str | None = Field(description="Time of the reading, ISO 8601 UTC")
+    age_s: float | None = Field(
+        description="Seconds since the reading, by the exchange's clock when it answered"
+    )
+    max_age_s: float = Field(
+        description="Age in seconds from which the battery is offline and its orders are refused"
+    )
     source: str | None = Field(description="Where the reading came from: rest, modbus, mqtt")
     capacity_mwh: float = Field(description="Usable energy in MWh")
     rated_power_mw: float = Field(description="Rated power in MW")
@@ -311,7 +319,10 @@ class PricesIn(BaseModel):
     )
     simulated: bool = Field(False, description="True when the prices are made up (synthetic)")
     intervals: list[PriceIntervalIn] = Field(
-        max_length=5000, description="Delivery periods with their prices, any order"
+        min_length=1,
+        max_length=5000,
+        description="Delivery periods with their prices, any order (at least one: an empty "
+        "push would mark stale data as fresh)",
     )
 
 
