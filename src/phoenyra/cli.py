@@ -577,7 +577,7 @@ def _telemetry_config_from_env(settings: Settings, battery_id: str, modbus, mqtt
             interval_s=settings.bess_update_interval,
             modbus=modbus,
             mqtt=mqtt,
-            rest=True,  # the exchange takes pushed readings whatever the service polls
+            rest=settings.bess_rest_enabled,
         )
     except ValidationError as exc:
         log.warning(

@@ -149,7 +149,9 @@ class Settings(BaseSettings):
         "because it costs the order path time",
     )
     ws_window_s: float = Field(30.0, validation_alias=AliasChoices("PHOENYRA_WS_WINDOW_S"), gt=0)
-    max_body_bytes: int = Field(65_536, validation_alias=AliasChoices("PHOENYRA_MAX_BODY_BYTES"))
+    max_body_bytes: int = Field(
+        65_536, validation_alias=AliasChoices("PHOENYRA_MAX_BODY_BYTES"), ge=1024
+    )
     throttle_rate: float = Field(
         50.0,
         validation_alias=AliasChoices("PHOENYRA_THROTTLE_RATE"),
@@ -168,6 +170,12 @@ class Settings(BaseSettings):
     # The default battery (the telemetry service reports its state)
     bess_capacity_mwh: float = Field(2.0, validation_alias=AliasChoices("BESS_CAPACITY_MWH"), gt=0)
     bess_power_mw: float = Field(1.0, validation_alias=AliasChoices("BESS_POWER_MW"), gt=0)
+    bess_rest_enabled: bool = Field(
+        True,
+        validation_alias=AliasChoices("BESS_REST_ENABLED"),
+        description="readings pushed over REST are accepted (until a saved telemetry "
+        "configuration says otherwise)",
+    )
     bess_soc_min: float = Field(15.0, validation_alias=AliasChoices("BESS_SOC_MIN"), ge=0, le=100)
     bess_soc_max: float = Field(90.0, validation_alias=AliasChoices("BESS_SOC_MAX"), ge=0, le=100)
     bess_update_interval: float = Field(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 import time
@@ -97,6 +98,46 @@ def test_a_failed_connection_test_names_the_failure(page_at):
     pg.click('[data-test="modbus"]')
     failure = pg.locator('[data-result="modbus"] [data-outcome="error"]')
     expect(failure).to_have_attribute("data-code", "refused")
+    # What it means comes first, in words; the device's own details after it.
+    expect(failure.locator("[data-meaning]")).to_contain_text("refused the connection")
+    expect(failure).to_contain_text("Details:")
+    # Changing the settings it was about takes the result away.
+    pg.fill("#mb-port", "5020")
+    expect(pg.locator('[data-result="modbus"]')).to_be_hidden()
+
+
+def test_telemetry_page_in_german_keeps_its_tab_and_says_failures_in_german(page_at):
+    p = page_at(locale="de-AT")
+    pg = p.page
+    p.goto("/config#mqtt")
+    expect(pg.locator("#panel-mqtt")).to_be_visible()
+    pg.click('a[hreflang="de"]')
+    expect(pg.locator("html")).to_have_attribute("lang", "de")
+    expect(pg.locator("#panel-mqtt")).to_be_visible()  # the tab survived the switch
+    pg.click("#tab-modbus")
+    # The presets' titles and notes in German too (the exchange describes them in English).
+    expect(pg.locator('#mb-preset option[value="generic"]')).to_have_text(
+        "Generisches Modbus-BESS (der einfache Fall der Spezifikation)"
+    )
+    pg.select_option("#mb-preset", "generic")
+    pg.fill("#mb-host", "127.0.0.1")
+    pg.fill("#mb-port", str(free_port()))
+    pg.click('[data-test="modbus"]')
+    failure = pg.locator('[data-result="modbus"] [data-outcome="error"]')
+    expect(failure.locator("[data-meaning]")).to_have_text(
+        "Das Gerät hat die Verbindung abgelehnt: Ist sein Server eingeschaltet, und stimmen "
+        "Host und Port?"
+    )
+    p.shot("config-de-failed-test-1440")
+    # An empty poll interval is missing (it was sent as 0 and refused as "≥ 0.2").
+    pg.fill("#cfg-interval", "")
+    pg.locator("#panel-modbus [data-save]:visible").first.click()
+    expect(pg.locator("#flash")).to_contain_text("Abfrageintervall (s) fehlt.")
+    # Below the exchange's limit: its refusal in German with the field's label and the limit.
+    pg.fill("#cfg-interval", "0.1")
+    pg.locator("#panel-modbus [data-save]:visible").first.click()
+    expect(pg.locator("#flash")).to_contain_text("Abfrageintervall (s) muss mindestens 0,2 sein.")
+    expect(pg.locator("#flash")).not_to_contain_text("Input should")
 
 
 def test_editing_the_register_map_makes_a_custom_map(page_at):
@@ -128,6 +169,16 @@ def test_config_tabs_and_a_telemetry_key_shown_once(page_at):
         "bess/soc"
     )
     pg.click("#tab-rest")
+    # The browser checks the name by the exchange's rule (its pattern is a valid expression:
+    # Chromium ignored the old one and logged an error), and says the rule.
+    name = pg.locator("#key-name")
+    for bad in ("site a!", " padded", "with/slash"):
+        name.fill(bad)
+        assert name.evaluate("el => el.validity.patternMismatch"), bad
+    for good in ("site-a-ems", "Site A@ems.1"):
+        name.fill(good)
+        assert name.evaluate("el => el.validity.valid"), good
+    assert "spaces inside" in (name.get_attribute("title") or "")
     pg.fill("#key-name", "site-a-ems")
     pg.click("#key-create button[type=submit]")
     expect(pg.locator("#key-shown")).to_be_visible()
@@ -136,6 +187,7 @@ def test_config_tabs_and_a_telemetry_key_shown_once(page_at):
     expect(pg.locator("#keys-body")).to_contain_text("site-a-ems")
     p.shot("config-rest-375")
     assert pg.evaluate("document.documentElement.scrollWidth") <= 375
+    assert not [e for e in p.errors if "pattern" in e.lower()], p.errors
 
 
 def test_trade_history_filters_and_exports_csv(page_at, exchange):
@@ -165,6 +217,25 @@ def test_trade_history_filters_and_exports_csv(page_at, exchange):
     csv_text = Path(info.value.path()).read_text(encoding="utf-8").splitlines()
     assert csv_text[0].startswith("id,executed_at,market,delivery_start,side,quantity_mwh")
     assert len(csv_text) == 3 and all(",epex_de," in line for line in csv_text[1:])
+    # The aggressor in words, as the side beside it.
+    expect(rows.first.locator("td").last).to_have_text(re.compile("^(Buy|Sell)$"))
+    # A filter that finds nothing says so (not "No trades yet."); a side means our trades.
+    pg.select_option("#f-market", "epex_it")
+    pg.click("#history-filters button[type=submit]")
+    expect(pg.locator("#history-body")).to_have_text("No trades match these filters.")
+    pg.select_option("#f-side", "BUY")
+    expect(pg.locator("#f-mine")).to_be_disabled()
+    expect(pg.locator("#f-mine")).to_have_value("true")
+    pg.select_option("#f-side", "")
+    expect(pg.locator("#f-mine")).to_be_enabled()
+    # A range that ends before it starts is refused in the form; the table stays as it was.
+    pg.fill("#f-since", "2026-12-01")
+    pg.fill("#f-until", "2026-11-01")
+    pg.click("#history-filters button[type=submit]")
+    assert pg.locator("#f-until").evaluate("el => el.validationMessage") == (
+        "'Until' must be a later day than 'From'."
+    )
+    expect(pg.locator("#history-body")).to_have_text("No trades match these filters.")
     assert p.errors == []
 
 

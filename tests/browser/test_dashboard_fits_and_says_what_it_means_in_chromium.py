@@ -67,6 +67,20 @@ def test_the_cancel_button_and_every_label_are_whole_inside_their_panels(page_at
     assert _inside(boxes["button"], boxes["panel"]), boxes
     assert boxes["button"]["right"] <= boxes["viewport"], boxes
     assert boxes["hit"], f"the cancel button is covered: {boxes}"
+    # What the order is shows without scrolling the table: side, delivery and quantity on a
+    # phone (time and side were all it showed), price and status too on a wide screen (the
+    # status was under the pinned cancel column).
+    columns = ["Side", "Delivery", "Qty"] + (["Price", "Status"] if width >= 1280 else [])
+    heads = [h.strip() for h in pg.locator("#orders-table thead th").all_inner_texts()]
+    wrap = boxes["wrap"]
+    for name in columns:
+        german = {"Side": "Richtung", "Delivery": "Lieferung", "Qty": "Menge", "Price": "Preis",
+                  "Status": "Status"}  # fmt: skip
+        label = german[name] if locale.startswith("de") else name
+        index = next(i for i, h in enumerate(heads) if h.lower().startswith(label.lower()))
+        cell = row.locator("td").nth(index).bounding_box()
+        assert cell["x"] + cell["width"] <= boxes["button"]["left"] + 0.5, (name, cell, boxes)
+        assert cell["x"] >= wrap["left"] - 0.5, (name, cell)
     # KPI labels wrap instead of being cut off ("CHARGED / DISCH…", "UNREALIS…").
     assert pg.evaluate(_CLIPPED_LABELS) == []
     # Every navigation tab is whole on the screen ("Telemetrie" was cut off at 390 px).

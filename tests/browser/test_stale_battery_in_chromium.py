@@ -51,3 +51,16 @@ def test_a_stale_battery_is_marked_and_the_order_form_warns(page_at, exchange):
     expect(warning).to_be_hidden()
     # The only console error is the refused order's 409.
     assert [e for e in p.errors if "409" not in e] == []
+
+
+def test_the_dashboard_goes_offline_when_the_exchange_does_not_seconds_later(page_at, exchange):
+    """Readings stop while the page is open (live stream up): the card says Offline as the
+    reading passes the exchange's limit (3 s here), not at the next status poll 15 s on."""
+    p = page_at()
+    pg = p.page
+    set_soc(exchange, 47.0)
+    expect(pg.locator("#bess-online")).to_have_text("Online")
+    went_online = time.monotonic()
+    expect(pg.locator("#bess-online")).to_have_text("Offline", timeout=8000)
+    assert time.monotonic() - went_online < 6
+    expect(pg.locator("#order-battery-stale")).to_be_visible()

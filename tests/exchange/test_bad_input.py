@@ -237,3 +237,11 @@ def test_list_filters_name_a_market_the_exchange_trades(trader, path):
     assert r.status_code == 422 and r.json()["error"]["code"] == "UNKNOWN_MARKET", r.text
     assert trader.get(path, params={"market": "epex_at"}).status_code == 200
     assert trader.get(path, params={"market": ""}).status_code == 200  # empty: every market
+
+
+def test_active_orders_filtered_by_a_final_status_say_where_those_are(exchange, trader):
+    r = trader.get("/api/orders", params={"status": "FILLED"})
+    assert r.status_code == 422, r.text
+    assert "GET /orders?status=FILLED" in r.json()["error"]["message"]
+    assert trader.get("/orders", params={"status": "FILLED"}).status_code == 200
+    assert trader.get("/api/orders", params={"status": "ACCEPTED"}).status_code == 200

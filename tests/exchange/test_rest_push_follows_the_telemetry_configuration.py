@@ -126,3 +126,21 @@ def test_a_reported_environment_lapses_when_no_telemetry_service_asks_any_more(
     service.report_environment("default", config)
     assert not service.rest_push_enabled("default")
     service.store.close()
+
+
+def test_bess_rest_enabled_false_refuses_pushes_until_a_saved_configuration_allows_them(
+    tmp_path,
+):
+    """The spec's BESS_REST_ENABLED, read by the exchange while nothing is saved or reported."""
+    exchange = ExchangeProcess(tmp_path, BESS_REST_ENABLED="false").start()
+    try:
+        with exchange.client("demo-bess") as bess, exchange.client() as admin:
+            refused = bess.post("/api/bess/telemetry", json=_reading("default", 50))
+            assert refused.status_code == 409, refused.text
+            assert refused.json()["error"]["code"] == "REST_PUSH_DISABLED"
+            body = {**MODBUS_ONLY, "battery_id": "default", "rest": {"enabled": True}}
+            assert admin.post("/api/config/save", json=body).status_code == 200
+            accepted = bess.post("/api/bess/telemetry", json=_reading("default", 51))
+            assert accepted.status_code == 202, accepted.text
+    finally:
+        exchange.stop()

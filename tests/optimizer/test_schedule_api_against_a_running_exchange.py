@@ -102,11 +102,25 @@ def test_execute_places_orders_through_the_order_path_and_reports_refusals(price
         refused = [x for x in out["results"] if x["outcome"] == "refused"]
         assert refused and {x["error"]["code"] for x in refused} <= {"ENERGY_LIMIT"}
 
+        # The operator's own quarter-hour order, placed by hand: no run may cancel it.
+        first = min(x["delivery_start"] for x in placed)
+        mine = c.post(
+            "/api/orders",
+            json={
+                "market": "epex_at",
+                "side": "SELL",
+                "quantity": 0.1,
+                "price": 3999.0,
+                "delivery_start": first,
+            },
+        )
+        assert mine.status_code == 201, mine.text
         # A second run replaces the first one's open orders instead of adding to them.
         again = c.post("/api/schedule/execute", json={}).json()
         assert set(again["cancelled_order_ids"]) == open_ids
         now_open = {o["id"] for o in c.get("/api/orders").json()}
-        assert now_open == {x["order"]["id"] for x in again["results"] if x["order"]}
+        kept = {mine.json()["id"]}
+        assert now_open == {x["order"]["id"] for x in again["results"] if x["order"]} | kept
 
 
 def test_a_battery_above_its_max_soc_gets_its_buys_refused_with_soc_limit(priced):

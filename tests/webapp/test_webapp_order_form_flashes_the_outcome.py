@@ -33,13 +33,13 @@ def test_numbers_that_are_not_plain_decimals_are_refused_by_name(client_as, exch
     after = len(exchange.client().get("/orders", params={"limit": 1000}).json()["items"])
     assert after == before
     page = _post(client, token, price="1,5", time_in_force="IOC")  # a German decimal comma
-    assert "@ 1.5 EUR/MWh" in page
+    assert "@ 1.50 EUR/MWh" in page
 
 
 def test_accepted_order_flashes_what_was_accepted(client_as, exchange):
     client, token = client_as("trader")
     page = _post(client, token, price="1.5", delivery_start="")
-    assert "Buy 0.1 MWh @ 1.5 EUR/MWh on epex_at: accepted, resting in the book." in page
+    assert "Buy 0.1 MWh @ 1.50 EUR/MWh on epex_at: accepted, resting in the book." in page
     for order in client.get("/api/orders").get_json():
         if order["price"] == 1.5:
             client.delete(f"/api/orders/{order['id']}", headers={"X-CSRFToken": token})
@@ -77,7 +77,7 @@ def test_the_outcome_is_in_german_with_side_and_decimal_comma(client_as, exchang
     client.set_cookie("phoenyra_lang", "de")
     page = _post(client, token, price="1,5")
     assert "Order #" in page
-    assert "Kauf 0,1 MWh @ 1,5 EUR/MWh auf epex_at: angenommen, liegt im Orderbuch." in page
+    assert "Kauf 0,1 MWh @ 1,50 EUR/MWh auf epex_at: angenommen, liegt im Orderbuch." in page
     for order in client.get("/api/orders").get_json():
         if order["price"] == 1.5:
             client.delete(f"/api/orders/{order['id']}", headers={"X-CSRFToken": token})

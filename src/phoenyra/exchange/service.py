@@ -614,14 +614,15 @@ class ExchangeService:
 
     def rest_push_enabled(self, battery_id: str) -> bool:
         """Whether the battery's telemetry configuration (saved, else the one its telemetry
-        service reported from its environment) accepts readings pushed over REST."""
+        service reported from its environment, else BESS_REST_ENABLED) accepts readings pushed
+        over REST."""
         saved = self.rest_push_saved.get(battery_id)
         if saved is not None:
             return saved
         reported = self.environment_report(battery_id)
         if reported is not None:
             return reported[0].get("rest", {}).get("enabled", True) is not False
-        return True
+        return self.settings.bess_rest_enabled
 
     async def record_battery_status(
         self,

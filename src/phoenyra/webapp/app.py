@@ -127,6 +127,9 @@ def create_app(settings_or_env: WebSettings | Mapping[str, Any] | None = None) -
         max_age=30 * 86400,
         allow_all_origins=False,
         add_headers_function=_static_headers,
+        # In development the files change under a running app: look at each one as it is
+        # asked for (otherwise the size read at start cuts an edited file short).
+        autorefresh=settings.is_dev,
     )
     CSRFProtect(app)
     Compress(app)  # pages and API answers, compressed as they are made

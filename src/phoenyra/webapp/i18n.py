@@ -9,7 +9,7 @@ every word the operator sees.
 from __future__ import annotations
 
 from flask import Blueprint, Flask, make_response, redirect, request
-from flask_babel import Babel, get_locale, ngettext
+from flask_babel import Babel, format_decimal, get_locale, ngettext
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
@@ -31,6 +31,10 @@ def select_locale() -> str:
 def init_app(app: Flask) -> None:
     Babel(app, locale_selector=select_locale)
     app.register_blueprint(bp)
+    # {{ 0.5|decimal }} → 0.5 / 0,5: numbers written into a page in its language.
+    app.add_template_filter(
+        lambda v, pattern="#,##0.0##": format_decimal(v, format=pattern), "decimal"
+    )
 
     @app.context_processor
     def inject_language():
@@ -83,6 +87,9 @@ def js_strings() -> dict[str, str]:
         "ago_min": _("%(n)s min ago", n="{n}"),
         "no_orders": _("No active orders."),
         "no_trades": _("No trades yet."),
+        "no_trades_match": _("No trades match these filters."),
+        "range_reversed": _("'Until' must be a later day than 'From'."),
+        "side_means_ours": _("A side is ours: with a side chosen, only our trades are shown."),
         "no_positions": _("No position yet: your trades build it."),
         "no_prices": _("No prices received yet."),
         # The day-ahead data's provider, and why the market data is stale (the exchange's
@@ -151,6 +158,15 @@ def js_strings() -> dict[str, str]:
             refused="{refused}",
             why="{why}",
         ),
+        "schedule_held_back": _(
+            "Those refused with ENERGY_LIMIT wait for earlier orders of the plan to fill: the "
+            "battery cannot hold every charge (or discharge) of the plan at once. The automatic "
+            "loop places them as orders fill."
+        ),
+        "schedule_replaced": _(
+            "%(n)s open orders of the previous plan were replaced; orders placed by hand stay.",
+            n="{n}",
+        ),
         "price_axis": _("Price"),
         # configuration page
         "f_soc": _("State of charge"),
@@ -194,6 +210,45 @@ def js_strings() -> dict[str, str]:
         "not_saved_because": _("Not saved:"),
         "test_ok": _("Connected and read"),
         "test_failed": _("Connection test failed"),
+        "details": _("Details"),
+        "telemetry_key": _("telemetry key"),
+        # What each kind of failed test means, before the device's own (technical) words.
+        "test_kind_refused": _(
+            "The device refused the connection: is its server switched on, and are host and "
+            "port right?"
+        ),
+        "test_kind_timeout": _(
+            "No answer in time: check the address, the network and any firewall in between."
+        ),
+        "test_kind_illegal_address": _(
+            "The device has no register at an address of the map: check the preset or the map."
+        ),
+        "test_kind_wrong_unit_id": _("Nothing answers under this unit id: check the unit id."),
+        "test_kind_bad_payload": _(
+            "The answer is not a valid reading: check the map's types and scales, or the JSON "
+            "path of the payload."
+        ),
+        "test_kind_out_of_range": _(
+            "A value is outside what a battery can report (SoC 0–100 %, power within 1.2 × "
+            "rated): check the scale factors."
+        ),
+        "test_kind_config_invalid": _("The configuration is not complete or not valid."),
+        "f_interval": _("Poll interval (s)"),
+        "f_rated": _("Rated power (MW)"),
+        "value_required": _("%(field)s is missing.", field="{field}"),
+        "at_least": _("%(field)s must be at least %(limit)s.", field="{field}", limit="{limit}"),
+        "more_than": _("%(field)s must be more than %(limit)s.", field="{field}", limit="{limit}"),
+        "at_most": _("%(field)s must be at most %(limit)s.", field="{field}", limit="{limit}"),
+        "less_than": _("%(field)s must be less than %(limit)s.", field="{field}", limit="{limit}"),
+        "f_port": _("Port"),
+        "f_timeout": _("Timeout (s)"),
+        "f_host": _("Host"),
+        "f_broker": _("Broker"),
+        "confirm_rotate": _(
+            "Issue a new key for %(name)s? The device must be given the new key: the old one "
+            "stops working after the overlap.",
+            name="{name}",
+        ),
         "rotate": _("Rotate key"),
         "old_valid_until": _("The previous key works until %(at)s.", at="{at}"),
         "key_for": _("Telemetry key for %(name)s.", name="{name}"),

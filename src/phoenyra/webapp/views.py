@@ -29,6 +29,7 @@ from . import refusals
 from .auth import json_error
 from .exchange_client import ExchangeUnavailable
 from .i18n import js_strings, order_status, side_name
+from .preset_words import preset_words
 from .users import ROLES, UserError
 
 bp = Blueprint("views", __name__)
@@ -73,7 +74,10 @@ def config_page():
         return render_template("error.html", message=message), 403
     settings = current_app.extensions["phoenyra"].settings
     return render_template(
-        "config.html", exchange_url=settings.device_exchange_url, **_page_context()
+        "config.html",
+        exchange_url=settings.device_exchange_url,
+        preset_words=preset_words(),
+        **_page_context(),
     )
 
 
@@ -206,11 +210,16 @@ def _delivery_start(raw: str) -> str | None:
     return dt.isoformat()
 
 
-def _decimal(value) -> str:
+def _decimal(value, pattern: str = "#,##0.0##") -> str:
     """A number in the page's language (0.5 / 0,5); anything else as it came."""
     if refusals.is_number(value):
-        return format_decimal(value, format="#,##0.0##")
+        return format_decimal(value, format=pattern)
     return str(value)
+
+
+def _price(value) -> str:
+    """A price as the tables show it: 50.00, 45.815 (a trade between two ticks)."""
+    return _decimal(value, "#,##0.00#")
 
 
 def _describe(order: dict) -> str:
@@ -219,7 +228,7 @@ def _describe(order: dict) -> str:
         id=order.get("id"),
         side=side_name(order.get("side")),
         qty=_decimal(order.get("quantity")),
-        price=_decimal(order.get("price")),
+        price=_price(order.get("price")),
         market=order.get("market"),
     )
     status = order.get("status")

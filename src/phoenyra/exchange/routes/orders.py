@@ -161,6 +161,13 @@ async def active_orders(
     side: Side | None = None,
     status: Annotated[OrderStatus | None, Query(description="ACCEPTED or PARTIALLY_FILLED")] = None,
 ):
+    if status is not None and status.value not in ("ACCEPTED", "PARTIALLY_FILLED"):
+        # An empty list would read as "none of them": they are only not active.
+        raise Reject(
+            "VALIDATION_ERROR",
+            f"/api/orders lists active orders, which are ACCEPTED or PARTIALLY_FILLED; orders "
+            f"that are {status.value} are listed by GET /orders?status={status.value}.",
+        )
     return json_response(
         service.open_orders(
             account,

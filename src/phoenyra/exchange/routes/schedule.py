@@ -180,8 +180,9 @@ class ExecuteIn(ScheduleIn):
     )
     replace_open: bool = Field(
         True,
-        description="First cancel the account's open orders for delivery quarter-hours of "
-        "this market, so a re-run replaces rather than adds to them",
+        description="First cancel the account's open orders that an earlier schedule placed "
+        "(client_order_id sched-…) for delivery quarter-hours of this market, so a re-run "
+        "replaces rather than adds to them; orders placed by hand stay",
     )
 
 
@@ -453,11 +454,18 @@ async def build_schedule(
 
 
 # -- executing ----------------------------------------------------------------------------
+SCHEDULE_ORDER_PREFIX = "sched-"  # the client_order_id of every order a schedule places
+
+
 async def _cancel_open(service: ExchangeService, account: Account, market: str) -> list[int]:
+    """The account's open orders from earlier schedules on ``market``; never its own."""
     ids = [
         o.id
         for o in list(service.engine.open_orders.values())
-        if o.account_id == account.id and o.market == market and o.delivery_start is not None
+        if o.account_id == account.id
+        and o.market == market
+        and o.delivery_start is not None
+        and (o.client_order_id or "").startswith(SCHEDULE_ORDER_PREFIX)
     ]
     cancelled = []
     for order_id in ids:
@@ -491,7 +499,7 @@ async def _place_all(
                 price=float(o["price"]),
                 time_in_force=TimeInForce.GTC,
                 delivery_start=ds,
-                client_order_id=f"sched-{run}-{i}",
+                client_order_id=f"{SCHEDULE_ORDER_PREFIX}{run}-{i}",
             )
             while True:
                 try:

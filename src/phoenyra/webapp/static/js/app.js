@@ -9,6 +9,9 @@
   const strings = i18nNode ? JSON.parse(i18nNode.textContent) : {};
   const lang = document.documentElement.lang || "en";
   const locale = lang === "de" ? "de-AT" : "en-GB";
+  // Numbers as the server writes them in its sentences (1.000,5 in German; de-AT would group
+  // with spaces), so a figure reads the same in the form and in the exchange's answer.
+  const numberLocale = lang === "de" ? "de-DE" : "en-GB";
   // Asked on first use: evaluating a media query forces a style pass, which at start-up would
   // delay the page becoming interactive.
   let motionQuery = null;
@@ -70,6 +73,14 @@
     return body;
   }
 
+  // The language switch keeps the page's place (the telemetry page's tab, #mqtt): a browser
+  // keeps a link's fragment across the redirect back to the page.
+  for (const a of document.querySelectorAll("a[hreflang]")) {
+    a.addEventListener("click", () => {
+      a.href = a.href.split("#")[0] + location.hash;
+    });
+  }
+
   // ---- toasts (the flash messages of pages that answer without a reload) ----------------
   const flashList = document.getElementById("flash");
   function toast(category, message, ms) {
@@ -94,7 +105,7 @@
     if (value === null || value === undefined || Number.isNaN(value)) return "–";
     const d = decimals === undefined ? 2 : decimals;
     if (!numberFormats.has(d)) {
-      numberFormats.set(d, new Intl.NumberFormat(locale, { minimumFractionDigits: d, maximumFractionDigits: d }));
+      numberFormats.set(d, new Intl.NumberFormat(numberLocale, { minimumFractionDigits: d, maximumFractionDigits: d }));
     }
     return numberFormats.get(d).format(value);
   }
@@ -121,8 +132,15 @@
     return a.toISOString().slice(0, 10) === b.toISOString().slice(0, 10);
   }
   let zoneName = null;
+  // A price in EUR/MWh: two decimals, three where the trade rule (the average of two limits on
+  // the 0.01 tick) made a half tick, so price × quantity reads as the value shown beside it.
+  function price(value) {
+    if (value === null || value === undefined || Number.isNaN(value)) return "–";
+    return num(value, Math.abs(value * 100 - Math.round(value * 100)) > 1e-6 ? 3 : 2);
+  }
   const fmt = {
     num,
+    price,
     signed(value, decimals) {
       if (value === null || value === undefined) return "–";
       return (value > 0 ? "+" : "") + num(value, decimals);
@@ -271,7 +289,7 @@
       el("td", { text: fmt.delivery(tr.delivery_start, null, inUtc) }),
       el("td", { class: side ? "side-" + side : "text-muted", text: side ? (side === "BUY" ? t("buy") : t("sell")) : "—" }),
       el("td", { class: "text-right", text: num(tr.quantity, 1) }),
-      el("td", { class: "text-right", text: num(tr.price, 2) }),
+      el("td", { class: "text-right", text: price(tr.price) }),
       el("td", { class: "text-right", text: num(tr.price * tr.quantity, 2) }),
     ];
   }

@@ -22,6 +22,7 @@
   const CUSTOM = "__custom__";
   let config = null; // the TelemetryConfig being edited (as loaded, then changed by the form)
   let presets = [];
+  const presetWords = JSON.parse(document.getElementById("preset-words").textContent || "{}");
 
   // ---- tabs (WAI-ARIA tabs pattern: arrows move between tabs) -----------------------------
   const tabs = [...document.querySelectorAll('[role="tab"]')];
@@ -54,6 +55,10 @@
     if (node.type === "checkbox") node.checked = !!v;
     else node.value = v === null || v === undefined ? "" : v;
   }
+  // A preset's title and notes come from the exchange in English; the catalogue has them in
+  // the page's language (the documents they cite stay as they are).
+  const inPageLanguage = (text) => (presetWords[text] !== undefined ? presetWords[text] : text);
+  const presetTitle = (p) => inPageLanguage(p.title);
   function presetByName(name) {
     return presets.find((p) => p.name === name);
   }
@@ -71,10 +76,10 @@
     if (!p) {
       info.append(el("p", { text: t("custom_map_info") }));
     } else {
-      info.append(el("p", { class: "font-semibold text-white", text: p.title }));
+      info.append(el("p", { class: "font-semibold text-white", text: presetTitle(p) }));
       info.append(el("p", { class: "mt-1", text: t("map_source") + ": " + p.source }));
-      if (p.notes) info.append(el("p", { class: "mt-1", text: p.notes }));
-      if (p.limits && p.limits.length) info.append(el("ul", { class: "mt-1 list-disc pl-4" }, p.limits.map((l) => el("li", { text: l }))));
+      if (p.notes) info.append(el("p", { class: "mt-1", text: inPageLanguage(p.notes) }));
+      if (p.limits && p.limits.length) info.append(el("ul", { class: "mt-1 list-disc pl-4" }, p.limits.map((l) => el("li", { text: inPageLanguage(l) }))));
     }
     const https = p && p.transport === "https";
     $("https-box").hidden = !https;
@@ -207,6 +212,10 @@
   // The configuration as the form shows it (what Test and Save send).
   function collect() {
     const c = JSON.parse(JSON.stringify(config));
+    // An empty number field is missing, not 0 (which the exchange would refuse as too small).
+    for (const [id, label] of [["cfg-interval", "f_interval"], ["cfg-rated", "f_rated"]]) {
+      if (!$(id).value.trim()) throw new Error(t("value_required", { field: t(label) }));
+    }
     c.interval_s = Number($("cfg-interval").value);
     c.rated_power_mw = Number($("cfg-rated").value);
     const preset = $("mb-preset").value;
@@ -294,7 +303,7 @@
     ]);
     presets = p;
     const select = $("mb-preset");
-    select.replaceChildren(...presets.map((x) => el("option", { value: x.name, text: x.title })), el("option", { value: CUSTOM, text: t("custom_map") }));
+    select.replaceChildren(...presets.map((x) => el("option", { value: x.name, text: presetTitle(x) })), el("option", { value: CUSTOM, text: t("custom_map") }));
     config = saved.config;
     showMeta(saved);
     render();
@@ -302,6 +311,33 @@
   }
   const SOURCE_NAMES = { modbus: "Modbus TCP", mqtt: "MQTT", https: "Tesla Powerwall (HTTPS)" };
   const readsOver = (c, source) => (source === "https" ? !!c.https : !!(c[source] && c[source].enabled));
+  // The exchange's VALIDATION_ERROR in the page's language: each field by its label on this
+  // page and its limit, instead of pydantic's "interval_s: Input should be greater than…".
+  const FIELD_LABELS = {
+    interval_s: "f_interval",
+    rated_power_mw: "f_rated",
+    "modbus.port": "f_port",
+    "modbus.timeout_s": "f_timeout",
+    "modbus.host": "f_host",
+    "mqtt.port": "f_port",
+    "mqtt.broker": "f_broker",
+  };
+  const figure = (v) => fmt.num(v, (String(v).split(".")[1] || "").length);
+  function validationWords(err) {
+    const list = err.details && err.details.details;
+    if (err.code !== "VALIDATION_ERROR" || !Array.isArray(list) || !list.length) return null;
+    return list
+      .map((d) => {
+        const field = FIELD_LABELS[d.field] ? t(FIELD_LABELS[d.field]) : d.field;
+        if (d.type === "missing") return t("value_required", { field });
+        if (d.ge !== undefined) return t("at_least", { field, limit: figure(d.ge) });
+        if (d.gt !== undefined) return t("more_than", { field, limit: figure(d.gt) });
+        if (d.le !== undefined) return t("at_most", { field, limit: figure(d.le) });
+        if (d.lt !== undefined) return t("less_than", { field, limit: figure(d.lt) });
+        return field + ": " + d.problem;
+      })
+      .join(" ");
+  }
   async function save() {
     let body;
     try {
@@ -326,7 +362,7 @@
       render();
       toast("success", t("saved_version", { version: saved.version }));
     } catch (err) {
-      toast("error", t("not_saved_because") + " " + err.message + " (" + err.code + ")");
+      toast("error", t("not_saved_because") + " " + (validationWords(err) || err.message) + " (" + err.code + ")");
     }
   }
   function showResult(iface, ok, node) {
@@ -347,15 +383,20 @@
     if (iface === "mqtt") body.config.mqtt.enabled = true;
     button.disabled = true;
     showResult(iface, true, el("p", { class: "text-muted", text: t("testing") }));
-    const failed = (code, message) =>
+    // What the failure means in the page's language, then the device's own details.
+    const failed = (code, message) => {
+      const meaning = t("test_kind_" + code);
+      const known = meaning !== "test_kind_" + code;
       showResult(
         iface,
         false,
         el("div", { "data-outcome": "error", "data-code": code }, [
           el("p", { class: "font-semibold text-sell" }, [el("i", { class: "fa-solid fa-circle-xmark", "aria-hidden": "true" }), " " + t("test_failed") + " (" + code + ")"]),
-          el("p", { class: "mt-1", text: message }),
-        ])
+          known ? el("p", { class: "mt-1", "data-meaning": "", text: meaning }) : null,
+          el("p", { class: known ? "mt-1 text-xs text-muted" : "mt-1", text: (known ? t("details") + ": " : "") + message }),
+        ].filter(Boolean))
       );
+    };
     try {
       const r = await api("/api/config/test", { method: "POST", json: body });
       if (!r.ok) {
@@ -383,6 +424,18 @@
       button.disabled = false;
     }
   }
+  // A result is about the settings it was tested with: once they change it no longer says
+  // anything (a "timeout" stayed under a new preset and host).
+  for (const box of document.querySelectorAll("[data-result]")) {
+    const panel = box.closest('[role="tabpanel"]');
+    const stale = (ev) => {
+      if (ev.target.closest("[data-result], #key-create")) return;
+      box.classList.add("hidden");
+      box.replaceChildren();
+    };
+    panel.addEventListener("input", stale);
+    panel.addEventListener("change", stale);
+  }
   root.addEventListener("click", (ev) => {
     const b = ev.target.closest("button");
     if (!b) return;
@@ -396,7 +449,7 @@
   // its /api is for signed-in users (session and CSRF token), not for telemetry keys.
   const endpoint = root.dataset.exchangeUrl + "/api/bess/telemetry";
   $("rest-example").textContent =
-    `curl -X POST ${endpoint} \\\n  -H "X-API-Key: <telemetry key>" -H "Content-Type: application/json" \\\n` +
+    `curl -X POST ${endpoint} \\\n  -H "X-API-Key: <${t("telemetry_key")}>" -H "Content-Type: application/json" \\\n` +
     `  -d '{"battery_id": "${battery}", "soc_percent": 55.2, "power_mw": -0.4, "temperature_c": 24.1}'`;
   $("rest-endpoint").textContent = "POST " + endpoint;
   async function loadKeys() {
@@ -407,7 +460,7 @@
           el("td", { text: String(a.id) }),
           el("td", { text: a.name }),
           el("td", { text: a.battery_id || "–" }),
-          el("td", { class: "text-right" }, [el("button", { type: "button", class: "btn-ghost px-2 py-1 text-xs", "data-rotate": String(a.id) }, [el("i", { class: "fa-solid fa-arrows-rotate", "aria-hidden": "true" }), t("rotate")])]),
+          el("td", { class: "text-right" }, [el("button", { type: "button", class: "btn-ghost px-2 py-1 text-xs", "data-rotate": String(a.id), "data-name": a.name }, [el("i", { class: "fa-solid fa-arrows-rotate", "aria-hidden": "true" }), t("rotate")])]),
         ])
       )
     );
@@ -420,6 +473,9 @@
   $("keys-body").addEventListener("click", async (ev) => {
     const b = ev.target.closest("[data-rotate]");
     if (!b) return;
+    // The device's key changes: until it is given the new one, its readings stop after the
+    // overlap. Asked, as unticking the interface in use is.
+    if (!window.confirm(t("confirm_rotate", { name: b.dataset.name || "#" + b.dataset.rotate }))) return;
     try {
       const r = await api(`/api/accounts/${b.dataset.rotate}/rotate-key`, { method: "POST" });
       showKey(r.api_key, t("old_valid_until", { at: fmt.dateTime(r.previous_keys_valid_until) }));

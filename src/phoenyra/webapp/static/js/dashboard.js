@@ -47,6 +47,8 @@
     // A status fetched before a newer live reading arrived must not put the older one back.
     if (state.batteryAt && s.updated_at && s.updated_at < state.batteryAt) return;
     state.batteryAt = s.updated_at || state.batteryAt;
+    state.batteryStatus = s;
+    state.batteryReceived = performance.now();
     ticker($("bess-soc"), s.soc_percent, 1);
     ticker($("bess-power"), s.power_mw, 3);
     ticker($("bess-temp"), s.temperature_c, 1);
@@ -90,6 +92,17 @@
   setInterval(() => {
     const at = $("bess-updated").dataset.at;
     if (at) $("bess-updated").textContent = t("updated") + " " + fmt.ago(at);
+    // The exchange refuses the battery's orders once its reading is older than max_age_s:
+    // show it offline at that moment (by the age the exchange gave plus the time since, so a
+    // browser clock that is off does not matter), and ask the exchange.
+    const s = state.batteryStatus;
+    if (s && s.online && s.age_s !== null && s.age_s !== undefined && s.max_age_s) {
+      const age = s.age_s + (performance.now() - state.batteryReceived) / 1000;
+      if (age > s.max_age_s) {
+        renderBattery(Object.assign({}, s, { online: false }));
+        loadBattery().catch(() => {});
+      }
+    }
   }, 1000);
   // A battery that stops reporting sends no event: its online state comes from the exchange,
   // so ask it now and then even while the live stream is up.
@@ -229,23 +242,26 @@
   // ---- orders ------------------------------------------------------------------------------
   const ACTIVE = new Set(["ACCEPTED", "PARTIALLY_FILLED"]);
   function orderRow(o, fresh) {
+    // In the order of the table's head (dashboard.html): the most telling columns first.
     const cells = [
       el("td", { text: String(o.id) }),
-      el("td", { text: fmt.time(o.created_at) }),
       el("td", { class: "side-" + o.side, text: o.side === "BUY" ? t("buy") : t("sell") }),
-      el("td", { text: o.market }),
       el("td", { text: fmt.delivery(o.delivery_start, o.delivery_end) }),
       el("td", { class: "text-right", text: fmt.num(o.quantity, 1) }),
-      el("td", { class: "text-right", text: fmt.num(o.filled, 1) }),
-      el("td", { class: "text-right", text: fmt.num(o.price, 2) }),
-      el("td", { text: o.time_in_force }),
+      el("td", { class: "text-right", text: fmt.price(o.price) }),
       el("td", {}, [el("span", { class: o.status === "PARTIALLY_FILLED" ? "badge-sim" : "badge-muted", text: statusLabel(o.status), title: o.status })]),
+      el("td", { class: "text-right", text: fmt.num(o.filled, 1) }),
+      el("td", { text: o.market }),
+      el("td", { text: o.time_in_force }),
+      el("td", { text: fmt.time(o.created_at) }),
     ];
     const actions = el("td", { class: "col-actions" });
     if (root.dataset.mayTrade === "true") {
-      const btn = el("button", { type: "button", class: "btn-danger-sm", "data-cancel": String(o.id), "aria-label": t("cancel") + " #" + o.id }, [
+      // An icon with its words as title and accessible name: "Stornieren" beside every row
+      // took the width the status needed.
+      const label = t("cancel") + " #" + o.id;
+      const btn = el("button", { type: "button", class: "btn-danger-sm", "data-cancel": String(o.id), "aria-label": label, title: label }, [
         el("i", { class: "fa-solid fa-xmark", "aria-hidden": "true" }),
-        t("cancel"),
       ]);
       actions.append(btn);
     }
@@ -378,6 +394,7 @@
       scheduleChart.updateSeries(series, false);
       return;
     }
+    $("schedule-chart").replaceChildren(); // the placeholder of clearSchedule
     scheduleChart = new ApexCharts(
       $("schedule-chart"),
       Object.assign({}, chartBase, {
@@ -402,19 +419,32 @@
     return { market: state.market, forbid_simultaneous: $("schedule-milp").checked };
   }
   let scheduleAsked = 0;
+  // No plan for the market shown (no prices, or the optimiser refused): the previous one,
+  // perhaps another market's, must not stay on screen as if it were this one's.
+  function clearSchedule(reason) {
+    state.schedule = null;
+    for (const id of ["sched-revenue", "sched-cycles", "sched-energy", "sched-orders"]) $(id).textContent = "–";
+    $("schedule-meta").textContent = reason;
+    const exec = $("schedule-execute");
+    if (exec) exec.disabled = true;
+    if (scheduleChart) {
+      scheduleChart.destroy(); // drawn afresh with the next plan
+      scheduleChart = null;
+    }
+    // The chart's place says it too, instead of standing empty.
+    $("schedule-chart").replaceChildren(el("p", { class: "chart-empty", text: reason }));
+  }
   async function loadSchedule() {
     const ask = ++scheduleAsked;
     if (!state.indicators.length) {
-      $("schedule-meta").textContent = t("no_prices"); // nothing to optimise against yet
+      clearSchedule(t("no_prices")); // nothing to optimise against yet
       return;
     }
     try {
       const sch = await api("/api/schedule/optimize", { method: "POST", json: scheduleBody() });
       if (ask === scheduleAsked) renderSchedule(sch); // an older answer never replaces a newer one
     } catch (err) {
-      $("schedule-meta").textContent = err.message + " (" + err.code + ")";
-      const exec = $("schedule-execute");
-      if (exec) exec.disabled = true;
+      if (ask === scheduleAsked) clearSchedule(err.message + " (" + err.code + ")");
     }
   }
   const refreshSchedule = debounce(loadSchedule, 1500);
@@ -437,7 +467,11 @@
         const codes = {};
         for (const x of r.results) if (x.outcome === "refused") codes[x.error.code] = (codes[x.error.code] || 0) + 1;
         const why = Object.keys(codes).length ? " (" + Object.entries(codes).map(([c, n]) => n + "× " + c).join(", ") + ")" : "";
-        const msg = t("schedule_placed", { placed: r.placed, refused: r.refused, why });
+        let msg = t("schedule_placed", { placed: r.placed, refused: r.refused, why });
+        // Refused for the battery's room: they wait for earlier orders of the plan to fill.
+        if (codes.ENERGY_LIMIT) msg += " " + t("schedule_held_back");
+        const replaced = (r.cancelled_order_ids || []).length;
+        if (replaced) msg += " " + t("schedule_replaced", { n: fmt.num(replaced, 0) });
         out.className = "text-sm " + (r.refused ? "text-gold" : "text-buy");
         out.textContent = msg;
         toast(r.placed ? "success" : "error", msg);

@@ -24,7 +24,7 @@
       // UTC, as the page, its date filters and the CSV export say.
       el("td", { text: fmt.dateTimeUtc(tr.executed_at) }),
       ...tradeCells(tr, true),
-      el("td", { class: "side-" + tr.aggressor_side, text: tr.aggressor_side }),
+      el("td", { class: "side-" + tr.aggressor_side, text: tr.aggressor_side === "BUY" ? t("buy") : t("sell") }),
     ]);
   }
   async function load(reset) {
@@ -38,7 +38,10 @@
       }
       body.append(...page.items.map(row));
       shown += page.items.length;
-      if (!shown) body.replaceChildren(el("tr", { class: "empty-row" }, [el("td", { colspan: "9", text: t("no_trades") })]));
+      if (!shown) {
+        const filtered = ["market", "side", "since", "until"].some((k) => form.elements[k].value);
+        body.replaceChildren(el("tr", { class: "empty-row" }, [el("td", { colspan: "9", text: t(filtered ? "no_trades_match" : "no_trades") })]));
+      }
       next = page.next;
       more.classList.toggle("hidden", !next);
       document.getElementById("history-count").textContent = tn("rows_shown", shown);
@@ -52,14 +55,36 @@
     p.delete("limit");
     document.getElementById("csv-export").href = "/history.csv?" + p.toString();
   }
+  // "Our side" picks among our trades: the whole market's trades have no side of ours.
+  const side = form.elements.side;
+  const mine = form.elements.mine;
+  function sideNeedsOurs() {
+    if (side.value) mine.value = "true";
+    mine.disabled = !!side.value;
+    mine.title = side.value ? t("side_means_ours") : "";
+  }
+  side.addEventListener("change", sideNeedsOurs);
+  sideNeedsOurs();
+  // A range that ends before it starts finds nothing: say so rather than show "no trades".
+  const since = form.elements.since;
+  const until = form.elements.until;
+  function checkRange() {
+    until.setCustomValidity(since.value && until.value && until.value <= since.value ? t("range_reversed") : "");
+  }
+  since.addEventListener("input", checkRange);
+  until.addEventListener("input", checkRange);
+  checkRange();
   form.addEventListener("submit", (ev) => {
     ev.preventDefault();
+    checkRange();
+    if (!form.reportValidity()) return;
     history.replaceState(null, "", "?" + new URLSearchParams(new FormData(form)).toString());
     syncExport();
     load(true);
   });
   more.addEventListener("click", () => load(false));
   syncExport();
-  load(true);
+  if (until.validity.valid) load(true);
+  else form.reportValidity();
   connectLive({}, (live) => setConnection(live ? "live" : "offline"));
 })();
