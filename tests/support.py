@@ -276,3 +276,29 @@ def sqlite_service(tmp_path: Path, writer: str = "auto"):
     service = ExchangeService(settings, store)
     service.load()
     return service, store.sqlite_file
+
+
+def push_swinging_prices(exchange: ExchangeProcess, market: str = "epex_at") -> None:
+    """Two days of quarter-hour day-ahead prices from now on ``market``, two peaks and troughs a
+    day (80 ± 70 EUR/MWh): something for the optimiser to trade."""
+    import math
+    from datetime import UTC, datetime
+
+    def iso(ts: int) -> str:
+        return datetime.fromtimestamp(ts, UTC).isoformat().replace("+00:00", "Z")
+
+    qh = 900
+    first = int(time.time() // qh) * qh
+    intervals = [
+        {
+            "start": iso(first + i * qh),
+            "end": iso(first + (i + 1) * qh),
+            "resolution": "PT15M",
+            "price": round(80 + 70 * math.sin(i / 48 * math.pi), 2),
+        }
+        for i in range(192)
+    ]
+    body = {"market": market, "source": "test", "simulated": True, "intervals": intervals}
+    with exchange.client("demo-feed") as c:
+        r = c.post("/api/market/prices", json=body)
+        assert r.status_code == 200, r.text

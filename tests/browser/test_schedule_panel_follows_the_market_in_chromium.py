@@ -3,21 +3,12 @@ prices clears the figures and says why, instead of leaving the other market's pl
 
 from __future__ import annotations
 
-import math
-import time
 from collections.abc import Iterator
-from datetime import UTC, datetime
 
 import pytest
 from playwright.sync_api import expect
 
-from support import ExchangeProcess, set_soc
-
-QH = 900
-
-
-def _iso(ts: int) -> str:
-    return datetime.fromtimestamp(ts, UTC).isoformat().replace("+00:00", "Z")
+from support import ExchangeProcess, push_swinging_prices, set_soc
 
 
 @pytest.fixture(scope="module")
@@ -25,19 +16,7 @@ def exchange(tmp_path_factory) -> Iterator[ExchangeProcess]:
     """Two days of swinging quarter-hour prices on epex_at; none on epex_de."""
     proc = ExchangeProcess(tmp_path_factory.mktemp("exchange")).start()
     set_soc(proc, 50.0)
-    first = int(time.time() // QH) * QH
-    intervals = [
-        {
-            "start": _iso(first + i * QH),
-            "end": _iso(first + (i + 1) * QH),
-            "resolution": "PT15M",
-            "price": round(80 + 70 * math.sin(i / 48 * math.pi), 2),
-        }
-        for i in range(192)
-    ]
-    with proc.client("demo-feed") as c:
-        body = {"market": "epex_at", "source": "csv", "simulated": False, "intervals": intervals}
-        assert c.post("/api/market/prices", json=body).status_code == 200
+    push_swinging_prices(proc)  # on epex_at; none on epex_de
     yield proc
     proc.stop()
 

@@ -4,13 +4,12 @@ price store, SoC from its battery status, orders through the normal order path."
 from __future__ import annotations
 
 import itertools
-import math
 import time
 from datetime import UTC, datetime
 
 import pytest
 
-from support import new_trader, set_soc
+from support import new_trader, push_swinging_prices, set_soc
 
 QH = 900
 
@@ -26,22 +25,7 @@ def ts(value: str) -> float:
 @pytest.fixture(scope="module")
 def priced(exchange):
     """Two days of quarter-hour prices from now on epex_at: two peaks and troughs a day."""
-    first = int(time.time() // QH) * QH
-    intervals = [
-        {
-            "start": iso(first + i * QH),
-            "end": iso(first + (i + 1) * QH),
-            "resolution": "PT15M",
-            "price": round(80 + 70 * math.sin(i / 48 * math.pi), 2),
-        }
-        for i in range(192)
-    ]
-    with exchange.client("demo-feed") as c:
-        r = c.post(
-            "/api/market/prices",
-            json={"market": "epex_at", "source": "test", "simulated": True, "intervals": intervals},
-        )
-        assert r.status_code == 200, r.text
+    push_swinging_prices(exchange)
     return exchange
 
 
