@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import math
 import os
 import sys
 import time
@@ -659,6 +660,18 @@ def bess_telemetry(log_level: str) -> None:
 
     battery_id = os.environ.get("BESS_ID", "default")
     environment = _telemetry_config_from_env(settings, battery_id, modbus, mqtt, log)
+    # The exchange counts the configuration reported from here while this service keeps asking
+    # for a saved one (a minute without a request and it lapses): ask well within that.
+    raw_poll = os.environ.get("BESS_CONFIG_POLL_S", "5")
+    try:
+        config_poll_s = float(raw_poll)
+    except ValueError:
+        config_poll_s = math.nan
+    if not 0.5 <= config_poll_s <= 20:
+        raise click.ClickException(
+            f"configuration error: BESS_CONFIG_POLL_S={raw_poll!r}: seconds between asking the "
+            "exchange for a saved configuration, from 0.5 to 20"
+        )
 
     def build(config):
         """A configuration saved through the API replaces the one from the environment."""
@@ -685,7 +698,7 @@ def bess_telemetry(log_level: str) -> None:
                 runner.watch_config(
                     battery_id,
                     build,
-                    float(os.environ.get("BESS_CONFIG_POLL_S", "5")),
+                    config_poll_s,
                     environment,
                 ),
                 serve_health(app, settings.exchange_host, settings.telemetry_port),

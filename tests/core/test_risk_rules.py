@@ -58,17 +58,26 @@ def test_open_orders_use_up_room_until_they_close():
 
 
 def test_fills_count_until_delivered_products_at_their_end_continuous_at_rated_power():
-    risk = manager(50.0, capacity=10.0)  # rated 1 MW
+    """A product fill counts until its quarter-hour ends; a continuous fill as far as the
+    latest status cannot show it: the battery delivers it at rated power from the fill's start
+    (after the fills before it), so a status taken halfway shows half of it."""
+    risk = manager(50.0, capacity=10.0, at=NOW - 60)  # rated 1 MW; the status is older
     product = Trade(1, "epex_at", QH, 2000, 30, 10, 11, 1, 2, BUY, NOW)
     risk.apply_trade(product, 3.0, 100.0)
     # Two continuous fills: 0.5 MWh takes 30 min at 1 MW, the next 0.5 MWh the 30 min after.
     for k in (2, 3):
         risk.apply_trade(Trade(k, "epex_at", None, 2000, 5, 12, 13, 1, 2, BUY, NOW), 0.5, 100.0)
     assert risk.committed_mwh("b1", NOW) == pytest.approx(4.0)
-    # A reading seconds later cannot show them yet: they still count.
-    risk.set_state("b1", BatteryState(50.0, NOW + 5))
-    assert risk.committed_mwh("b1", NOW + 5) == pytest.approx(4.0)
-    assert risk.committed_mwh("b1", NOW + 1800) == pytest.approx(3.5)
+    # The status, not the clock, says what is delivered: with no new one, all still counts.
+    assert risk.committed_mwh("b1", NOW + 3000) == pytest.approx(4.0)
+    risk.set_state("b1", BatteryState(50.0, NOW + 5))  # seconds after: almost none of it
+    assert risk.committed_mwh("b1", NOW + 5) == pytest.approx(3.0 + 0.5 * 1795 / 1800 + 0.5)
+    risk.set_state("b1", BatteryState(52.5, NOW + 900))  # half of the first fill delivered
+    assert risk.committed_mwh("b1", NOW + 900) == pytest.approx(3.75)
+    risk.set_state("b1", BatteryState(57.5, NOW + 2700))  # the first, and half of the second
+    assert risk.committed_mwh("b1", NOW + 2700) == pytest.approx(3.25)
+    assert len(risk.battery("b1").continuous_fills) == 1  # the first one is wholly shown
+    risk.set_state("b1", BatteryState(60.0, NOW + 3600))
     assert risk.committed_mwh("b1", NOW + 3600) == pytest.approx(3.0)
     assert risk.committed_mwh("b1", QH + 900) == pytest.approx(0.0)  # the product delivered
 
@@ -85,6 +94,19 @@ def test_a_battery_cannot_be_sold_twice_on_the_continuous_book():
     risk.set_state("b1", BatteryState(15.0, NOW + 0.7 * 3600))  # delivered: the reading shows it
     assert risk.committed_mwh("b1", NOW + 0.7 * 3600) == pytest.approx(0.0)
     assert code_of(lambda: risk.check_order(1, SELL, 0.1, NOW + 0.7 * 3600)) == "ENERGY_LIMIT"
+
+
+def test_a_reading_taken_during_delivery_is_not_counted_twice():
+    """Sold 0.7 MWh; 21 minutes later the status shows half of it gone (32.5 %). The other
+    half still counts, not all of it: 1.85 MWh more to buy would overfill the battery."""
+    risk = manager(50.0, capacity=2.0)  # 1 MW, max 90 %
+    risk.apply_trade(Trade(1, "epex_at", None, 2000, 7, 10, 11, 2, 1, Side.SELL, NOW), 0.7, 1.0)
+    at = NOW + 0.35 * 3600
+    risk.set_state("b1", BatteryState(32.5, at))
+    assert risk.committed_mwh("b1", at) == pytest.approx(-0.35)
+    # Room to buy: 1.8 − (0.65 − 0.35) = 1.5 MWh.
+    assert code_of(lambda: risk.check_order(1, BUY, 1.85, at)) == "ENERGY_LIMIT"
+    assert code_of(lambda: risk.check_order(1, BUY, 1.5, at)) is None
 
 
 def test_accounts_of_one_battery_share_its_room():
@@ -114,12 +136,19 @@ def test_accounts_of_one_battery_share_its_room():
 
 
 def test_two_accounts_of_one_battery_trading_with_each_other_move_no_energy():
+    """Neither while it would be delivered nor after: the two halves never stand alone (they
+    did, 43–84 minutes after, and let a 1.5 MWh buy through)."""
     risk = manager(50.0)
     risk.register_account(3, "b1")
-    risk.apply_trade(Trade(1, "epex_at", None, 100, 5, 7, 8, 1, 3, BUY, NOW), 0.5, 1.0)
-    assert risk.committed_mwh("b1", NOW) == pytest.approx(0.0)
-    assert risk.positions[(1, "epex_at")].net_mwh == pytest.approx(0.5)
-    assert risk.positions[(3, "epex_at")].net_mwh == pytest.approx(-0.5)
+    risk.apply_trade(Trade(1, "epex_at", None, 100, 7, 7, 8, 1, 3, BUY, NOW), 0.7, 1.0)
+    for minutes in (0, 30, 43, 60, 84, 90):
+        at = NOW + minutes * 60
+        risk.set_state("b1", BatteryState(50.0, at))
+        assert risk.committed_mwh("b1", at) == pytest.approx(0.0), minutes
+    assert not risk.battery("b1").continuous_fills
+    assert code_of(lambda: risk.check_order(1, BUY, 0.9, NOW + 43 * 60)) == "ENERGY_LIMIT"
+    assert risk.positions[(1, "epex_at")].net_mwh == pytest.approx(0.7)
+    assert risk.positions[(3, "epex_at")].net_mwh == pytest.approx(-0.7)
 
 
 def test_unknown_or_stale_status_refuses_battery_orders_but_not_counterparties():
@@ -164,6 +193,9 @@ def test_refusals_name_the_soc_and_energy_without_rounding_or_float_noise():
     with pytest.raises(Reject) as refused:
         risk.check_order(1, BUY, 0.1, NOW)
     assert "90.01 %" in refused.value.message
+    with pytest.raises(Reject) as refused:
+        manager(90.004).check_order(1, BUY, 0.1, NOW)
+    assert "90.004 %" in refused.value.message
     risk = manager(55.0)  # 2 MWh: 0.7 to buy
     for k, lots in enumerate((1, 2, 3)):  # 0.1 + 0.2 + 0.3 open: a float sum of 0.6000000000000001
         risk.track_order(Order(k, 1, "epex_at", Side.BUY, 100, lots, created_at=NOW), 0.1)

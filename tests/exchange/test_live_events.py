@@ -5,12 +5,14 @@ from __future__ import annotations
 import asyncio
 import json
 import secrets
+import subprocess
+import sys
 import time
 
 import pytest
 import websockets
 
-from support import new_trader, signed_url, ws_events
+from support import ROOT, new_trader, signed_url, ws_events
 
 
 def test_signed_client_receives_order_and_tradews_events(exchange):
@@ -164,3 +166,19 @@ def test_a_stream_ends_when_its_key_is_cut_off(exchange):
     frame, seconds = asyncio.run(scenario())
     assert frame.code == 4401 and frame.reason.startswith("KEY_EXPIRED")
     assert seconds < 3
+
+
+def test_a_key_the_cli_made_while_the_exchange_runs_opens_a_stream(exchange):
+    out = subprocess.run(
+        [sys.executable, "-W", "ignore", "-m", "phoenyra.cli", "accounts", "create",
+         f"ws-cli-{secrets.token_hex(3)}", "--role", "viewer"],
+        env=exchange.env, capture_output=True, text=True, cwd=ROOT, check=True,
+    ).stdout  # fmt: skip
+    key = next(line.split(": ", 1)[1] for line in out.splitlines() if line.startswith("api key"))
+    key_id = key.split("_")[1]
+
+    async def hello():
+        async with websockets.connect(signed_url(exchange, key_id=key_id)) as ws:
+            return json.loads(await asyncio.wait_for(ws.recv(), 5))
+
+    assert asyncio.run(hello())["type"] == "hello"

@@ -123,6 +123,8 @@ def test_a_reported_environment_lapses_when_no_telemetry_service_asks_any_more(
     time.sleep(0.4)
     assert service.environment_report("default") is None
     assert service.rest_push_enabled("default")
+    service.telemetry_asked("default")  # a service asking without reporting: stays lapsed
+    assert service.environment_report("default") is None
     service.report_environment("default", config)
     assert not service.rest_push_enabled("default")
     service.store.close()

@@ -109,7 +109,9 @@ def test_energy_limit_counts_open_orders_and_traded_energy(battery):
         # 30 minutes to charge): the traded energy keeps counting, the room does not come back.
         set_soc(battery, 50.0)
         r = op.post("/api/orders", json=_order("BUY", 0.4, price=-400.0))
-        assert r.status_code == 422 and r.json()["error"]["traded_mwh"] == pytest.approx(0.5)
+        # (less the little a reading taken seconds later can show delivered at 1 MW)
+        assert r.status_code == 422
+        assert r.json()["error"]["traded_mwh"] == pytest.approx(0.5, abs=0.01)
 
 
 def test_two_accounts_of_one_battery_share_its_room_also_after_a_restart(tmp_path):
@@ -141,7 +143,7 @@ def test_two_accounts_of_one_battery_share_its_room_also_after_a_restart(tmp_pat
                 seller.delete(f"/api/orders/{fill.json()['id']}")
             again = alice.post("/api/orders", json=_order("BUY", 0.1, 1.0, "epex_de"))
             assert again.status_code == 422 and again.json()["error"]["code"] == "ENERGY_LIMIT"
-            assert again.json()["error"]["traded_mwh"] == pytest.approx(0.7)
+            assert again.json()["error"]["traded_mwh"] == pytest.approx(0.7, abs=0.01)
         # The bought 0.7 MWh still counts (30-odd minutes to charge at 1 MW), so there is
         # room to sell 1.1 + 0.7 - 0.3 = 1.5 MWh; alice offers 0.6, resting. After a restart
         # the offer and the traded energy still use up the operator's room.
@@ -156,8 +158,8 @@ def test_two_accounts_of_one_battery_share_its_room_also_after_a_restart(tmp_pat
             assert refused.status_code == 422, refused.text
             error = refused.json()["error"]
             assert error["open_mwh"] == pytest.approx(0.6)
-            assert error["traded_mwh"] == pytest.approx(0.7)
-            assert error["max_quantity"] == pytest.approx(0.9)
+            assert error["traded_mwh"] == pytest.approx(0.7, abs=0.01)
+            assert error["max_quantity"] == pytest.approx(0.9, abs=0.01)
     finally:
         exchange.stop()
 

@@ -133,7 +133,7 @@ class TelemetryProcess(ServiceProcess):
                 "BESS_MQTT_BROKER": "127.0.0.1",
                 "BESS_MQTT_PORT": str(mqtt_port),
                 "BESS_MODBUS_ENABLED": "false",
-                "BESS_CONFIG_POLL_S": "60",
+                "BESS_CONFIG_POLL_S": "20",
             },
         )
         # The telemetry service takes its health port from the environment.

@@ -6,10 +6,11 @@ signed MWh: positive = bought (long energy, to be charged).
 Energy accounting per battery, over every account linked to it (two traders of one battery
 share its room), in MWh:
 - ``stored`` = SoC × capacity from the latest battery status;
-- ``committed`` = net filled energy not yet delivered, so not (fully) in that status: fills of
-  quarter-hour products until their delivery ends, and continuous-book fills until the battery
-  could have delivered them at its rated power (one after another from the trade: 0.7 MWh at
-  1 MW takes 42 minutes; a reading taken seconds after the trade does not show it);
+- ``committed`` = net filled energy that status does not show yet: fills of quarter-hour
+  products until their delivery ends, and continuous-book fills as far as the battery cannot
+  have delivered them at its rated power by the time of the status (one after another from the
+  trade: 0.7 MWh at 1 MW takes 42 minutes, so a reading taken seconds after the trade shows
+  none of it, one taken 21 minutes after shows half);
 - open orders may all fill, so the check is against the worst case on each side:
   BUY:  stored + committed + open buys  + q  ≤ max SoC × capacity
   SELL: stored + committed − open sells − q  ≥ min SoC × capacity
@@ -35,8 +36,9 @@ def _mwh(value: float) -> float:
 
 
 def _percent(soc: float) -> str:
-    """A SoC for a sentence: 90.01 stays 90.01 (one decimal would say 90.0, at the limit)."""
-    return f"{round(soc, 2):g}"
+    """A SoC for a sentence: 90.01 stays 90.01, 90.004 stays 90.004 (one decimal would say
+    90.0, at the limit it is refused for passing)."""
+    return f"{soc:.6g}"
 
 
 @dataclass(slots=True)
@@ -130,8 +132,9 @@ class BatteryRisk:
     open_by_order: dict[int, tuple[float, int | None, bool]] = field(default_factory=dict)
     # Net filled MWh per delivery product start (quarter-hour) not yet delivered.
     product_fills: dict[int, float] = field(default_factory=dict)
-    # Continuous-book fills not yet delivered: (when delivered at rated power, signed MWh).
-    continuous_fills: deque[tuple[float, float]] = field(default_factory=deque)
+    # Continuous-book fills not yet delivered: (start, end of delivery at rated power, signed
+    # MWh), in the order they are delivered.
+    continuous_fills: deque[tuple[float, float, float]] = field(default_factory=deque)
     continuous_until: float = 0.0  # when the last of them is delivered
 
 
@@ -341,11 +344,21 @@ class RiskManager:
         fills = book.product_fills
         for start in [s for s in fills if s + QUARTER_HOUR <= now]:
             del fills[start]  # delivered: the battery status reflects it from now on
+        # Continuous fills: the part the latest status cannot show, delivered at rated power
+        # from each fill's start. Without a status nothing is delivered as far as it shows.
+        state = self.states.get(battery_id)
+        seen = state.updated_at if state is not None else -1.0
         continuous = book.continuous_fills
-        while continuous and continuous[0][0] <= now:
-            continuous.popleft()  # delivered (they end in the order they were traded)
+        while continuous and continuous[0][1] <= seen:
+            continuous.popleft()  # wholly in the status (they end in the order they were traded)
+        pending = 0.0
+        for begin, end, mwh in continuous:
+            if seen <= begin or end <= begin:
+                pending += mwh
+            else:
+                pending += mwh * (end - seen) / (end - begin)
         # Float starts: an empty sum is 0.0, never the int 0 (the compiled core checks).
-        return sum((mwh for _, mwh in continuous), 0.0) + sum(fills.values(), 0.0)
+        return pending + sum(fills.values(), 0.0)
 
     # -- updates from the engine ----------------------------------------------------------
     def track_order(self, order: Order, lot: float) -> None:
@@ -363,25 +376,34 @@ class RiskManager:
         else:
             book.open_sell_mwh = max(0.0, book.open_sell_mwh + new - old)
 
+    def _battery_of(self, account_id: int) -> str | None:
+        acct = self.accounts.get(account_id)
+        return None if acct is None else acct.battery_id
+
     def apply_trade(self, trade: Trade, quantity_mwh: float, price: float) -> None:
-        for account_id, side in ((trade.buy_account_id, BUY), (trade.sell_account_id, Side.SELL)):
+        buyer = self._battery_of(trade.buy_account_id)
+        seller = self._battery_of(trade.sell_account_id)
+        # Two accounts of one battery trading with each other move no energy: only positions.
+        same = buyer is not None and buyer == seller
+        for account_id, side, battery_id in (
+            (trade.buy_account_id, BUY, buyer),
+            (trade.sell_account_id, Side.SELL, seller),
+        ):
             key = (account_id, trade.market)
             pos = self.positions.get(key)
             if pos is None:
                 pos = self.positions[key] = Position()
             pos.apply(side, quantity_mwh, price)
-            acct = self.accounts.get(account_id)
-            if acct is None or acct.battery_id is None:
+            if battery_id is None or same:
                 continue
-            # Two accounts of one battery trading with each other move no energy: both apply.
-            book = self.battery(acct.battery_id)
+            book = self.battery(battery_id)
             signed = quantity_mwh if side is BUY else -quantity_mwh
             if trade.delivery_start is None:
                 # Delivered at rated power after whatever the battery still has to deliver.
-                power = (self.limits.get(acct.battery_id) or BatteryLimits()).power_mw
-                start = max(trade.executed_at, book.continuous_until)
-                book.continuous_until = start + quantity_mwh / power * 3600.0
-                book.continuous_fills.append((book.continuous_until, signed))
+                power = (self.limits.get(battery_id) or BatteryLimits()).power_mw
+                begin = max(trade.executed_at, book.continuous_until)
+                book.continuous_until = begin + quantity_mwh / power * 3600.0
+                book.continuous_fills.append((begin, book.continuous_until, signed))
             else:
                 fills = book.product_fills
                 fills[trade.delivery_start] = fills.get(trade.delivery_start, 0.0) + signed

@@ -600,8 +600,11 @@ class ExchangeService:
     def telemetry_asked(self, battery_id: str) -> None:
         """A telemetry service asked for the battery's configuration: it is still running."""
         reported = self.environment_telemetry.get(battery_id)
-        if reported is not None:
-            reported[2] = time.time()
+        now = time.time()
+        # A lapsed report stays lapsed: a service asking without reporting (configured
+        # otherwise, or with an environment it could not describe) does not revive it.
+        if reported is not None and now - reported[2] <= ENVIRONMENT_REPORT_TTL_S:
+            reported[2] = now
 
     def environment_report(self, battery_id: str) -> tuple[dict, float] | None:
         """The configuration reported from a telemetry service's environment and when, unless
@@ -735,11 +738,12 @@ class ExchangeService:
         return account
 
     async def key_still_live(self, key_id: str) -> bool:
-        """For an open stream: whether its key still works, re-read from storage as often as a
-        presented REST key (another process, the CLI, may have cut it off)."""
+        """Whether a stream's key works, re-read from storage as often as a presented REST key
+        (another process, the CLI, may have made it or cut it off)."""
         now = time.time()
         stored = self.keyring.keys.get(key_id)
-        if stored is not None and now - stored.loaded_at > KEY_REFRESH_S:
+        known = stored is not None or self.keyring.key_is_live(key_id, now) is not None
+        if not known or (stored is not None and now - stored.loaded_at > KEY_REFRESH_S):
             self._refresh_key(key_id, await asyncio.to_thread(self._read_key, key_id), now)
         return self.keyring.key_is_live(key_id, now) is not None
 

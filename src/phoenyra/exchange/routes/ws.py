@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import time
 
 import orjson
@@ -14,6 +15,7 @@ from ..auth import verify_ws
 from ..deps import json_response
 
 router = APIRouter(tags=["events"])
+log = logging.getLogger("phoenyra.exchange.ws")
 # How often an open stream checks that its key still works: a key cut off (rotated with no
 # overlap, or its overlap ended) ends its streams within this time.
 KEY_CHECK_S = 1.0
@@ -35,22 +37,33 @@ async def events(ws: WebSocket):
     """Query: key_id, ts (epoch s), nonce, sig = hex HMAC-SHA256(HMAC_SECRET, 'key_id:ts:nonce')."""
     service = ws.app.state.service
     q = ws.query_params
-    try:
-        account = verify_ws(
+    key_id = q.get("key_id")
+
+    def verify():
+        return verify_ws(
             service.settings.effective_hmac_secret or "",
             service.keyring,
             service.nonces,
-            q.get("key_id"),
+            key_id,
             q.get("ts"),
             q.get("nonce"),
             q.get("sig"),
             time.time(),
         )
+
+    try:
+        try:
+            account = verify()
+        except Reject as refusal:
+            # The signature is right but this process does not know the key (yet): the CLI
+            # may have made it. Read it once; the nonce is only spent by a success.
+            if refusal.code != "INVALID_API_KEY" or not await service.key_still_live(key_id):
+                raise
+            account = verify()
     except Reject as refusal:
         service.metrics.errors.labels(refusal.code).inc()
         await _refuse(ws, refusal)
         return
-    key_id = q.get("key_id")
     await ws.accept()
     sub = service.bus.subscribe(account)
     service.metrics.ws_clients.inc()
@@ -71,7 +84,12 @@ async def events(ws: WebSocket):
             done, _ = await asyncio.wait(
                 {get, reader}, timeout=KEY_CHECK_S, return_when=asyncio.FIRST_COMPLETED
             )
-            if not await service.key_still_live(key_id):
+            try:
+                live = await service.key_still_live(key_id)
+            except Exception:  # storage unreachable: keep what was known, look again later
+                log.warning("could not re-read a stream's key", exc_info=True)
+                live = True
+            if not live:
                 get.cancel()
                 service.metrics.errors.labels("KEY_EXPIRED").inc()
                 await ws.close(code=4401, reason="KEY_EXPIRED: this stream's key was cut off")

@@ -365,6 +365,7 @@
       toast("error", t("not_saved_because") + " " + (validationWords(err) || err.message) + " (" + err.code + ")");
     }
   }
+  const testRuns = {}; // per interface: the latest test started; a settings change counts too
   function showResult(iface, ok, node) {
     const box = document.querySelector(`[data-result="${iface}"]`);
     box.className = "test-result mt-3 rounded-xl border p-3 text-sm " + (ok ? "border-buy/50 bg-buy/5" : "border-sell/60 bg-sell/5");
@@ -382,6 +383,9 @@
     if (iface === "modbus") body.config.modbus.enabled = true;
     if (iface === "mqtt") body.config.mqtt.enabled = true;
     button.disabled = true;
+    const run = (testRuns[iface] = (testRuns[iface] || 0) + 1);
+    // An answer about settings changed (or tested again) meanwhile is not shown.
+    const current = () => testRuns[iface] === run;
     showResult(iface, true, el("p", { class: "text-muted", text: t("testing") }));
     // What the failure means in the page's language, then the device's own details.
     const failed = (code, message) => {
@@ -399,6 +403,7 @@
     };
     try {
       const r = await api("/api/config/test", { method: "POST", json: body });
+      if (!current()) return;
       if (!r.ok) {
         // The test ran and the device did not answer as configured: say how (refused,
         // timeout, illegal_address, wrong_unit_id, bad_payload, out_of_range, ...).
@@ -419,7 +424,7 @@
       const head = el("p", { class: "font-semibold text-buy" }, [el("i", { class: "fa-solid fa-circle-check", "aria-hidden": "true" }), " " + t("test_ok") + (r.latency_ms !== null && r.latency_ms !== undefined ? " · " + fmt.num(r.latency_ms, 1) + " ms" : "")]);
       showResult(iface, true, el("div", { "data-outcome": "ok" }, [head, grid]));
     } catch (err) {
-      failed(err.code, err.message); // the request itself was refused (e.g. an invalid configuration)
+      if (current()) failed(err.code, err.message); // the request itself was refused (e.g. an invalid configuration)
     } finally {
       button.disabled = false;
     }
@@ -430,6 +435,8 @@
     const panel = box.closest('[role="tabpanel"]');
     const stale = (ev) => {
       if (ev.target.closest("[data-result], #key-create")) return;
+      const iface = box.dataset.result;
+      testRuns[iface] = (testRuns[iface] || 0) + 1; // a test still running answers for nothing
       box.classList.add("hidden");
       box.replaceChildren();
     };

@@ -480,7 +480,7 @@
         out.className = "text-sm text-sell";
         out.textContent = err.message + " (" + err.code + ")";
       } finally {
-        button.disabled = false;
+        button.disabled = !state.schedule || !state.schedule.orders.length; // a plan may have gone meanwhile
       }
     });
   }
@@ -626,12 +626,14 @@
     state.market = ev.target.value;
     const orderMarket = $("order-market");
     if (orderMarket) orderMarket.value = state.market;
-    const exec = $("schedule-execute");
-    if (exec) exec.disabled = true; // until the new market's plan is in
     state.indicators = [];
+    clearSchedule(t("sending")); // the other market's plan goes at once; this one's follows
     loadMarket()
       .then(loadSchedule)
-      .catch((err) => toast("error", err.message));
+      .catch((err) => {
+        clearSchedule(err.message + " (" + err.code + ")");
+        toast("error", err.message);
+      });
   });
 
   // ---- order entry ---------------------------------------------------------------------------
