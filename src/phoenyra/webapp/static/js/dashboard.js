@@ -423,7 +423,10 @@
   // perhaps another market's, must not stay on screen as if it were this one's.
   function clearSchedule(reason) {
     state.schedule = null;
-    for (const id of ["sched-revenue", "sched-cycles", "sched-energy", "sched-orders"]) $(id).textContent = "–";
+    scheduleAsked++; // an answer still on its way is for the plan being cleared
+    // ticker() with no value also stops a count-up still running from the last plan.
+    for (const id of ["sched-revenue", "sched-cycles"]) ticker($(id), null);
+    for (const id of ["sched-energy", "sched-orders"]) $(id).textContent = "–";
     $("schedule-meta").textContent = reason;
     const exec = $("schedule-execute");
     if (exec) exec.disabled = true;
