@@ -101,3 +101,14 @@ def test_socket_without_sign_in_is_refused(webapp):
     sio = socketio.Client(reconnection=False)
     with pytest.raises(socketio.exceptions.ConnectionError):
         sio.connect(webapp.base_url, transports=["websocket"])
+
+
+def test_the_web_app_log_is_plain_lines_without_the_servers_banner(webapp):
+    """Its output goes to files and log collectors: no colour escape codes, and no Werkzeug
+    "development server, do not use in production" banner about the server it runs on by
+    choice (its own start line names the address)."""
+    httpx.get(webapp.base_url + "/healthz", timeout=5)
+    out = webapp.log()
+    assert "web app on http://" in out
+    assert "\x1b[" not in out
+    assert "development server" not in out.lower()

@@ -259,6 +259,11 @@ def run(host: str | None = None, port: int | None = None, settings: WebSettings 
         "web app answers to the hosts %s (WEBAPP_ALLOWED_HOSTS adds names)",
         ", ".join(state.allowed_hosts.entries),
     )
+    if not settings.debug:
+        # Werkzeug's start-up banner (its address, which the line above gives, and a coloured
+        # "development server, do not use in production" written into log files as escape
+        # codes) is INFO: the threaded server is this app's server by choice (above).
+        logging.getLogger("werkzeug").setLevel(logging.WARNING)
     try:
         state.socketio.run(
             app,
