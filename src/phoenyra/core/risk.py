@@ -257,45 +257,37 @@ class RiskManager:
         stored = soc / 100.0 * cap
         book = self.battery(battery_id)
         committed = self.committed_mwh(battery_id, now)
+        # Worst case on the order's side: every open order of that side fills, none of the other.
         if side is BUY:
-            room = limits.soc_max_percent / 100.0 * cap - (stored + committed + book.open_buy_mwh)
-            if quantity_mwh > room + EPS:
-                raise Reject(
-                    "ENERGY_LIMIT",
-                    f"Buying {quantity_mwh:g} MWh would charge battery {battery_id!r} past "
-                    f"{limits.soc_max_percent:g} % of its {cap:g} MWh: with {stored:.2f} MWh "
-                    f"stored, {committed:+.2f} MWh already traded and {book.open_buy_mwh:.2f} MWh "
-                    f"in open buy orders for it, at most {max(room, 0.0):.2f} MWh can be bought.",
-                    battery_id=battery_id,
-                    side="BUY",
-                    quantity=_mwh(quantity_mwh),
-                    soc_max_percent=limits.soc_max_percent,
-                    capacity_mwh=cap,
-                    stored_mwh=_mwh(stored),
-                    traded_mwh=_mwh(committed),
-                    open_mwh=_mwh(book.open_buy_mwh),
-                    max_quantity=_mwh(max(room, 0.0)),
-                )
+            open_mwh, limit = book.open_buy_mwh, limits.soc_max_percent
+            limit_key = "soc_max_percent"
+            room = limit / 100.0 * cap - (stored + committed + open_mwh)
+            verb, past = "Buying", f"charge battery {battery_id!r} past"
+            sides, can = "buy", "bought"
         else:
-            room = (stored + committed - book.open_sell_mwh) - limits.soc_min_percent / 100.0 * cap
-            if quantity_mwh > room + EPS:
-                raise Reject(
-                    "ENERGY_LIMIT",
-                    f"Selling {quantity_mwh:g} MWh would discharge battery {battery_id!r} below "
-                    f"{limits.soc_min_percent:g} % of its {cap:g} MWh: with {stored:.2f} MWh "
-                    f"stored, {committed:+.2f} MWh already traded and {book.open_sell_mwh:.2f} "
-                    f"MWh in open sell orders for it, at most {max(room, 0.0):.2f} MWh can be "
-                    "sold.",
-                    battery_id=battery_id,
-                    side="SELL",
-                    quantity=_mwh(quantity_mwh),
-                    soc_min_percent=limits.soc_min_percent,
-                    capacity_mwh=cap,
-                    stored_mwh=_mwh(stored),
-                    traded_mwh=_mwh(committed),
-                    open_mwh=_mwh(book.open_sell_mwh),
-                    max_quantity=_mwh(max(room, 0.0)),
-                )
+            open_mwh, limit = book.open_sell_mwh, limits.soc_min_percent
+            limit_key = "soc_min_percent"
+            room = (stored + committed - open_mwh) - limit / 100.0 * cap
+            verb, past = "Selling", f"discharge battery {battery_id!r} below"
+            sides, can = "sell", "sold"
+        if quantity_mwh > room + EPS:
+            refusal = Reject(
+                "ENERGY_LIMIT",
+                f"{verb} {quantity_mwh:g} MWh would {past} {limit:g} % of its {cap:g} MWh: with "
+                f"{stored:.2f} MWh stored, {committed:+.2f} MWh already traded and "
+                f"{open_mwh:.2f} MWh in open {sides} orders for it, at most "
+                f"{max(room, 0.0):.2f} MWh can be {can}.",
+                battery_id=battery_id,
+                side="BUY" if side is BUY else "SELL",
+                quantity=_mwh(quantity_mwh),
+                capacity_mwh=cap,
+                stored_mwh=_mwh(stored),
+                traded_mwh=_mwh(committed),
+                open_mwh=_mwh(open_mwh),
+                max_quantity=_mwh(max(room, 0.0)),
+            )
+            refusal.details[limit_key] = limit  # soc_max_percent or soc_min_percent
+            raise refusal
         if delivery_start is not None:
             self._check_power(book, battery_id, limits, side, quantity_mwh, delivery_start)
 

@@ -23,6 +23,8 @@
     if (vars) for (const [k, v] of Object.entries(vars)) s = s.replace("{" + k + "}", v);
     return s;
   }
+  // The catalogue's words for a key, or null when it has none (t answers the key itself).
+  const known = (key) => (strings[key] === undefined ? null : t(key));
   // A count in a sentence: the catalogue holds key_one and key_other (ngettext's forms for 1
   // and for many), chosen by the language's plural rule.
   let pluralRules = null;
@@ -294,5 +296,5 @@
     ];
   }
 
-  window.phoenyra = { csrfToken, api, ApiError, t, tn, statusLabel, toast, fmt, ticker, setConnection, connectLive, el, tradeCells, loadScript, lang };
+  window.phoenyra = { csrfToken, api, ApiError, t, tn, known, statusLabel, toast, fmt, ticker, setConnection, connectLive, el, tradeCells, loadScript, lang };
 })();

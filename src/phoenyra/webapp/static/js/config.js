@@ -2,7 +2,7 @@
 // editors, live connection tests, save/load, and the REST API keys.
 (function () {
   "use strict";
-  const { api, t, toast, fmt, el, connectLive, setConnection } = window.phoenyra;
+  const { api, t, known, toast, fmt, el, connectLive, setConnection } = window.phoenyra;
   const root = document.getElementById("config-page");
   if (!root) return;
   const $ = (id) => document.getElementById(id);
@@ -389,15 +389,14 @@
     showResult(iface, true, el("p", { class: "text-muted", text: t("testing") }));
     // What the failure means in the page's language, then the device's own details.
     const failed = (code, message) => {
-      const meaning = t("test_kind_" + code);
-      const known = meaning !== "test_kind_" + code;
+      const meaning = known("test_kind_" + code);
       showResult(
         iface,
         false,
         el("div", { "data-outcome": "error", "data-code": code }, [
           el("p", { class: "font-semibold text-sell" }, [el("i", { class: "fa-solid fa-circle-xmark", "aria-hidden": "true" }), " " + t("test_failed") + " (" + code + ")"]),
-          known ? el("p", { class: "mt-1", "data-meaning": "", text: meaning }) : null,
-          el("p", { class: known ? "mt-1 text-xs text-muted" : "mt-1", text: (known ? t("details") + ": " : "") + message }),
+          meaning ? el("p", { class: "mt-1", "data-meaning": "", text: meaning }) : null,
+          el("p", { class: meaning ? "mt-1 text-xs text-muted" : "mt-1", text: (meaning ? t("details") + ": " : "") + message }),
         ].filter(Boolean))
       );
     };

@@ -3,7 +3,7 @@
 // down.
 (function () {
   "use strict";
-  const { api, t, statusLabel, toast, fmt, ticker, setConnection, connectLive, el, tradeCells, loadScript, lang } = window.phoenyra;
+  const { api, t, known, statusLabel, toast, fmt, ticker, setConnection, connectLive, el, tradeCells, loadScript, lang } = window.phoenyra;
   const root = document.getElementById("dashboard");
   if (!root) return;
 
@@ -111,8 +111,6 @@
   }, 15000);
 
   // ---- market ------------------------------------------------------------------------------
-  // The catalogue's words for a key, or null when it has none (t answers the key itself).
-  const known = (key) => (t(key) === key ? null : t(key));
   const sourceName = (source) => known("source_" + source) || source;
   // Why the data is stale, in the page's language from the exchange's code and figures.
   function staleReason(d) {
