@@ -79,9 +79,10 @@ def replay(seed: int, ops: int) -> dict:
     placed_ids: list[int] = []
     for i in range(ops):
         now = T0 + i * 0.5  # 20,000 ops span 10,000 s: two products close on the way
-        if i % 400 == 0:  # new battery readings (b2's lapses now and then: stale status)
+        if i % 400 == 0:  # new battery readings every 200 s; b2's lapse now and then, and
+            # always two in a row every tenth: older than 400 s, its status is stale.
             risk.set_state("b1", BatteryState(rng.uniform(5.0, 95.0), now))
-            if rng.random() < 0.8:
+            if rng.random() < 0.8 and (i // 400) % 10 not in (4, 5):
                 risk.set_state("b2", BatteryState(rng.uniform(10.0, 90.0), now))
         if i % 1000 == 999:
             for m in MARKETS:
@@ -183,7 +184,7 @@ def replay(seed: int, ops: int) -> dict:
             battery_id,
             book.open_buy_mwh,
             book.open_sell_mwh,
-            risk.committed_mwh(battery_id, end),
+            risk.committed_mwh(battery_id),
         )
     return {
         "compiled": core.COMPILED,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import pytest
 
 from phoenyra.core.errors import Reject
@@ -58,28 +60,32 @@ def test_open_orders_use_up_room_until_they_close():
 
 
 def test_fills_count_until_delivered_products_at_their_end_continuous_at_rated_power():
-    """A product fill counts until its quarter-hour ends; a continuous fill as far as the
-    latest status cannot show it: the battery delivers it at rated power from the fill's start
-    (after the fills before it), so a status taken halfway shows half of it."""
+    """A fill counts as far as the latest status cannot show it: a product's is delivered over
+    its quarter-hour, a continuous one at rated power from the fill's start (after the fills
+    before it), so a status taken halfway through shows half of it."""
     risk = manager(50.0, capacity=10.0, at=NOW - 60)  # rated 1 MW; the status is older
     product = Trade(1, "epex_at", QH, 2000, 30, 10, 11, 1, 2, BUY, NOW)
     risk.apply_trade(product, 3.0, 100.0)
     # Two continuous fills: 0.5 MWh takes 30 min at 1 MW, the next 0.5 MWh the 30 min after.
     for k in (2, 3):
         risk.apply_trade(Trade(k, "epex_at", None, 2000, 5, 12, 13, 1, 2, BUY, NOW), 0.5, 100.0)
-    assert risk.committed_mwh("b1", NOW) == pytest.approx(4.0)
+    assert risk.committed_mwh("b1") == pytest.approx(4.0)
     # The status, not the clock, says what is delivered: with no new one, all still counts.
-    assert risk.committed_mwh("b1", NOW + 3000) == pytest.approx(4.0)
+    assert risk.committed_mwh("b1") == pytest.approx(4.0)
     risk.set_state("b1", BatteryState(50.0, NOW + 5))  # seconds after: almost none of it
-    assert risk.committed_mwh("b1", NOW + 5) == pytest.approx(3.0 + 0.5 * 1795 / 1800 + 0.5)
+    assert risk.committed_mwh("b1") == pytest.approx(3.0 + 0.5 * 1795 / 1800 + 0.5)
     risk.set_state("b1", BatteryState(52.5, NOW + 900))  # half of the first fill delivered
-    assert risk.committed_mwh("b1", NOW + 900) == pytest.approx(3.75)
+    assert risk.committed_mwh("b1") == pytest.approx(3.75)
     risk.set_state("b1", BatteryState(57.5, NOW + 2700))  # the first, and half of the second
-    assert risk.committed_mwh("b1", NOW + 2700) == pytest.approx(3.25)
+    assert risk.committed_mwh("b1") == pytest.approx(3.25)
     assert len(risk.battery("b1").continuous_fills) == 1  # the first one is wholly shown
     risk.set_state("b1", BatteryState(60.0, NOW + 3600))
-    assert risk.committed_mwh("b1", NOW + 3600) == pytest.approx(3.0)
-    assert risk.committed_mwh("b1", QH + 900) == pytest.approx(0.0)  # the product delivered
+    assert risk.committed_mwh("b1") == pytest.approx(3.0)
+    risk.set_state("b1", BatteryState(75.0, QH + 450))  # half of the quarter-hour's 3 MWh
+    assert risk.committed_mwh("b1") == pytest.approx(1.5)
+    risk.set_state("b1", BatteryState(90.0, QH + 900))  # the product delivered
+    assert risk.committed_mwh("b1") == pytest.approx(0.0)
+    assert not risk.battery("b1").product_fills
 
 
 def test_a_battery_cannot_be_sold_twice_on_the_continuous_book():
@@ -92,7 +98,7 @@ def test_a_battery_cannot_be_sold_twice_on_the_continuous_book():
     risk.set_state("b1", BatteryState(50.0, NOW + 7))
     assert code_of(lambda: risk.check_order(1, SELL, 0.1, NOW + 7)) == "ENERGY_LIMIT"
     risk.set_state("b1", BatteryState(15.0, NOW + 0.7 * 3600))  # delivered: the reading shows it
-    assert risk.committed_mwh("b1", NOW + 0.7 * 3600) == pytest.approx(0.0)
+    assert risk.committed_mwh("b1") == pytest.approx(0.0)
     assert code_of(lambda: risk.check_order(1, SELL, 0.1, NOW + 0.7 * 3600)) == "ENERGY_LIMIT"
 
 
@@ -103,7 +109,7 @@ def test_a_reading_taken_during_delivery_is_not_counted_twice():
     risk.apply_trade(Trade(1, "epex_at", None, 2000, 7, 10, 11, 2, 1, Side.SELL, NOW), 0.7, 1.0)
     at = NOW + 0.35 * 3600
     risk.set_state("b1", BatteryState(32.5, at))
-    assert risk.committed_mwh("b1", at) == pytest.approx(-0.35)
+    assert risk.committed_mwh("b1") == pytest.approx(-0.35)
     # Room to buy: 1.8 − (0.65 − 0.35) = 1.5 MWh.
     assert code_of(lambda: risk.check_order(1, BUY, 1.85, at)) == "ENERGY_LIMIT"
     assert code_of(lambda: risk.check_order(1, BUY, 1.5, at)) is None
@@ -126,7 +132,7 @@ def test_accounts_of_one_battery_share_its_room():
     bid.filled, bid.status = 6, bid.status.FILLED
     risk.track_order(bid, 0.1)
     risk.apply_trade(Trade(1, "epex_de", None, 100, 6, 7, 8, 1, 2, BUY, NOW), 0.6, 1.0)
-    assert risk.committed_mwh("b1", NOW) == pytest.approx(0.6)
+    assert risk.committed_mwh("b1") == pytest.approx(0.6)
     assert code_of(lambda: risk.check_order(3, BUY, 0.2, NOW)) == "ENERGY_LIMIT"
     # Power: one quarter-hour moves at most 0.25 MWh at 1 MW, whoever holds the orders.
     offer = Order(9, 1, "epex_de", Side.SELL, 100, 2, delivery_start=QH, created_at=NOW)
@@ -144,7 +150,7 @@ def test_two_accounts_of_one_battery_trading_with_each_other_move_no_energy():
     for minutes in (0, 30, 43, 60, 84, 90):
         at = NOW + minutes * 60
         risk.set_state("b1", BatteryState(50.0, at))
-        assert risk.committed_mwh("b1", at) == pytest.approx(0.0), minutes
+        assert risk.committed_mwh("b1") == pytest.approx(0.0), minutes
     assert not risk.battery("b1").continuous_fills
     assert code_of(lambda: risk.check_order(1, BUY, 0.9, NOW + 43 * 60)) == "ENERGY_LIMIT"
     assert risk.positions[(1, "epex_at")].net_mwh == pytest.approx(0.7)
@@ -203,3 +209,84 @@ def test_refusals_name_the_soc_and_energy_without_rounding_or_float_noise():
         risk.check_order(1, BUY, 0.3, NOW)
     assert refused.value.details["open_mwh"] == 0.6
     assert refused.value.details["max_quantity"] == 0.1
+
+
+def _product_fill(risk: RiskManager, trade_id: int, start: int, side: Side, mwh: float) -> None:
+    """Account 1 (battery b1) trades ``mwh`` of the quarter-hour ``start`` with account 2."""
+    buyer, seller = (1, 2) if side is BUY else (2, 1)
+    trade = Trade(trade_id, "epex_at", start, 100, 1, 10, 11, buyer, seller, side, NOW)
+    risk.apply_trade(trade, mwh, 50.0)
+
+
+def product_manager(soc: float) -> RiskManager:
+    """2 MWh, 2 MW (0.5 MWh per quarter-hour), SoC limits 15–90 %."""
+    risk = manager(soc)
+    risk.set_limits("b1", BatteryLimits(capacity_mwh=2.0, power_mw=2.0))
+    return risk
+
+
+MORNING, EVENING = QH + 4 * 3600, QH + 12 * 3600
+
+
+def test_energy_sold_for_the_evening_makes_no_room_to_buy_in_the_morning():
+    """85 % of 2 MWh (1.7 stored, 0.1 to its 90 % limit). 1 MWh sold for the evening leaves
+    the battery full until then: a morning buy would overfill it (the previous check netted the
+    evening's sale against it and let 0.5 MWh through). After the evening there is room."""
+    risk = product_manager(85.0)
+    _product_fill(risk, 1, EVENING, SELL, 0.5)
+    _product_fill(risk, 2, EVENING + 900, SELL, 0.5)
+    with pytest.raises(Reject) as refused:
+        risk.check_order(1, BUY, 0.5, NOW, MORNING)
+    error = refused.value
+    assert error.code == "ENERGY_LIMIT"
+    assert error.details["max_quantity"] == pytest.approx(0.1)
+    assert error.details["traded_mwh"] == 0.0  # nothing sold is delivered by the morning
+    assert code_of(lambda: risk.check_order(1, BUY, 0.1, NOW, MORNING)) is None
+    # The continuous book delivers at once: the same holds there.
+    assert code_of(lambda: risk.check_order(1, BUY, 0.5, NOW)) == "ENERGY_LIMIT"
+    # Bought after the evening's sale, the energy fits: 1.7 − 1.0 + 0.5 ≤ 1.8.
+    assert code_of(lambda: risk.check_order(1, BUY, 0.5, NOW, EVENING + 3600)) is None
+
+
+def test_energy_bought_for_the_evening_makes_no_room_to_sell_in_the_morning():
+    """20 % of 2 MWh (0.4 stored, 0.1 above its 15 % floor): a charge bought for 02:00 lets
+    the battery sell at 08:00, not at 01:00, before the energy is there."""
+    risk = product_manager(20.0)
+    night = QH + 3600
+    _product_fill(risk, 1, night, BUY, 0.5)
+    assert code_of(lambda: risk.check_order(1, SELL, 0.5, NOW, night - 3600)) == "ENERGY_LIMIT"
+    assert code_of(lambda: risk.check_order(1, SELL, 0.5, NOW, night + 6 * 3600)) is None
+    # In its own quarter-hour the sale and the charge run together: 0.4 + 0.5 t − 0.5 t.
+    assert code_of(lambda: risk.check_order(1, SELL, 0.5, NOW, night)) is None
+
+
+def test_a_plans_second_charge_passes_once_the_sale_before_it_has_filled():
+    """A charge-discharge-charge plan on a 50 % battery (1.0 of 2 MWh; 0.8 to buy, 0.7 to
+    sell). Open buys may all fill and open sells may not, so the second charge waits until
+    the sale it needs has filled; then it passes, as it does physically."""
+    risk = product_manager(50.0)
+    charge1, sell, charge2 = QH, QH + 4 * 900, QH + 8 * 900
+    for k, start in enumerate((charge1, charge1 + 900)):
+        risk.track_order(
+            Order(k, 1, "epex_at", Side.BUY, 100, 4, delivery_start=start, created_at=NOW), 0.1
+        )  # 0.8 MWh of open buys: the battery's whole room
+    assert code_of(lambda: risk.check_order(1, SELL, 0.5, NOW, sell)) is None
+    assert code_of(lambda: risk.check_order(1, BUY, 0.5, NOW, charge2)) == "ENERGY_LIMIT"
+    _product_fill(risk, 5, sell, SELL, 0.5)  # the sale has filled
+    _product_fill(risk, 6, sell + 900, SELL, 0.5)
+    assert code_of(lambda: risk.check_order(1, BUY, 0.5, NOW, charge2)) is None
+    assert code_of(lambda: risk.check_order(1, BUY, 0.5, NOW, charge1 + 1800)) == "ENERGY_LIMIT"
+
+
+def test_a_refusal_says_when_the_battery_would_pass_its_limit():
+    risk = product_manager(85.0)
+    _product_fill(risk, 1, EVENING, SELL, 0.5)
+    with pytest.raises(Reject) as refused:
+        risk.check_order(1, BUY, 0.5, NOW, MORNING)
+    at = datetime.fromtimestamp(MORNING + 900, UTC)
+    assert refused.value.details["limit_at"] == at.strftime("%Y-%m-%dT%H:%M:%S.000Z")
+    assert f"by {at:%Y-%m-%d %H:%M} UTC" in refused.value.message
+    assert "in open buy orders delivered by then, at most 0.10 MWh" in refused.value.message
+    with pytest.raises(Reject) as refused:  # at once: no moment to name
+        manager(85.0).check_order(1, BUY, 0.5, NOW)
+    assert "limit_at" not in refused.value.details and " by " not in refused.value.message

@@ -162,6 +162,48 @@ def test_power_limit_and_gate_closure_in_german(german):
     assert body["fields"] == ["delivery_start"]
 
 
+def test_an_energy_limit_reached_later_names_its_moment_in_german(german, exchange):
+    """Three open quarter-hour buys of 0.2 MWh leave 0.2 MWh of the 0.8 MWh room (2 MWh at
+    50 %, max 90 %); a fourth of 0.3 MWh would pass the limit when it is delivered, not now."""
+    set_soc(exchange, 50.0)
+    client, token = german
+    quarters = _next_quarter_hours(8)[-4:]
+    placed = []
+    with exchange.client() as op:
+        try:
+            for start in quarters[:3]:
+                r = op.post(
+                    "/api/orders",
+                    json={
+                        "market": "epex_at",
+                        "side": "BUY",
+                        "quantity": 0.2,
+                        "price": -400.0,
+                        "time_in_force": "GTC",
+                        "delivery_start": start,
+                    },
+                )
+                assert r.status_code == 201, r.text
+                placed.append(r.json()["id"])
+            body = _german_refusal(
+                client,
+                token,
+                "ENERGY_LIMIT",
+                quantity="0,3",
+                price="-400",
+                market="epex_at",
+                delivery_start=quarters[3],
+            )
+        finally:
+            for order_id in placed:
+                op.delete(f"/api/orders/{order_id}")
+    end = datetime.fromisoformat(quarters[3]) + timedelta(minutes=15)
+    message = body["message"]
+    assert f"würde Batterie default bis {end:%d.%m.%Y %H:%M} UTC über 90 %" in message, body
+    assert "0,60 MWh in offenen Kauforders, die bis dahin geliefert werden" in message, body
+    assert "höchstens 0,20 MWh gekauft" in message, body
+
+
 def test_a_refusal_flashed_without_script_is_german_too(german):
     client, token = german
     r = client.post("/order", data={**FORM, "price": "10.001", "csrf_token": token})

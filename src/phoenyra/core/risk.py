@@ -4,16 +4,21 @@ Signs: a BUY charges the battery (energy in), a SELL discharges it (energy out).
 signed MWh: positive = bought (long energy, to be charged).
 
 Energy accounting per battery, over every account linked to it (two traders of one battery
-share its room), in MWh:
+share its room), in MWh, along the battery's delivery timeline:
 - ``stored`` = SoC × capacity from the latest battery status;
-- ``committed`` = net filled energy that status does not show yet: fills of quarter-hour
-  products until their delivery ends, and continuous-book fills as far as the battery cannot
-  have delivered them at its rated power by the time of the status (one after another from the
-  trade: 0.7 MWh at 1 MW takes 42 minutes, so a reading taken seconds after the trade shows
-  none of it, one taken 21 minutes after shows half);
-- open orders may all fill, so the check is against the worst case on each side:
-  BUY:  stored + committed + open buys  + q  ≤ max SoC × capacity
-  SELL: stored + committed − open sells − q  ≥ min SoC × capacity
+- what the battery has traded and that status does not show yet is delivered at a steady rate:
+  a quarter-hour product's fill over its quarter-hour, a continuous-book fill at the battery's
+  rated power from the trade (after the continuous fills before it: 0.7 MWh at 1 MW takes 42
+  minutes, so a reading taken seconds after the trade shows none of it, one taken 21 minutes
+  after shows half). A status taken during a delivery shows the part delivered by then;
+- open orders may all fill, so the check is against the worst case on the order's side: every
+  open order of that side fills (a product's in its quarter-hour, a continuous one at once) and
+  none of the other side. A BUY must keep the stored energy at or under max SoC × capacity, a
+  SELL at or over min SoC × capacity, at every moment from now on:
+  BUY:  stored + traded(t) + open buys(t)  + q(t)  ≤ max SoC × capacity   for every t ≥ now
+  SELL: stored + traded(t) − open sells(t) − q(t)  ≥ min SoC × capacity   for every t ≥ now
+  where x(t) is what is delivered of x by t. Energy sold for the evening does not make room to
+  buy in the morning, and a product's energy counts from its quarter-hour on, not before.
 """
 
 from __future__ import annotations
@@ -39,6 +44,61 @@ def _percent(soc: float) -> str:
     """A SoC for a sentence: 90.01 stays 90.01, 90.004 stays 90.004 (one decimal would say
     90.0, at the limit it is refused for passing)."""
     return f"{soc:.6g}"
+
+
+def _clock(epoch_s: float) -> str:
+    return datetime.fromtimestamp(epoch_s, UTC).strftime("%Y-%m-%d %H:%M UTC")
+
+
+def _delivered(begin: float, end: float, mwh: float, t: float) -> float:
+    """What a delivery of ``mwh`` at a steady rate from ``begin`` to ``end`` (at once when they
+    are equal) has delivered by ``t``."""
+    if t >= end:
+        return mwh
+    if t <= begin:
+        return 0.0
+    return mwh * (t - begin) / (end - begin)
+
+
+def _delivered_sum(deliveries: list[tuple[float, float, float]], t: float) -> float:
+    total = 0.0
+    for begin, end, mwh in deliveries:
+        total += _delivered(begin, end, mwh, t)
+    return total
+
+
+def _add_unseen(
+    out: list[tuple[float, float, float]], begin: float, end: float, mwh: float, seen: float
+) -> None:
+    """Add the part of a delivery a status taken at ``seen`` cannot show yet."""
+    if end <= seen:
+        return
+    if seen <= begin:
+        out.append((begin, end, mwh))
+    else:
+        out.append((seen, end, mwh * (end - seen) / (end - begin)))
+
+
+def _open_deliveries(
+    book: BatteryRisk, buy: bool, continuous_at: float
+) -> list[tuple[float, float, float]]:
+    """The open orders of one side as deliveries if they all fill: a product's in its
+    quarter-hour, a continuous order's at once at ``continuous_at``."""
+    per_product: dict[int, float] = {}
+    at_once = 0.0
+    for mwh, start, is_buy in book.open_by_order.values():
+        if is_buy != buy:
+            continue
+        if start is None:
+            at_once += mwh
+        else:
+            per_product[start] = per_product.get(start, 0.0) + mwh
+    out: list[tuple[float, float, float]] = []
+    if at_once:
+        out.append((continuous_at, continuous_at, at_once))
+    for start, mwh in per_product.items():
+        out.append((float(start), float(start + QUARTER_HOUR), mwh))
+    return out
 
 
 @dataclass(slots=True)
@@ -256,37 +316,74 @@ class RiskManager:
         cap = limits.capacity_mwh
         stored = soc / 100.0 * cap
         book = self.battery(battery_id)
-        committed = self.committed_mwh(battery_id, now)
-        # Worst case on the order's side: every open order of that side fills, none of the other.
-        if side is BUY:
-            open_mwh, limit = book.open_buy_mwh, limits.soc_max_percent
-            limit_key = "soc_max_percent"
-            room = limit / 100.0 * cap - (stored + committed + open_mwh)
-            verb, past = "Buying", f"charge battery {battery_id!r} past"
-            sides, can = "buy", "bought"
+        is_buy = side is BUY
+        fills = self._unseen_fills(book, state.updated_at)
+        # Continuous orders are delivered after what the battery still has to deliver from
+        # the continuous book; counted there at once (the earliest they can be).
+        after = max(now, book.continuous_until)
+        opens = _open_deliveries(book, is_buy, after)
+        # The order itself: a product in its quarter-hour, a continuous order as above.
+        if delivery_start is None:
+            begin, end = after, after
         else:
-            open_mwh, limit = book.open_sell_mwh, limits.soc_min_percent
-            limit_key = "soc_min_percent"
-            room = (stored + committed - open_mwh) - limit / 100.0 * cap
-            verb, past = "Selling", f"discharge battery {battery_id!r} below"
-            sides, can = "sell", "sold"
+            begin, end = float(delivery_start), float(delivery_start + QUARTER_HOUR)
+        moments = {now, begin, end}
+        for a, b, _ in fills:
+            moments.add(a)
+            moments.add(b)
+        for a, b, _ in opens:
+            moments.add(a)
+            moments.add(b)
+        # Every quantity is delivered at a steady rate between moments, so the tightest moment
+        # is one of them (at, traded then, open then, room then).
+        limit = limits.soc_max_percent if is_buy else limits.soc_min_percent
+        target = limit / 100.0 * cap
+        tight_at, tight_traded, tight_open, room = now, 0.0, 0.0, float("inf")
+        for t in sorted(moments):
+            share = _delivered(begin, end, 1.0, t)
+            if t < now or share <= 0.0:
+                continue
+            traded = _delivered_sum(fills, t)
+            opened = _delivered_sum(opens, t)
+            if is_buy:
+                free = (target - (stored + traded + opened)) / share
+            else:
+                free = ((stored + traded - opened) - target) / share
+            if free < room:
+                tight_at, tight_traded, tight_open, room = t, traded, opened, free
         if quantity_mwh > room + EPS:
+            if is_buy:
+                limit_key, verb, past = (
+                    "soc_max_percent",
+                    "Buying",
+                    f"charge battery {battery_id!r} past",
+                )
+                sides, can = "buy", "bought"
+            else:
+                limit_key, verb = "soc_min_percent", "Selling"
+                past = f"discharge battery {battery_id!r} below"
+                sides, can = "sell", "sold"
+            later = tight_at > now + 1.0
+            by = f" by {_clock(tight_at)}" if later else ""
+            then = " delivered by then" if later else ""
             refusal = Reject(
                 "ENERGY_LIMIT",
-                f"{verb} {quantity_mwh:g} MWh would {past} {limit:g} % of its {cap:g} MWh: with "
-                f"{stored:.2f} MWh stored, {committed:+.2f} MWh already traded and "
-                f"{open_mwh:.2f} MWh in open {sides} orders for it, at most "
+                f"{verb} {quantity_mwh:g} MWh would {past} {limit:g} % of its {cap:g} MWh{by}: "
+                f"with {stored:.2f} MWh stored, {tight_traded:+.2f} MWh already traded and "
+                f"{tight_open:.2f} MWh in open {sides} orders{then}, at most "
                 f"{max(room, 0.0):.2f} MWh can be {can}.",
                 battery_id=battery_id,
-                side="BUY" if side is BUY else "SELL",
+                side="BUY" if is_buy else "SELL",
                 quantity=_mwh(quantity_mwh),
                 capacity_mwh=cap,
                 stored_mwh=_mwh(stored),
-                traded_mwh=_mwh(committed),
-                open_mwh=_mwh(open_mwh),
+                traded_mwh=_mwh(tight_traded),
+                open_mwh=_mwh(tight_open),
                 max_quantity=_mwh(max(room, 0.0)),
             )
             refusal.details[limit_key] = limit  # soc_max_percent or soc_min_percent
+            if later:  # the moment the battery would pass its limit
+                refusal.details["limit_at"] = iso_utc(int(tight_at))
             raise refusal
         if delivery_start is not None:
             self._check_power(book, battery_id, limits, side, quantity_mwh, delivery_start)
@@ -329,28 +426,29 @@ class RiskManager:
                 delivery_start=iso_utc(delivery_start),
             )
 
-    def committed_mwh(self, battery_id: str, now: float) -> float:
-        """Net MWh the battery's accounts have bought (+) or sold (−) that its latest status
-        does not show yet."""
-        book = self.battery(battery_id)
+    def _unseen_fills(self, book: BatteryRisk, seen: float) -> list[tuple[float, float, float]]:
+        """The battery's fills as deliveries (from, to, signed MWh), without what a status taken
+        at ``seen`` shows of them; those it shows wholly are dropped."""
         fills = book.product_fills
-        for start in [s for s in fills if s + QUARTER_HOUR <= now]:
+        for start in [s for s in fills if s + QUARTER_HOUR <= seen]:
             del fills[start]  # delivered: the battery status reflects it from now on
-        # Continuous fills: the part the latest status cannot show, delivered at rated power
-        # from each fill's start. Without a status nothing is delivered as far as it shows.
-        state = self.states.get(battery_id)
-        seen = state.updated_at if state is not None else -1.0
         continuous = book.continuous_fills
         while continuous and continuous[0][1] <= seen:
             continuous.popleft()  # wholly in the status (they end in the order they were traded)
-        pending = 0.0
+        out: list[tuple[float, float, float]] = []
+        for start, mwh in fills.items():
+            _add_unseen(out, float(start), float(start + QUARTER_HOUR), mwh, seen)
         for begin, end, mwh in continuous:
-            if seen <= begin or end <= begin:
-                pending += mwh
-            else:
-                pending += mwh * (end - seen) / (end - begin)
+            _add_unseen(out, begin, end, mwh, seen)
+        return out
+
+    def committed_mwh(self, battery_id: str) -> float:
+        """Net MWh the battery's accounts have bought (+) or sold (−) that its latest status
+        does not show yet. Without a status nothing is shown."""
+        state = self.states.get(battery_id)
+        seen = state.updated_at if state is not None else -1.0
         # Float starts: an empty sum is 0.0, never the int 0 (the compiled core checks).
-        return pending + sum(fills.values(), 0.0)
+        return sum((mwh for _, _, mwh in self._unseen_fills(self.battery(battery_id), seen)), 0.0)
 
     # -- updates from the engine ----------------------------------------------------------
     def track_order(self, order: Order, lot: float) -> None:

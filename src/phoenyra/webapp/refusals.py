@@ -147,7 +147,18 @@ def _energy(e):
         "open": num2(e["open_mwh"]),
         "max": num2(e["max_quantity"]),
     }
+    later = e.get("limit_at")  # the moment the battery would pass its limit, when not now
     if e.get("side") == "BUY" and _figures(e, "soc_max_percent"):
+        if later:
+            return _(
+                "Buying %(quantity)s MWh would charge battery %(battery)s past %(limit)s %% of "
+                "its %(capacity)s MWh by %(at)s: with %(stored)s MWh stored, %(traded)s MWh "
+                "already traded and %(open)s MWh in open buy orders delivered by then, at most "
+                "%(max)s MWh can be bought.",
+                limit=num(e["soc_max_percent"]),
+                at=when(later),
+                **figures,
+            )
         return _(
             "Buying %(quantity)s MWh would charge battery %(battery)s past %(limit)s %% of its "
             "%(capacity)s MWh: with %(stored)s MWh stored, %(traded)s MWh already traded and "
@@ -156,6 +167,16 @@ def _energy(e):
             **figures,
         )
     if e.get("side") == "SELL" and _figures(e, "soc_min_percent"):
+        if later:
+            return _(
+                "Selling %(quantity)s MWh would discharge battery %(battery)s below %(limit)s "
+                "%% of its %(capacity)s MWh by %(at)s: with %(stored)s MWh stored, %(traded)s "
+                "MWh already traded and %(open)s MWh in open sell orders delivered by then, at "
+                "most %(max)s MWh can be sold.",
+                limit=num(e["soc_min_percent"]),
+                at=when(later),
+                **figures,
+            )
         return _(
             "Selling %(quantity)s MWh would discharge battery %(battery)s below %(limit)s %% of "
             "its %(capacity)s MWh: with %(stored)s MWh stored, %(traded)s MWh already traded and "
