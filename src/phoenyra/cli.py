@@ -264,6 +264,8 @@ def up(host: str, tls: bool) -> None:
             "BESS_MODBUS_ENABLED": "true",
             "BESS_MODBUS_HOST": host,
             "BESS_MODBUS_PORT": sim_port,
+            # The simulated battery runs the power its trades ask for (GET /api/bess/dispatch).
+            "BESS_MODBUS_DISPATCH": env.get("BESS_MODBUS_DISPATCH", "true"),
         }
     children.append(Child("bess-telemetry", [*py, "bess-telemetry"], service_env))
     children.append(
@@ -561,6 +563,7 @@ def _modbus_from_env(settings: Settings):
         )
     if config is not None:
         config = config.model_copy(update={"rated_power_mw": settings.bess_power_mw})
+        config.check()
     return config
 
 
@@ -596,7 +599,7 @@ def bess_telemetry(log_level: str) -> None:
     readings to the exchange every BESS_UPDATE_INTERVAL s (REST push goes to the exchange)."""
     import logging
 
-    from .health import create_health_app, serve_health
+    from .health import create_health_app, serve_until_stopped
     from .telemetry.model import TelemetryError
     from .telemetry.runner import TelemetryRunner
     from .telemetry.sources.modbus import ModbusSource
@@ -621,8 +624,18 @@ def bess_telemetry(log_level: str) -> None:
         interval=settings.bess_update_interval,
         client=httpx.AsyncClient(timeout=10.0, verify=_exchange_verify(settings)),
     )
+    battery_id = os.environ.get("BESS_ID", "default")
+
+    def dispatching(source: ModbusSource, battery: str) -> list:
+        """The dispatch loop of a Modbus source that has dispatch on (none otherwise)."""
+        if not source.config.dispatch:
+            return []
+        from .telemetry.dispatch import Dispatcher
+
+        return [Dispatcher(runner.client, settings.exchange_url, key, battery, source).run]
+
     pollers = [ModbusSource(modbus)] if modbus is not None else []
-    subscribers = []
+    subscribers = [run for p in pollers for run in dispatching(p, battery_id)]
     # The MQTT sources in use, for the broker check of /readyz (a saved configuration may
     # replace them).
     brokers: list[MqttSource] = []
@@ -638,6 +651,7 @@ def bess_telemetry(log_level: str) -> None:
         "telemetry service started",
         extra={
             "modbus": pollers[0].name if pollers else None,
+            "dispatch": bool(modbus is not None and modbus.dispatch),
             "mqtt": f"{mqtt.broker}:{mqtt.port}" if mqtt.enabled else None,
             "interval_s": settings.bess_update_interval,
             "exchange": settings.exchange_url,
@@ -658,7 +672,6 @@ def bess_telemetry(log_level: str) -> None:
         runner.registry,
     )
 
-    battery_id = os.environ.get("BESS_ID", "default")
     environment = _telemetry_config_from_env(settings, battery_id, modbus, mqtt, log)
     # The exchange counts the configuration reported from here while this service keeps asking
     # for a saved one (a minute without a request and it lapses): ask well within that.
@@ -677,11 +690,11 @@ def bess_telemetry(log_level: str) -> None:
         """A configuration saved through the API replaces the one from the environment."""
         modbus_cfg, mqtt_cfg = config.modbus_source(), config.mqtt_source()
         new_pollers = [ModbusSource(modbus_cfg)] if modbus_cfg is not None else []
+        new_subscribers = [run for p in new_pollers for run in dispatching(p, config.battery_id)]
         if config.https is not None:
             from .telemetry.sources.tesla import TeslaSource
 
             new_pollers.append(TeslaSource(config.https))
-        new_subscribers = []
         brokers.clear()
         if mqtt_cfg is not None:
             brokers.append(MqttSource(mqtt_cfg, on_reading=runner.submit))
@@ -693,15 +706,14 @@ def bess_telemetry(log_level: str) -> None:
 
         tune_gc()
         try:
-            await asyncio.gather(
+            # SIGTERM (the supervisor, docker stop) ends the service as Ctrl-C does: the
+            # sources stop in order, and a dispatching battery is set idle on the way out.
+            await serve_until_stopped(
+                app,
+                settings.exchange_host,
+                settings.telemetry_port,
                 runner.run(pollers, subscribers),
-                runner.watch_config(
-                    battery_id,
-                    build,
-                    config_poll_s,
-                    environment,
-                ),
-                serve_health(app, settings.exchange_host, settings.telemetry_port),
+                runner.watch_config(battery_id, build, config_poll_s, environment),
             )
         finally:
             await runner.aclose()

@@ -186,6 +186,8 @@ class BatterySimulator:
             self.setpoint_mw = decode_field("setpoint_mw", f, words, self.map.sentinels)
         except TelemetryError:
             return ExcCodes.ILLEGAL_VALUE
+        for i in range(f.words):  # read back as written, as a device does
+            self._fixed[("holding", f.address + i)] = words[("holding", f.address + i)]
         return None
 
     async def _action(

@@ -30,6 +30,11 @@ class ModbusInterface(BaseModel):
     preset: str | None = Field("generic", description="a preset name, or null with a custom map")
     map: RegisterMap | None = Field(None, description="a custom register map (preset null)")
     timeout_s: float = Field(2.0, gt=0, le=30)
+    dispatch: bool = Field(
+        False,
+        description="write the power the battery's trades ask for (the exchange's dispatch "
+        "plan) to the device's power setpoint register",
+    )
 
     def source_config(self, battery_id: str, rated_power_mw: float) -> ModbusConfig:
         return load_modbus(
@@ -42,6 +47,7 @@ class ModbusInterface(BaseModel):
                 "unit_id": self.unit_id,
                 "rated_power_mw": rated_power_mw,
                 "timeout_s": self.timeout_s,
+                "dispatch": self.dispatch,
             }
         )
 
@@ -99,7 +105,7 @@ class TelemetryConfig(BaseModel):
         """Everything the sources would refuse at start, refused now (presets exist, maps are
         valid, TLS files load)."""
         if self.modbus.enabled:
-            self.modbus_source().register_map()
+            self.modbus_source().check()
         if self.mqtt.enabled:
             from .sources.mqtt import tls_context
 
@@ -143,6 +149,7 @@ def from_sources(
             preset=modbus.preset,
             map=modbus.map,
             timeout_s=modbus.timeout_s,
+            dispatch=modbus.dispatch,
         )
     return TelemetryConfig(
         battery_id=battery_id,

@@ -233,7 +233,7 @@ def words_from_reads(reads: Iterable[tuple[ReadRequest, list[int]]]) -> Words:
 
 
 # -- codec --------------------------------------------------------------------------------------
-def _scale_factor(name: str, f: FieldMap, words: Words) -> int:
+def scale_factor_of(name: str, f: FieldMap, words: Words) -> int:
     if f.scale_factor is None:
         return 0
     raw = ModbusClientMixin.convert_from_registers([words[(f.table, f.scale_factor)]], _DT.INT16)
@@ -249,7 +249,7 @@ def decode_field(name: str, f: FieldMap, words: Words, sentinels: bool = True) -
     if sentinels and f.type in SENTINELS and raw == SENTINELS[f.type]:
         raise BadPayload(f"{name}: the device reports 'not available' ({raw:#x} at {f.address})")
     value = number(name, raw)  # f32 NaN/inf stops here
-    return number(name, value * f.scale * 10.0 ** _scale_factor(name, f, words))
+    return number(name, value * f.scale * 10.0 ** scale_factor_of(name, f, words))
 
 
 def decode(rmap: RegisterMap, words: Words) -> dict[str, float]:

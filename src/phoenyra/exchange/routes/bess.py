@@ -8,6 +8,8 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 
 from ...core.errors import Reject
+from ...core.wire import iso
+from .. import dispatch
 from ..deps import (
     Admin,
     AnyAccount,
@@ -17,7 +19,14 @@ from ..deps import (
     parse_time,
     telemetry_battery,
 )
-from .models import BatteryIn, BatteryLimitsIn, BatteryReading, BatteryStatus, TelemetryIn
+from .models import (
+    BatteryIn,
+    BatteryLimitsIn,
+    BatteryReading,
+    BatteryStatus,
+    DispatchPlan,
+    TelemetryIn,
+)
 from .orders import ERRORS
 
 router = APIRouter(tags=["bess"])
@@ -90,6 +99,36 @@ async def bess_status(account: AnyAccount, service: Service, battery_id: str = "
 )
 async def bess_status_alias(account: AnyAccount, service: Service, battery_id: str = "default"):
     return _status(service, battery_id)
+
+
+@router.get(
+    "/api/bess/dispatch",
+    response_model=DispatchPlan,
+    responses=ERRORS,
+    summary="The power the battery must run at to deliver what its accounts have traded",
+    description="Every fill of the battery's accounts as power over time, as the risk check "
+    "counts it: a quarter-hour product over its quarter-hour, a continuous-book fill at rated "
+    "power from the trade, one after another. The telemetry service writes it to the battery's "
+    "power setpoint when the Modbus configuration has `dispatch` on; a site EMS may read it.",
+)
+async def bess_dispatch(account: AnyAccount, service: Service, battery_id: str = "default"):
+    row = service.batteries.get(battery_id)
+    if row is None:
+        raise Reject("NOT_FOUND", f"Battery {battery_id!r} is not known.", 404)
+    now = time.time()
+    intervals, limited = dispatch.plan(service.risk.battery(battery_id), row["power_mw"], now)
+    return json_response(
+        {
+            "battery_id": battery_id,
+            "generated_at": iso(now),
+            "power_mw": dispatch.power_at(intervals, now),
+            "rated_power_mw": row["power_mw"],
+            "limited": limited,
+            "intervals": [
+                {"start": iso(a), "end": iso(b), "power_mw": mw} for a, b, mw in intervals
+            ],
+        }
+    )
 
 
 @router.put(

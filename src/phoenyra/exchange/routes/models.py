@@ -389,3 +389,26 @@ class VwapPoint(BaseModel):
     end: str = Field(description=f"End of the quarter-hour, {UTC}")
     vwap: float = Field(description="VWAP of the trades executed in the quarter-hour, EUR/MWh")
     volume_mwh: float = Field(description="Energy traded in the quarter-hour, MWh")
+
+
+class DispatchInterval(BaseModel):
+    start: str = Field(description="Start, ISO 8601 UTC")
+    end: str = Field(description="End, ISO 8601 UTC")
+    power_mw: float = Field(description="Power in MW, + discharging (sold) / − charging (bought)")
+
+
+class DispatchPlan(BaseModel):
+    battery_id: str = Field(description="Battery id")
+    generated_at: str = Field(description="When the exchange made this plan, ISO 8601 UTC")
+    power_mw: float = Field(
+        description="The power the trades ask for now, MW, + discharging / − charging"
+    )
+    rated_power_mw: float = Field(description="Rated power in MW; no interval asks for more")
+    limited: bool = Field(
+        description="Overlapping deliveries asked for more than the rated power somewhere and "
+        "were cut to it"
+    )
+    intervals: list[DispatchInterval] = Field(
+        description="Consecutive intervals of constant power from now to the end of the last "
+        "delivery traded (idle gaps included, 0 MW); empty when nothing is to be delivered"
+    )

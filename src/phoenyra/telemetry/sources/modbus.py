@@ -53,9 +53,11 @@ from ..registers import (
     RegisterMap,
     Table,
     decode,
+    encode_field,
     load_map,
     plan_reads,
     resolve_sunspec,
+    scale_factor_of,
     words_from_reads,
 )
 from ..validation import check_reading
@@ -78,12 +80,26 @@ class ModbusConfig(BaseModel):
     unit_id: int | None = Field(None, ge=0, le=255, description="overrides the map's unit id")
     rated_power_mw: float = Field(1.0, gt=0)
     timeout_s: float = Field(2.0, gt=0)
+    dispatch: bool = Field(
+        False,
+        description="write the exchange's dispatch plan (the power the battery's trades ask "
+        "for) to the map's setpoint_mw register",
+    )
 
     @model_validator(mode="after")
     def _one_map(self) -> ModbusConfig:
         if (self.preset is None) == (self.map is None):
             raise ValueError("give exactly one of 'preset' or 'map'")
         return self
+
+    def check(self) -> None:
+        """The map loads (the preset exists), and dispatch has a setpoint register to write."""
+        if self.register_map().setpoint_mw is None and self.dispatch:
+            where = f"preset {self.preset!r}" if self.preset else "the register map"
+            raise ConfigInvalid(
+                f"dispatch is on, but {where} has no power setpoint register (setpoint_mw) to "
+                "write the traded power to: map one, or switch dispatch off"
+            )
 
     def register_map(self) -> RegisterMap:
         if self.map is not None:
@@ -158,6 +174,8 @@ def modbus_config_from_env(environ: Mapping[str, str]) -> ModbusConfig | None:
             "map": simple_map_from_env(environ),
             "rated_power_mw": environ.get("BESS_POWER_MW", "1.0"),
             "timeout_s": 2.0,
+            "dispatch": environ.get("BESS_MODBUS_DISPATCH", "false").strip().lower()
+            in {"1", "true", "yes", "on"},
         }
     )
 
@@ -173,6 +191,8 @@ class ModbusSource:
         self._resolved: RegisterMap | None = None
         self._plan: list[ReadRequest] = []
         self.requests_sent = 0
+        # One request at a time on the connection: the poll and the dispatch share it.
+        self._lock = asyncio.Lock()
 
     # -- connection -------------------------------------------------------------------------
     async def _connected(self) -> AsyncModbusTcpClient:
@@ -265,14 +285,55 @@ class ModbusSource:
         bases = ", ".join(str(b) for b in self.map.sunspec.bases)
         raise ConfigInvalid(f"no SunSpec marker 'SunS' at {bases}: not a SunSpec device")
 
-    async def read_values(self) -> dict[str, float]:
-        """One poll: the decoded values of every mapped field (not yet range-checked)."""
+    async def _ready(self) -> tuple[AsyncModbusTcpClient, RegisterMap]:
         client = await self._connected()
         if self._resolved is None:
             self._resolved = await self._discover(client) if self.map.needs_discovery else self.map
             self._plan = plan_reads(self._resolved)
-        reads = [(r, await self._read(client, r.table, r.address, r.count)) for r in self._plan]
-        return decode(self._resolved, words_from_reads(reads))
+        return client, self._resolved
+
+    async def read_values(self) -> dict[str, float]:
+        """One poll: the decoded values of every mapped field (not yet range-checked)."""
+        async with self._lock:
+            client, rmap = await self._ready()
+            reads = [(r, await self._read(client, r.table, r.address, r.count)) for r in self._plan]
+            return decode(rmap, words_from_reads(reads))
+
+    async def write_setpoint(self, power_mw: float) -> float:
+        """Write the power the battery is to run at (MW, + discharging) to the map's setpoint
+        register, cut to the rated power; returns the power written."""
+        power_mw = max(-self.config.rated_power_mw, min(self.config.rated_power_mw, power_mw))
+        async with self._lock:
+            client, rmap = await self._ready()
+            f = rmap.setpoint_mw
+            if f is None:
+                raise ConfigInvalid("the register map has no power setpoint register (setpoint_mw)")
+            scale = 0
+            if f.scale_factor is not None:  # SunSpec: the device says its scale
+                [word] = await self._read(client, f.table, f.scale_factor, 1)
+                scale = scale_factor_of("setpoint_mw", f, {(f.table, f.scale_factor): word})
+            words = encode_field("setpoint_mw", f, power_mw, scale)
+            unit = rmap.unit_id
+            self.requests_sent += 1
+            try:
+                rr = await client.write_registers(f.address, words, device_id=unit)
+            except (ModbusIOException, TimeoutError) as exc:
+                await self.close()
+                raise Timeout(
+                    f"no answer from {self.config.host}:{self.config.port} unit {unit} to the "
+                    f"setpoint write within {self.config.timeout_s:g} s"
+                ) from exc
+            except ModbusException as exc:
+                await self.close()
+                raise TelemetryError(f"Modbus error writing the setpoint: {exc}") from exc
+            if rr.isError():
+                code = getattr(rr, "exception_code", 0)
+                raise IllegalAddress(
+                    f"the device refused the setpoint write to holding register {f.address} on "
+                    f"unit {unit} (Modbus exception {code}); check the map's setpoint_mw and that "
+                    "the device accepts remote control"
+                )
+        return power_mw
 
     async def read(self) -> Reading:
         values = await self.read_values()

@@ -1,0 +1,152 @@
+"""Dispatch: what the battery's accounts trade becomes the power its telemetry service writes
+to the device's setpoint, so the battery delivers what the risk check counts on."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+import pytest
+from pymodbus.client import AsyncModbusTcpClient
+
+from phoenyra.core.orders import BUY, SELL, Trade
+from phoenyra.core.risk import BatteryLimits, BatteryState, RiskManager
+from phoenyra.exchange import dispatch
+from phoenyra.telemetry.config import load as load_telemetry_config
+from phoenyra.telemetry.model import TelemetryError
+from phoenyra.telemetry.presets import load_preset
+from phoenyra.telemetry.registers import decode_field
+from support import (
+    ExchangeProcess,
+    free_port,
+    modbus_telemetry_env,
+    new_trader,
+    spawn_cli,
+    wait_for,
+)
+
+NOW = 1_800_000_000.0
+QH = int(NOW) + 3600  # a quarter-hour an hour ahead
+
+
+def _risk() -> RiskManager:
+    risk = RiskManager()
+    risk.register_account(1, "b1")
+    risk.register_account(2, None)
+    risk.set_limits("b1", BatteryLimits(capacity_mwh=2.0, power_mw=1.0))
+    risk.set_state("b1", BatteryState(50.0, NOW))
+    return risk
+
+
+def _trade(risk, k, start, side, mwh, at=NOW):
+    buyer, seller = (1, 2) if side is BUY else (2, 1)
+    risk.apply_trade(Trade(k, "epex_at", start, 100, 1, 10, 11, buyer, seller, side, at), mwh, 50.0)
+
+
+def test_the_plan_is_the_deliveries_the_risk_check_counts_on():
+    risk = _risk()
+    _trade(risk, 1, QH, BUY, 0.25)  # a quarter-hour bought: −1 MW through it
+    _trade(risk, 2, QH + 1800, SELL, 0.1)  # sold: +0.4 MW
+    _trade(risk, 3, None, SELL, 0.05)  # continuous: at the rated 1 MW from now, 3 minutes
+    plan, limited = dispatch.plan(risk.battery("b1"), 1.0, NOW)
+    assert not limited
+    assert plan == [
+        (NOW, NOW + 180, 1.0),
+        (NOW + 180, QH, 0.0),
+        (QH, QH + 900, -1.0),
+        (QH + 900, QH + 1800, 0.0),
+        (QH + 1800, QH + 2700, pytest.approx(0.4)),
+    ]
+    assert dispatch.power_at(plan, NOW + 60) == 1.0
+    assert dispatch.power_at(plan, QH + 450) == -1.0 and dispatch.power_at(plan, QH + 9000) == 0.0
+    # Later, only what is still to come.
+    later, _ = dispatch.plan(risk.battery("b1"), 1.0, QH + 300)
+    assert later[0] == (QH + 300, QH + 900, -1.0)
+
+
+def test_overlapping_deliveries_are_cut_to_the_rated_power():
+    risk = _risk()
+    _trade(risk, 1, None, BUY, 0.5, at=QH - 600)  # continuous, runs 10 minutes into QH
+    _trade(risk, 2, QH, BUY, 0.25)
+    plan, limited = dispatch.plan(risk.battery("b1"), 1.0, NOW)
+    assert limited and min(mw for _, _, mw in plan) == -1.0
+
+
+def test_dispatch_needs_a_setpoint_register():
+    base = {"battery_id": "default", "modbus": {"enabled": True, "dispatch": True}}
+    load_telemetry_config({**base, "modbus": {**base["modbus"], "preset": "generic"}})
+    custom = load_preset("generic").map.model_dump(mode="json")
+    custom["setpoint_mw"] = None
+    with pytest.raises(TelemetryError) as refused:
+        load_telemetry_config({**base, "modbus": {**base["modbus"], "preset": None, "map": custom}})
+    assert "no power setpoint register" in refused.value.message
+
+
+async def _setpoint_mw(port: int) -> float:
+    rmap = load_preset("generic").map
+    f = rmap.setpoint_mw
+    client = AsyncModbusTcpClient("127.0.0.1", port=port, timeout=2, retries=0)
+    try:
+        assert await client.connect()
+        rr = await client.read_holding_registers(f.address, count=f.words, device_id=rmap.unit_id)
+        assert not rr.isError()
+        return decode_field("setpoint_mw", f, {("holding", f.address): rr.registers[0]})
+    finally:
+        client.close()
+
+
+def _status(exchange) -> dict:
+    with exchange.client() as c:
+        return c.get("/api/bess/status").json()
+
+
+def test_a_trade_drives_the_simulated_battery_and_stopping_sets_it_idle(tmp_path):
+    """The operator's account buys 0.1 MWh on the continuous book: the telemetry service
+    writes −1 MW to the simulator's setpoint (6 minutes at the rated 1 MW), the battery charges
+    and its readings show it. Stopped, the service leaves the battery idle."""
+    sim_port = free_port()
+    # A small battery (0.2 MWh at 1 MW) so that charging moves the SoC visibly in seconds.
+    battery = {"BESS_CAPACITY_MWH": "0.2", "BESS_POWER_MW": "1.0"}
+    exchange = ExchangeProcess(tmp_path / "ex", **battery).start()
+    env = modbus_telemetry_env(exchange.base_url, sim_port, **battery, BESS_MODBUS_DISPATCH="true")
+    logs = [tmp_path / "sim.log", tmp_path / "telemetry.log"]
+    sim = spawn_cli(
+        ["simulate-bess", "--port", str(sim_port), "--step", "0.2", "--initial-soc", "30"],
+        env,
+        logs[0],
+    )
+    telemetry = None
+    try:
+        time.sleep(1.0)
+        telemetry = spawn_cli(["bess-telemetry"], env, logs[1])
+        first = wait_for(
+            lambda: (s := _status(exchange))["source"] == "modbus" and s, 20, "a reading", logs
+        )
+        assert first["power_mw"] == 0.0 and asyncio.run(_setpoint_mw(sim_port)) == 0.0
+        with new_trader(exchange, battery_id="default") as me, new_trader(exchange) as other:
+            offer = {"market": "epex_at", "side": "SELL", "quantity": 0.1, "price": 10.0}
+            assert other.post("/api/orders", json=offer).status_code == 201
+            bid = {**offer, "side": "BUY"}
+            assert me.post("/api/orders", json=bid).json()["status"] == "FILLED"
+            plan = me.get("/api/bess/dispatch").json()
+        assert plan["power_mw"] == -1.0 and plan["rated_power_mw"] == 1.0
+        [charge] = plan["intervals"]
+        assert charge["power_mw"] == -1.0
+        wait_for(lambda: asyncio.run(_setpoint_mw(sim_port)) == -1.0, 10, "−1 MW written", logs)
+        charging = wait_for(
+            lambda: (s := _status(exchange))["soc_percent"] > first["soc_percent"] + 1 and s,
+            20,
+            "the SoC to rise",
+            logs,
+        )
+        assert charging["power_mw"] == -1.0
+        telemetry.terminate()
+        assert telemetry.wait(timeout=15) == 0, logs[1].read_text()
+        assert asyncio.run(_setpoint_mw(sim_port)) == 0.0, logs[1].read_text()
+        assert "dispatch of default stopped: setpoint 0 MW" in logs[1].read_text()
+    finally:
+        for proc in (telemetry, sim):
+            if proc is not None and proc.poll() is None:
+                proc.terminate()
+                proc.wait(timeout=10)
+        exchange.stop()
