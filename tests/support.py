@@ -90,6 +90,28 @@ def wait_for(predicate, timeout: float, what: str, logs: list[Path]):
         time.sleep(0.2)
 
 
+def read_setpoint_mw(port: int, preset: str = "generic") -> float:
+    """The power setpoint a simulated battery on 127.0.0.1:``port`` holds, MW (+ discharging),
+    read over Modbus as any client would (the synchronous client: browser tests run in
+    Playwright's event loop)."""
+    from pymodbus.client import ModbusTcpClient
+
+    from phoenyra.telemetry.presets import load_preset
+    from phoenyra.telemetry.registers import decode_field
+
+    rmap = load_preset(preset).map
+    f = rmap.setpoint_mw
+    client = ModbusTcpClient("127.0.0.1", port=port, timeout=2, retries=0)
+    try:
+        assert client.connect()
+        rr = client.read_holding_registers(f.address, count=f.words, device_id=rmap.unit_id)
+        assert not rr.isError(), rr
+        words = {("holding", f.address + i): w for i, w in enumerate(rr.registers)}
+        return decode_field("setpoint_mw", f, words)
+    finally:
+        client.close()
+
+
 def modbus_telemetry_env(exchange_url: str, sim_port: int, **extra: str) -> dict[str, str]:
     """What `phoenyra up` gives `phoenyra bess-telemetry` for a simulated battery on Modbus TCP
     at 127.0.0.1:``sim_port``, pushing to ``exchange_url``; ``extra`` adds or overrides."""

@@ -4,12 +4,21 @@ Chromium driven by Playwright. Screenshots land in test-artifacts/screenshots/."
 from __future__ import annotations
 
 import shutil
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from support import ROOT, ExchangeProcess, service_missing, set_soc
+from support import (
+    ROOT,
+    ExchangeProcess,
+    free_port,
+    modbus_telemetry_env,
+    service_missing,
+    set_soc,
+    spawn_cli,
+)
 from webapp_support import ADMIN_PASSWORD, WebappProcess
 
 CHROMIUM = "/usr/bin/chromium"
@@ -38,6 +47,36 @@ def exchange(tmp_path_factory) -> Iterator[ExchangeProcess]:
     set_soc(proc, 50.0)
     yield proc
     proc.stop()
+
+
+@pytest.fixture(scope="module")
+def modbus_battery(exchange, tmp_path_factory):
+    """A simulated battery on Modbus TCP read by `phoenyra bess-telemetry` configured from its
+    environment only (nothing saved)."""
+    sim_port = free_port()
+    logs = tmp_path_factory.mktemp("telemetry")
+    env = modbus_telemetry_env(
+        exchange.base_url, sim_port, BESS_UPDATE_INTERVAL="1", BESS_CONFIG_POLL_S="0.5"
+    )
+    procs = [spawn_cli(["simulate-bess", "--port", str(sim_port)], env, logs / "sim.log")]
+    time.sleep(1.0)
+    procs.append(spawn_cli(["bess-telemetry"], env, logs / "telemetry.log"))
+    try:
+        deadline = time.monotonic() + 20
+        with exchange.client() as admin:
+            while True:
+                loaded = admin.get("/api/config/load").json()
+                status = admin.get("/api/bess/status").json()
+                if loaded["origin"] == "environment" and status["source"] == "modbus":
+                    break
+                if time.monotonic() > deadline:
+                    raise AssertionError((logs / "telemetry.log").read_text())
+                time.sleep(0.2)
+        yield sim_port
+    finally:
+        for proc in procs:
+            proc.terminate()
+            proc.wait(timeout=10)
 
 
 @pytest.fixture(scope="module")

@@ -3,11 +3,9 @@ to the device's setpoint, so the battery delivers what the risk check counts on.
 
 from __future__ import annotations
 
-import asyncio
 import time
 
 import pytest
-from pymodbus.client import AsyncModbusTcpClient
 
 from phoenyra.core.orders import BUY, SELL, Trade
 from phoenyra.core.risk import BatteryLimits, BatteryState, RiskManager
@@ -15,12 +13,12 @@ from phoenyra.exchange import dispatch
 from phoenyra.telemetry.config import load as load_telemetry_config
 from phoenyra.telemetry.model import TelemetryError
 from phoenyra.telemetry.presets import load_preset
-from phoenyra.telemetry.registers import decode_field
 from support import (
     ExchangeProcess,
     free_port,
     modbus_telemetry_env,
     new_trader,
+    read_setpoint_mw,
     spawn_cli,
     wait_for,
 )
@@ -82,19 +80,6 @@ def test_dispatch_needs_a_setpoint_register():
     assert "no power setpoint register" in refused.value.message
 
 
-async def _setpoint_mw(port: int) -> float:
-    rmap = load_preset("generic").map
-    f = rmap.setpoint_mw
-    client = AsyncModbusTcpClient("127.0.0.1", port=port, timeout=2, retries=0)
-    try:
-        assert await client.connect()
-        rr = await client.read_holding_registers(f.address, count=f.words, device_id=rmap.unit_id)
-        assert not rr.isError()
-        return decode_field("setpoint_mw", f, {("holding", f.address): rr.registers[0]})
-    finally:
-        client.close()
-
-
 def _status(exchange) -> dict:
     with exchange.client() as c:
         return c.get("/api/bess/status").json()
@@ -122,7 +107,7 @@ def test_a_trade_drives_the_simulated_battery_and_stopping_sets_it_idle(tmp_path
         first = wait_for(
             lambda: (s := _status(exchange))["source"] == "modbus" and s, 20, "a reading", logs
         )
-        assert first["power_mw"] == 0.0 and asyncio.run(_setpoint_mw(sim_port)) == 0.0
+        assert first["power_mw"] == 0.0 and read_setpoint_mw(sim_port) == 0.0
         with new_trader(exchange, battery_id="default") as me, new_trader(exchange) as other:
             offer = {"market": "epex_at", "side": "SELL", "quantity": 0.1, "price": 10.0}
             assert other.post("/api/orders", json=offer).status_code == 201
@@ -132,7 +117,7 @@ def test_a_trade_drives_the_simulated_battery_and_stopping_sets_it_idle(tmp_path
         assert plan["power_mw"] == -1.0 and plan["rated_power_mw"] == 1.0
         [charge] = plan["intervals"]
         assert charge["power_mw"] == -1.0
-        wait_for(lambda: asyncio.run(_setpoint_mw(sim_port)) == -1.0, 10, "−1 MW written", logs)
+        wait_for(lambda: read_setpoint_mw(sim_port) == -1.0, 10, "−1 MW written", logs)
         charging = wait_for(
             lambda: (s := _status(exchange))["soc_percent"] > first["soc_percent"] + 1 and s,
             20,
@@ -142,7 +127,7 @@ def test_a_trade_drives_the_simulated_battery_and_stopping_sets_it_idle(tmp_path
         assert charging["power_mw"] == -1.0
         telemetry.terminate()
         assert telemetry.wait(timeout=15) == 0, logs[1].read_text()
-        assert asyncio.run(_setpoint_mw(sim_port)) == 0.0, logs[1].read_text()
+        assert read_setpoint_mw(sim_port) == 0.0, logs[1].read_text()
         assert "dispatch of default stopped: setpoint 0 MW" in logs[1].read_text()
     finally:
         for proc in (telemetry, sim):

@@ -140,7 +140,9 @@ def js_strings() -> dict[str, str]:
         "buy": _("Buy"),
         "sell": _("Sell"),
         "you": _("you"),
-        "schedule_power": _("Planned power"),
+        # The schedule's power bars: charging is buying, discharging is selling.
+        "schedule_charge": _("Charge = buy"),
+        "schedule_discharge": _("Discharge = sell"),
         "schedule_soc": _("State of charge"),
         "no_schedule": _("No schedule yet."),
         "sources": _("data source"),

@@ -94,12 +94,31 @@
     icon.setAttribute("aria-hidden", "true");
     const span = document.createElement("span");
     span.textContent = message;
-    li.append(icon, span);
+    const close = document.createElement("button");
+    close.type = "button";
+    close.className = "toast-close";
+    close.setAttribute("aria-label", flashList.dataset.dismiss || "Dismiss");
+    const x = document.createElement("i");
+    x.className = "fa-solid fa-xmark";
+    x.setAttribute("aria-hidden", "true");
+    close.append(x);
+    li.append(icon, span, close);
     flashList.append(li);
     setTimeout(() => li.remove(), ms || (category === "error" ? 12000 : 6000));
   }
-  // Server-rendered flashes fade out too, so they do not cover the page all day.
-  if (flashList) for (const li of flashList.children) setTimeout(() => li.remove(), 10000);
+  if (flashList) {
+    // Server-rendered flashes fade out too, so they do not cover the page all day.
+    for (const li of flashList.children) setTimeout(() => li.remove(), 10000);
+    // A tap or click anywhere on a toast dismisses it (its close button too, from the
+    // keyboard), unless it ends selecting the toast's text.
+    flashList.addEventListener("click", (ev) => {
+      const li = ev.target.closest(".toast");
+      if (!li) return;
+      const sel = window.getSelection();
+      if (!ev.target.closest(".toast-close") && sel && !sel.isCollapsed && li.contains(sel.anchorNode)) return;
+      li.remove();
+    });
+  }
 
   // ---- formatting ----------------------------------------------------------------------
   const numberFormats = new Map();

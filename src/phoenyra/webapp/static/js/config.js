@@ -84,6 +84,7 @@
     const https = p && p.transport === "https";
     $("https-box").hidden = !https;
     $("map-box").hidden = https;
+    $("mb-dispatch-box").hidden = https; // the Powerwall's API is read-only here
   }
 
   function mapRow(name, f) {
@@ -177,6 +178,7 @@
   function render() {
     const c = config;
     setVal("mb-enabled", c.modbus.enabled);
+    setVal("mb-dispatch", !!c.modbus.dispatch);
     setVal("mb-host", c.modbus.host);
     setVal("mb-port", c.modbus.port);
     setVal("mb-unit", c.modbus.unit_id);
@@ -226,6 +228,7 @@
     c.modbus.timeout_s = Number($("mb-timeout").value);
     if (p && p.transport === "https") {
       c.modbus.enabled = false;
+      c.modbus.dispatch = false;
       const pw = $("https-password").value;
       c.https = {
         host: $("https-host").value.trim(),
@@ -236,6 +239,7 @@
       };
     } else {
       c.modbus.enabled = $("mb-enabled").checked;
+      c.modbus.dispatch = $("mb-dispatch").checked;
       c.https = null;
       if (p) {
         c.modbus.preset = preset;

@@ -379,14 +379,51 @@
     if (exec) exec.disabled = sch.orders.length === 0;
     chartsReady.then(() => drawSchedule(sch));
   }
+  // Charging is buying and discharging is selling: the bars take the buy and sell colours of
+  // the order form and the tables (app.css --color-buy, --color-sell), apart from the gold
+  // price line, and the legend names each.
+  const BUY_COLOUR = "#22c55e";
+  const SELL_COLOUR = "#f87171";
+  // Below Tailwind's sm (640 px) three y-axes with titles leave the plot little width: there
+  // the chart keeps the MW and SoC labels (SoC's with its %), without titles and without the
+  // price axis (the legend and the tooltip name the units).
+  let narrowQuery = null;
+  function narrowScreen() {
+    if (!narrowQuery) {
+      narrowQuery = window.matchMedia("(max-width: 639.98px)");
+      narrowQuery.addEventListener("change", () => {
+        if (scheduleChart) scheduleChart.updateOptions({ yaxis: scheduleAxes(narrowQuery.matches) }, false, false);
+      });
+    }
+    return narrowQuery.matches;
+  }
+  const scheduleNames = () => ({
+    charge: t("schedule_charge") + " (MW)",
+    discharge: t("schedule_discharge") + " (MW)",
+    soc: t("schedule_soc") + " (%)",
+    price: t("price_axis") + " (EUR/MWh)",
+  });
+  function scheduleAxes(narrow) {
+    const names = scheduleNames();
+    const title = (text) => ({ text: narrow ? "" : text, style: { color: "#b3b3b3" } });
+    return [
+      { seriesName: [names.charge, names.discharge], title: title("MW"), labels: { formatter: (v) => fmt.num(v, 1) } },
+      { seriesName: names.soc, opposite: true, min: 0, max: 100, title: title("SoC %"), labels: { formatter: (v) => fmt.num(v, 0) + (narrow ? " %" : "") } },
+      { seriesName: names.price, opposite: true, show: !narrow, title: title("EUR/MWh"), labels: { formatter: (v) => fmt.num(v, 0) } },
+    ];
+  }
   function drawSchedule(sch) {
     if (state.schedule !== sch) return; // a newer schedule is being drawn
     const iv = sch.intervals;
     const x = (p) => Date.parse(p.start);
+    const names = scheduleNames();
+    // Charge down (−, buying) and discharge up (+, selling), stacked on one bar per
+    // quarter-hour; a plan without the MILP may do both in one quarter-hour.
     const series = [
-      { name: t("schedule_power") + " (MW)", type: "column", data: iv.map((p) => [x(p), p.power_mw]) },
-      { name: t("schedule_soc") + " (%)", type: "line", data: iv.map((p) => [x(p), p.soc_percent]) },
-      { name: t("price_axis") + " (EUR/MWh)", type: "line", data: iv.map((p) => [x(p), p.price]) },
+      { name: names.charge, type: "column", data: iv.map((p) => [x(p), p.charge_mw > 1e-9 ? -p.charge_mw : null]) },
+      { name: names.discharge, type: "column", data: iv.map((p) => [x(p), p.discharge_mw > 1e-9 ? p.discharge_mw : null]) },
+      { name: names.soc, type: "line", data: iv.map((p) => [x(p), p.soc_percent]) },
+      { name: names.price, type: "line", data: iv.map((p) => [x(p), p.price]) },
     ];
     if (scheduleChart) {
       scheduleChart.updateSeries(series, false);
@@ -396,17 +433,16 @@
     scheduleChart = new ApexCharts(
       $("schedule-chart"),
       Object.assign({}, chartBase, {
-        chart: Object.assign({}, chartBase.chart, { type: "line", height: 310, id: "schedule" }),
+        // Stacked: the two power series share one bar slot (lines are not stacked).
+        chart: Object.assign({}, chartBase.chart, { type: "line", height: 310, id: "schedule", stacked: true }),
         series,
-        colors: [(o) => (o.value >= 0 ? "#00FF00" : "#FFD700"), "#ffffff", "rgba(255,215,0,0.55)"],
-        stroke: { width: [0, 2, 1.5], curve: ["straight", "smooth", "stepline"], dashArray: [0, 0, 4] },
+        colors: [BUY_COLOUR, SELL_COLOUR, "#ffffff", "rgba(255,215,0,0.55)"],
+        stroke: { width: [0, 0, 2, 1.5], curve: ["straight", "straight", "smooth", "stepline"], dashArray: [0, 0, 0, 4] },
         plotOptions: { bar: { columnWidth: "85%", borderRadius: 1 } },
         xaxis: { type: "datetime", labels: { datetimeUTC: false } },
-        yaxis: [
-          { seriesName: series[0].name, title: { text: "MW", style: { color: "#b3b3b3" } }, labels: { formatter: (v) => fmt.num(v, 1) } },
-          { seriesName: series[1].name, opposite: true, min: 0, max: 100, title: { text: "SoC %", style: { color: "#b3b3b3" } }, labels: { formatter: (v) => fmt.num(v, 0) } },
-          { seriesName: series[2].name, opposite: true, title: { text: "EUR/MWh", style: { color: "#b3b3b3" } }, labels: { formatter: (v) => fmt.num(v, 0) } },
-        ],
+        yaxis: scheduleAxes(narrowScreen()),
+        // One legend row in the series' order (stacked columns would get a group of their own).
+        legend: Object.assign({}, chartBase.legend, { clusterGroupedSeries: false }),
         noData: { text: t("no_schedule"), style: { color: "#b3b3b3" } },
         tooltip: Object.assign({}, chartBase.tooltip, { shared: true }),
       })
