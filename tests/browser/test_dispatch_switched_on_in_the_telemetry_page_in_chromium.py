@@ -42,6 +42,9 @@ def test_dispatch_ticked_in_the_page_drives_the_battery_and_unticked_sets_it_idl
     _wait(lambda: read_setpoint_mw(modbus_battery) == -1.0, "the −1 MW setpoint")
     with exchange.client() as admin:
         _wait(lambda: admin.get("/api/bess/status").json()["power_mw"] == -1.0, "charging")
+    # The dashboard says what the trades ask of the battery.
+    p.goto("/")
+    expect(pg.locator("#bess-dispatch-text")).to_contain_text("Trades: charge 1.00 MW until")
     # Reloaded, the page shows dispatch on; switched off, the battery is set idle.
     p.goto("/config")
     expect(pg.locator("#mb-dispatch")).to_be_checked()

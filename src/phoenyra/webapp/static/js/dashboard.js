@@ -526,7 +526,24 @@
   const q = (params) => "?" + new URLSearchParams(params).toString();
   async function loadBattery() {
     renderBattery(await api("/api/bess/status" + q({ battery_id: state.battery })));
+    loadDispatch().catch(() => {});
   }
+  // What the battery's trades ask it to do now, or next (GET /api/bess/dispatch).
+  function renderDispatch(plan) {
+    if (!plan || plan.battery_id !== state.battery) return;
+    const words = (mw) => ({ direction: t(mw < 0 ? "dispatch_charge" : "dispatch_discharge"), mw: fmt.num(Math.abs(mw), 2) });
+    const now = plan.intervals.find((i) => i.power_mw !== 0 && Date.parse(i.start) <= Date.parse(plan.generated_at));
+    const next = plan.intervals.find((i) => i.power_mw !== 0);
+    let text = t("dispatch_none");
+    if (now) text = t("dispatch_now", Object.assign(words(now.power_mw), { until: fmt.time(now.end) }));
+    else if (next) text = t("dispatch_next", Object.assign(words(next.power_mw), { at: fmt.time(next.start) }));
+    $("bess-dispatch-text").textContent = text;
+  }
+  async function loadDispatch() {
+    renderDispatch(await api("/api/bess/dispatch" + q({ battery_id: state.battery })));
+  }
+  // Deliveries start and end with time, not with events: look again now and then.
+  setInterval(() => loadDispatch().catch(() => {}), 15000);
   async function loadMarket() {
     const market = state.market;
     const [data, indicators, vwap] = await Promise.all([
@@ -647,6 +664,7 @@
         state.trades.length = Math.min(state.trades.length, 200);
         renderTrades(new Set([tr.id]));
         refreshPositions();
+        loadDispatch().catch(() => {});
         if (tr.market === state.market) refreshMarket();
       },
     },
