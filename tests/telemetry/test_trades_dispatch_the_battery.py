@@ -114,6 +114,9 @@ def test_a_trade_drives_the_simulated_battery_and_stopping_sets_it_idle(tmp_path
             bid = {**offer, "side": "BUY"}
             assert me.post("/api/orders", json=bid).json()["status"] == "FILLED"
             plan = me.get("/api/bess/dispatch").json()
+            # A market participant does not see the battery's trades.
+            refused = other.get("/api/bess/dispatch")
+            assert refused.status_code == 403 and refused.json()["error"]["code"] == "FORBIDDEN"
         assert plan["power_mw"] == -1.0 and plan["rated_power_mw"] == 1.0
         [charge] = plan["intervals"]
         assert charge["power_mw"] == -1.0

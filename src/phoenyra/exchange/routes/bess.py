@@ -112,6 +112,16 @@ async def bess_status_alias(account: AnyAccount, service: Service, battery_id: s
     "power setpoint when the Modbus configuration has `dispatch` on; a site EMS may read it.",
 )
 async def bess_dispatch(account: AnyAccount, service: Service, battery_id: str = "default"):
+    # The plan is what the battery's accounts have traded: theirs, its telemetry's, an admin's.
+    if account.role == "telemetry":
+        battery_id = telemetry_battery(account, battery_id)
+    elif account.role != "admin" and account.battery_id != battery_id:
+        raise Reject(
+            "FORBIDDEN",
+            f"This account does not trade for battery {battery_id!r}; its dispatch plan shows "
+            "what that battery's accounts have traded.",
+            403,
+        )
     row = service.batteries.get(battery_id)
     if row is None:
         raise Reject("NOT_FOUND", f"Battery {battery_id!r} is not known.", 404)
