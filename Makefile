@@ -40,7 +40,7 @@ $(ASSETS_STAMP): node_modules/.package-lock.json $(ASSET_INPUTS) $(STAMP)
 # (The builder itself runs as pure Python: an old build is not loaded while it is replaced.)
 CORE := src/phoenyra/core
 CORE_BUILD := $(CORE)/_compiled/manifest.json
-$(CORE_BUILD): $(addprefix $(CORE)/,__init__.py native.py errors.py orders.py markets.py book.py engine.py) $(STAMP)
+$(CORE_BUILD): $(addprefix $(CORE)/,__init__.py native.py errors.py orders.py markets.py book.py engine.py risk.py indicators.py wire.py) $(STAMP)
 	PHOENYRA_PURE_PYTHON=1 $(BIN)/python -m phoenyra.core.native
 
 compile: $(STAMP)

@@ -290,3 +290,28 @@ def test_a_refusal_says_when_the_battery_would_pass_its_limit():
     with pytest.raises(Reject) as refused:  # at once: no moment to name
         manager(85.0).check_order(1, BUY, 0.5, NOW)
     assert "limit_at" not in refused.value.details and " by " not in refused.value.message
+
+
+def test_continuous_deliveries_and_products_share_the_rated_power():
+    """2 MWh, 2 MW (0.5 MWh a quarter-hour). A continuous sale of 1 MWh runs at full power for
+    30 minutes; a product sold into those minutes could not be delivered as well (dispatch cut
+    it, and buys later counted on the energy as gone: 2.3 MWh in a 2 MWh battery), nor can a
+    continuous buy run at full power through a quarter-hour sold at full power."""
+    risk = product_manager(90.0)
+    first = int(NOW)  # NOW is on a quarter-hour: the sale fills it and the next one
+    risk.apply_trade(Trade(1, "epex_at", None, 100, 10, 10, 11, 2, 1, SELL, NOW), 1.0, 50.0)
+    with pytest.raises(Reject) as refused:
+        risk.check_order(1, SELL, 0.5, NOW, first + 900)
+    assert refused.value.code == "POWER_LIMIT"
+    assert refused.value.details["delivery_start"].startswith(
+        datetime.fromtimestamp(first + 900, UTC).strftime("%Y-%m-%dT%H:%M")
+    )
+    assert code_of(lambda: risk.check_order(1, SELL, 0.5, NOW, first + 1800)) is None
+    # A product bought at full power for the quarter-hour after the sale, then a continuous
+    # buy: it would run (at 2 MW after the sale ends) into that quarter-hour.
+    _product_fill(risk, 2, first + 1800, BUY, 0.5)
+    assert code_of(lambda: risk.check_order(1, BUY, 0.3, NOW)) == "POWER_LIMIT"
+    risk.set_state("b1", BatteryState(40.0, NOW + 1800))  # the sale delivered
+    assert code_of(lambda: risk.check_order(1, BUY, 0.1, NOW + 1800)) == "POWER_LIMIT"
+    risk.set_state("b1", BatteryState(65.0, NOW + 2700))  # the product delivered too
+    assert code_of(lambda: risk.check_order(1, BUY, 0.1, NOW + 2700)) is None

@@ -3,16 +3,25 @@ to the device's setpoint, so the battery delivers what the risk check counts on.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import json
+import logging
 import time
 
+import httpx
 import pytest
 
 from phoenyra.core.orders import BUY, SELL, Trade
 from phoenyra.core.risk import BatteryLimits, BatteryState, RiskManager
 from phoenyra.exchange import dispatch
+from phoenyra.simulator.modbus_server import BatterySimulator
 from phoenyra.telemetry.config import load as load_telemetry_config
+from phoenyra.telemetry.dispatch import Dispatcher
 from phoenyra.telemetry.model import TelemetryError
 from phoenyra.telemetry.presets import load_preset
+from phoenyra.telemetry.sources.modbus import ModbusSource
+from recorded_http import RecordedServer, Reply
 from support import (
     ExchangeProcess,
     free_port,
@@ -138,3 +147,114 @@ def test_a_trade_drives_the_simulated_battery_and_stopping_sets_it_idle(tmp_path
                 proc.terminate()
                 proc.wait(timeout=10)
         exchange.stop()
+
+
+def _plan(*intervals: tuple[float, float, float]) -> str:
+    from datetime import UTC, datetime
+
+    def iso(t: float) -> str:
+        return datetime.fromtimestamp(t, UTC).isoformat().replace("+00:00", "Z")
+
+    return json.dumps(
+        {"intervals": [{"start": iso(a), "end": iso(b), "power_mw": mw} for a, b, mw in intervals]}
+    )
+
+
+def _follow(replies: list[Reply], seconds: float, slow_idle_s: float = 0.0) -> tuple[list, str]:
+    """A Dispatcher against a simulated battery on real Modbus TCP and a local server playing
+    ``replies`` as the exchange's plan; returns the setpoints the battery saw written (MW) and
+    what the dispatcher logged."""
+    server = RecordedServer()
+    server.routes["/api/bess/dispatch"] = replies
+    server.start()
+    written: list[float] = []
+
+    async def run() -> None:
+        sim = BatterySimulator("generic")
+        port = await sim.start(port=0)
+        source = ModbusSource({"host": "127.0.0.1", "port": port, "preset": "generic"})
+        write = source.write_setpoint
+
+        async def recorded(mw: float) -> float:
+            if mw == 0.0 and slow_idle_s and written:
+                await asyncio.sleep(slow_idle_s)  # a slow link when it matters most
+            done = await write(mw)
+            written.append(sim.setpoint_mw)
+            return done
+
+        source.write_setpoint = recorded
+        async with httpx.AsyncClient(timeout=2) as client:
+            dispatcher = Dispatcher(
+                client, server.url, "key", "default", source, refresh_s=0.2, tick_s=0.1
+            )
+            task = asyncio.create_task(dispatcher.run())
+            await asyncio.sleep(seconds)
+            # Stopped as the runner stops sources: cancelled again every few tenths of a second.
+            while not task.done():
+                task.cancel()
+                await asyncio.wait([task], timeout=0.3)
+        await source.close()
+        await sim.stop()
+
+    try:
+        with caplog_text() as text:
+            asyncio.run(run())
+    finally:
+        server.stop()
+    return written, text()
+
+
+@contextlib.contextmanager
+def caplog_text():
+    lines: list[str] = []
+
+    class Keep(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            lines.append(record.getMessage())
+
+    handler = Keep()
+    logger = logging.getLogger("phoenyra.telemetry")
+    level = logger.level
+    logger.setLevel(logging.INFO)
+    logger.addHandler(handler)
+    try:
+        yield lambda: "\n".join(lines)
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(level)
+
+
+def test_the_dispatcher_follows_the_plan_and_ends_idle_even_when_the_write_is_slow():
+    now = time.time()
+    written, log = _follow([Reply(200, _plan((now - 60, now + 600, -0.75)))], 1.0, 1.5)
+    assert written[0] == -0.75 and written[-1] == 0.0, written
+    assert "dispatch of default stopped: setpoint 0 MW" in log
+
+
+def test_a_plan_that_is_not_a_number_is_not_followed():
+    now = time.time()
+    good = Reply(200, _plan((now - 60, now + 600, 0.5)))
+    nan = Reply(200, '{"intervals": [{"start": "x", "end": 1, "power_mw": NaN}]}')
+    written, log = _follow([good, nan, Reply(200, _plan((now - 60, now + 600, float("nan"))))], 1.0)
+    assert set(written) == {0.5, 0.0} and written[-1] == 0.0, written  # never +1 MW from NaN
+    assert "not readable" in log and "not a number" in log
+
+
+def test_a_refused_plan_sets_the_battery_idle():
+    """The key was cut off or the battery removed: the old plan stands behind nothing."""
+    now = time.time()
+    plan = Reply(200, _plan((now - 60, now + 600, -1.0)))
+    refused = Reply(403, '{"error": {"code": "FORBIDDEN"}}', content_type="application/json")
+    written, log = _follow([plan, refused], 1.0)
+    assert written[0] == -1.0 and written[-1] == 0.0 and "refused the plan (HTTP 403)" in log
+    assert written.index(0.0) < len(written) - 1  # idle while still running, not only at stop
+
+
+def test_dispatch_is_refused_for_presets_whose_setpoint_does_not_steer_a_real_device():
+    for preset in ("sma", "victron-gx", "fronius-gen24", "sunspec"):
+        config = {"battery_id": "default", "modbus": {"enabled": True, "preset": preset}}
+        load_telemetry_config(config)  # reading only: fine
+        config["modbus"]["dispatch"] = True
+        with pytest.raises(TelemetryError) as refused:
+            load_telemetry_config(config)
+        assert "cannot steer a real device" in refused.value.message, preset

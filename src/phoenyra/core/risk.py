@@ -47,7 +47,9 @@ def _percent(soc: float) -> str:
 
 
 def _clock(epoch_s: float) -> str:
-    return datetime.fromtimestamp(epoch_s, UTC).strftime("%Y-%m-%d %H:%M UTC")
+    """A moment for a sentence: minutes, seconds too when it is not on the minute."""
+    at = datetime.fromtimestamp(epoch_s, UTC)
+    return at.strftime("%Y-%m-%d %H:%M:%S UTC" if at.second else "%Y-%m-%d %H:%M UTC")
 
 
 def _delivered(begin: float, end: float, mwh: float, t: float) -> float:
@@ -385,8 +387,9 @@ class RiskManager:
             if later:  # the moment the battery would pass its limit
                 refusal.details["limit_at"] = iso_utc(int(tight_at))
             raise refusal
-        if delivery_start is not None:
-            self._check_power(book, battery_id, limits, side, quantity_mwh, delivery_start)
+        if delivery_start is None:  # delivered at rated power after the continuous fills
+            end = after + quantity_mwh / limits.power_mw * 3600.0
+        self._check_power(book, battery_id, limits, side, quantity_mwh, begin, end)
 
     def _check_power(
         self,
@@ -395,36 +398,53 @@ class RiskManager:
         limits: BatteryLimits,
         side: Side,
         quantity_mwh: float,
-        delivery_start: int,
+        begin: float,
+        end: float,
     ) -> None:
-        """In one quarter-hour the battery moves at most rated power × 0.25 h of energy."""
+        """In one quarter-hour the battery moves at most rated power × 0.25 h of energy: in each
+        quarter-hour the order is delivered in (``begin``..``end``), its share, the same
+        direction's fills (products and continuous deliveries) and open product orders must fit.
+        """
         per_quarter = limits.power_mw * QUARTER_HOUR / 3600.0
-        traded = book.product_fills.get(delivery_start, 0.0)
         is_buy = side is BUY
-        open_same_side = sum(
-            (
-                mwh
-                for mwh, ds, buy in book.open_by_order.values()
-                if ds == delivery_start and buy == is_buy
-            ),
-            0.0,
-        )
-        worst = (traded if is_buy else -traded) + open_same_side + quantity_mwh
-        if worst > per_quarter + EPS:
-            start = datetime.fromtimestamp(delivery_start, UTC).strftime("%Y-%m-%d %H:%M UTC")
-            raise Reject(
-                "POWER_LIMIT",
-                f"Battery {battery_id!r} is rated {limits.power_mw:g} MW, so it can "
-                f"{'charge' if is_buy else 'discharge'} at most {per_quarter:.2f} MWh in the "
-                f"quarter-hour starting {start}; with the energy already traded and open in "
-                f"that product, {quantity_mwh:g} MWh more is too much.",
-                battery_id=battery_id,
-                side="BUY" if is_buy else "SELL",
-                quantity=_mwh(quantity_mwh),
-                power_mw=limits.power_mw,
-                max_quarter_hour_mwh=per_quarter,
-                delivery_start=iso_utc(delivery_start),
+        quarter = int(begin) - int(begin) % QUARTER_HOUR
+        while True:
+            q_end = quarter + QUARTER_HOUR
+            traded = book.product_fills.get(quarter, 0.0)
+            for c_begin, c_end, mwh in book.continuous_fills:
+                traded += _delivered(c_begin, c_end, mwh, q_end) - _delivered(
+                    c_begin, c_end, mwh, quarter
+                )
+            open_same_side = sum(
+                (
+                    mwh
+                    for mwh, ds, buy in book.open_by_order.values()
+                    if ds == quarter and buy == is_buy
+                ),
+                0.0,
             )
+            own = _delivered(begin, end, quantity_mwh, q_end) - _delivered(
+                begin, end, quantity_mwh, quarter
+            )
+            worst = (traded if is_buy else -traded) + open_same_side + own
+            if own > 0.0 and worst > per_quarter + EPS:
+                start = datetime.fromtimestamp(quarter, UTC).strftime("%Y-%m-%d %H:%M UTC")
+                raise Reject(
+                    "POWER_LIMIT",
+                    f"Battery {battery_id!r} is rated {limits.power_mw:g} MW, so it can "
+                    f"{'charge' if is_buy else 'discharge'} at most {per_quarter:.2f} MWh in "
+                    f"the quarter-hour starting {start}; with the energy already traded and open "
+                    f"for that quarter-hour, {quantity_mwh:g} MWh more is too much.",
+                    battery_id=battery_id,
+                    side="BUY" if is_buy else "SELL",
+                    quantity=_mwh(quantity_mwh),
+                    power_mw=limits.power_mw,
+                    max_quarter_hour_mwh=per_quarter,
+                    delivery_start=iso_utc(quarter),
+                )
+            if q_end >= end:
+                return
+            quarter = q_end
 
     def _unseen_fills(self, book: BatteryRisk, seen: float) -> list[tuple[float, float, float]]:
         """The battery's fills as deliveries (from, to, signed MWh), without what a status taken

@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import math
 import time
 from datetime import datetime
 
@@ -79,18 +80,27 @@ class Dispatcher:
         except httpx.HTTPError as exc:
             self._streak(f"cannot reach {self.url} ({type(exc).__name__}); following the last plan")
             return
+        if r.status_code in (401, 403, 404):
+            # The exchange says this key may not follow this battery (or it is gone): the
+            # battery must not run a plan nobody stands behind any more.
+            self.intervals, self.plan_at = [], None
+            self._streak(f"the exchange refused the plan (HTTP {r.status_code}): {r.text[:200]}")
+            return
         if r.status_code != 200:
             self._streak(f"the exchange answered HTTP {r.status_code}: {r.text[:200]}")
             return
         try:
-            body = r.json()
-            self.intervals = [
+            intervals = [
                 (_epoch(i["start"]), _epoch(i["end"]), float(i["power_mw"]))
-                for i in body["intervals"]
+                for i in r.json()["intervals"]
             ]
-        except (ValueError, KeyError, TypeError) as exc:
-            self._streak(f"the exchange's plan is not readable ({exc})")
+        except Exception as exc:  # any malformed answer: keep following the plan in use
+            self._streak(f"the exchange's plan is not readable ({type(exc).__name__}: {exc})")
             return
+        if not all(math.isfinite(mw) and start < end for start, end, mw in intervals):
+            self._streak("the exchange's plan holds a power that is not a number, or no time")
+            return
+        self.intervals = intervals
         self.plan_at = time.monotonic()
 
     def due(self, now: float) -> float:
@@ -128,6 +138,22 @@ class Dispatcher:
                     await self.write(power)
                 await asyncio.sleep(self.tick_s)
         finally:
-            with contextlib.suppress(Exception, asyncio.CancelledError):
-                await asyncio.wait_for(self.target.write_setpoint(0.0), 2.0)
-                log.info("dispatch of %s stopped: setpoint 0 MW", self.battery_id)
+            await self._idle()
+
+    async def _idle(self) -> None:
+        """Set the battery idle, even while being cancelled again and again (the runner
+        re-cancels until a task ends): a slow write must not be cut short."""
+        write = asyncio.ensure_future(asyncio.wait_for(self.target.write_setpoint(0.0), 5.0))
+        while not write.done():
+            with contextlib.suppress(asyncio.CancelledError):
+                await asyncio.wait([write])
+        if write.cancelled() or write.exception() is not None:
+            problem = "cancelled" if write.cancelled() else repr(write.exception())
+            log.warning(
+                "dispatch of %s stopped, but setting the battery idle failed (%s): check its "
+                "setpoint on the device",
+                self.battery_id,
+                problem,
+            )
+        else:
+            log.info("dispatch of %s stopped: setpoint 0 MW", self.battery_id)

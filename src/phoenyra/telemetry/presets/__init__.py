@@ -40,6 +40,11 @@ class Preset(BaseModel):
     simulator: SimulatorHint | None = None
     map: RegisterMap | None = None
     https: dict[str, Any] | None = None
+    no_dispatch: str | None = Field(
+        None,
+        description="why writing this map's setpoint_mw does not steer a real device (dispatch "
+        "is refused with it); null when it does",
+    )
 
     @model_validator(mode="after")
     def _transport_matches(self) -> Preset:

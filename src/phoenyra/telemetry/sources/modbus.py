@@ -93,8 +93,20 @@ class ModbusConfig(BaseModel):
         return self
 
     def check(self) -> None:
-        """The map loads (the preset exists), and dispatch has a setpoint register to write."""
-        if self.register_map().setpoint_mw is None and self.dispatch:
+        """The map loads (the preset exists), and dispatch has a setpoint register that steers
+        the device."""
+        rmap = self.register_map()
+        if self.dispatch and self.preset is not None:
+            from ..presets import load_preset
+
+            why = load_preset(self.preset).no_dispatch
+            if why is not None:
+                raise ConfigInvalid(
+                    f"dispatch is on, but preset {self.preset!r} cannot steer a real device: "
+                    f"{why} Use a custom register map with the device's control registers, or "
+                    "switch dispatch off"
+                )
+        if rmap.setpoint_mw is None and self.dispatch:
             where = f"preset {self.preset!r}" if self.preset else "the register map"
             raise ConfigInvalid(
                 f"dispatch is on, but {where} has no power setpoint register (setpoint_mw) to "
