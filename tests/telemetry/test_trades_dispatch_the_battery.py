@@ -131,7 +131,7 @@ def test_a_trade_drives_the_simulated_battery_and_stopping_sets_it_idle(tmp_path
         assert charge["power_mw"] == -1.0
         wait_for(lambda: read_setpoint_mw(sim_port) == -1.0, 10, "−1 MW written", logs)
         charging = wait_for(
-            lambda: (s := _status(exchange))["soc_percent"] > first["soc_percent"] + 1 and s,
+            lambda: (s := _status(exchange))["soc_percent"] > first["soc_percent"] + 0.4 and s,
             20,
             "the SoC to rise",
             logs,
