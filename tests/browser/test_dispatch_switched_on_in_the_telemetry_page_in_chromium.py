@@ -4,19 +4,9 @@ switched off again, the battery is set idle."""
 
 from __future__ import annotations
 
-import time
-
 from playwright.sync_api import expect
 
-from support import new_trader, read_setpoint_mw
-
-
-def _wait(predicate, what: str, timeout: float = 20.0):
-    deadline = time.monotonic() + timeout
-    while not (value := predicate()):
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.2)
-    return value
+from support import new_trader, read_setpoint_mw, wait_for
 
 
 def test_dispatch_ticked_in_the_page_drives_the_battery_and_unticked_sets_it_idle(
@@ -39,9 +29,10 @@ def test_dispatch_ticked_in_the_page_drives_the_battery_and_unticked_sets_it_idl
         offer = {"market": "epex_at", "side": "SELL", "quantity": 0.1, "price": 10.0}
         assert other.post("/api/orders", json=offer).status_code == 201
         assert me.post("/api/orders", json={**offer, "side": "BUY"}).json()["status"] == "FILLED"
-    _wait(lambda: read_setpoint_mw(modbus_battery) == -1.0, "the −1 MW setpoint")
+    wait_for(lambda: read_setpoint_mw(modbus_battery) == -1.0, 20, "the −1 MW setpoint", [])
     with exchange.client() as admin:
-        _wait(lambda: admin.get("/api/bess/status").json()["power_mw"] == -1.0, "charging")
+        status = admin.get
+        wait_for(lambda: status("/api/bess/status").json()["power_mw"] == -1.0, 20, "charging", [])
     # The dashboard says what the trades ask of the battery.
     p.goto("/")
     expect(pg.locator("#bess-dispatch-text")).to_contain_text("Trades: charge 1.00 MW until")
@@ -51,5 +42,5 @@ def test_dispatch_ticked_in_the_page_drives_the_battery_and_unticked_sets_it_idl
     pg.uncheck("#mb-dispatch")
     pg.locator("#map-box [data-save]").click()
     expect(pg.locator("#flash")).to_contain_text("saved as version 2")
-    _wait(lambda: read_setpoint_mw(modbus_battery) == 0.0, "the battery idle")
+    wait_for(lambda: read_setpoint_mw(modbus_battery) == 0.0, 20, "the battery idle", [])
     assert p.errors == []

@@ -182,8 +182,7 @@ def replay(seed: int, ops: int) -> dict:
         out(
             "battery",
             battery_id,
-            book.open_buy_mwh,
-            book.open_sell_mwh,
+            sorted(book.open_by_order.items()),
             risk.committed_mwh(battery_id),
         )
     return {

@@ -4,7 +4,6 @@ to the device's setpoint, so the battery delivers what the risk check counts on.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import logging
 import time
@@ -160,7 +159,7 @@ def _plan(*intervals: tuple[float, float, float]) -> str:
     )
 
 
-def _follow(replies: list[Reply], seconds: float, slow_idle_s: float = 0.0) -> tuple[list, str]:
+def _follow(caplog, replies: list[Reply], seconds: float, slow_idle_s: float = 0.0):
     """A Dispatcher against a simulated battery on real Modbus TCP and a local server playing
     ``replies`` as the exchange's plan; returns the setpoints the battery saw written (MW) and
     what the dispatcher logged."""
@@ -197,55 +196,36 @@ def _follow(replies: list[Reply], seconds: float, slow_idle_s: float = 0.0) -> t
         await sim.stop()
 
     try:
-        with caplog_text() as text:
+        with caplog.at_level(logging.INFO, logger="phoenyra.telemetry"):
             asyncio.run(run())
     finally:
         server.stop()
-    return written, text()
+    return written, caplog.text
 
 
-@contextlib.contextmanager
-def caplog_text():
-    lines: list[str] = []
-
-    class Keep(logging.Handler):
-        def emit(self, record: logging.LogRecord) -> None:
-            lines.append(record.getMessage())
-
-    handler = Keep()
-    logger = logging.getLogger("phoenyra.telemetry")
-    level = logger.level
-    logger.setLevel(logging.INFO)
-    logger.addHandler(handler)
-    try:
-        yield lambda: "\n".join(lines)
-    finally:
-        logger.removeHandler(handler)
-        logger.setLevel(level)
-
-
-def test_the_dispatcher_follows_the_plan_and_ends_idle_even_when_the_write_is_slow():
+def test_the_dispatcher_follows_the_plan_and_ends_idle_even_when_the_write_is_slow(caplog):
     now = time.time()
-    written, log = _follow([Reply(200, _plan((now - 60, now + 600, -0.75)))], 1.0, 1.5)
+    written, log = _follow(caplog, [Reply(200, _plan((now - 60, now + 600, -0.75)))], 1.0, 1.5)
     assert written[0] == -0.75 and written[-1] == 0.0, written
     assert "dispatch of default stopped: setpoint 0 MW" in log
 
 
-def test_a_plan_that_is_not_a_number_is_not_followed():
+def test_a_plan_that_is_not_a_number_is_not_followed(caplog):
     now = time.time()
     good = Reply(200, _plan((now - 60, now + 600, 0.5)))
     nan = Reply(200, '{"intervals": [{"start": "x", "end": 1, "power_mw": NaN}]}')
-    written, log = _follow([good, nan, Reply(200, _plan((now - 60, now + 600, float("nan"))))], 1.0)
+    also_nan = Reply(200, _plan((now - 60, now + 600, float("nan"))))
+    written, log = _follow(caplog, [good, nan, also_nan], 1.0)
     assert set(written) == {0.5, 0.0} and written[-1] == 0.0, written  # never +1 MW from NaN
     assert "not readable" in log and "not a number" in log
 
 
-def test_a_refused_plan_sets_the_battery_idle():
+def test_a_refused_plan_sets_the_battery_idle(caplog):
     """The key was cut off or the battery removed: the old plan stands behind nothing."""
     now = time.time()
     plan = Reply(200, _plan((now - 60, now + 600, -1.0)))
     refused = Reply(403, '{"error": {"code": "FORBIDDEN"}}', content_type="application/json")
-    written, log = _follow([plan, refused], 1.0)
+    written, log = _follow(caplog, [plan, refused], 1.0)
     assert written[0] == -1.0 and written[-1] == 0.0 and "refused the plan (HTTP 403)" in log
     assert written.index(0.0) < len(written) - 1  # idle while still running, not only at stop
 

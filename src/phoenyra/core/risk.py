@@ -69,16 +69,13 @@ def _delivered_sum(deliveries: list[tuple[float, float, float]], t: float) -> fl
     return total
 
 
-def _add_unseen(
-    out: list[tuple[float, float, float]], begin: float, end: float, mwh: float, seen: float
-) -> None:
-    """Add the part of a delivery a status taken at ``seen`` cannot show yet."""
-    if end <= seen:
-        return
-    if seen <= begin:
-        out.append((begin, end, mwh))
-    else:
-        out.append((seen, end, mwh * (end - seen) / (end - begin)))
+def fill_deliveries(book: BatteryRisk) -> list[tuple[float, float, float]]:
+    """The battery's fills as deliveries (from, to, signed MWh, + bought): a product over its
+    quarter-hour, a continuous fill at rated power after the continuous fills before it. The
+    risk check counts on them; the dispatch plan asks the battery for them."""
+    out = [(float(s), float(s + QUARTER_HOUR), mwh) for s, mwh in book.product_fills.items()]
+    out.extend(book.continuous_fills)
+    return out
 
 
 def _open_deliveries(
@@ -188,8 +185,6 @@ class AccountRisk:
 class BatteryRisk:
     """The energy a battery is committed to by the orders and trades of all its accounts."""
 
-    open_buy_mwh: float = 0.0
-    open_sell_mwh: float = 0.0
     # Open MWh, delivery product and side (True = BUY) of each open order.
     open_by_order: dict[int, tuple[float, int | None, bool]] = field(default_factory=dict)
     # Net filled MWh per delivery product start (quarter-hour) not yet delivered.
@@ -407,14 +402,11 @@ class RiskManager:
         """
         per_quarter = limits.power_mw * QUARTER_HOUR / 3600.0
         is_buy = side is BUY
+        fills = fill_deliveries(book)
         quarter = int(begin) - int(begin) % QUARTER_HOUR
         while True:
             q_end = quarter + QUARTER_HOUR
-            traded = book.product_fills.get(quarter, 0.0)
-            for c_begin, c_end, mwh in book.continuous_fills:
-                traded += _delivered(c_begin, c_end, mwh, q_end) - _delivered(
-                    c_begin, c_end, mwh, quarter
-                )
+            traded = _delivered_sum(fills, q_end) - _delivered_sum(fills, quarter)
             open_same_side = sum(
                 (
                     mwh
@@ -456,10 +448,13 @@ class RiskManager:
         while continuous and continuous[0][1] <= seen:
             continuous.popleft()  # wholly in the status (they end in the order they were traded)
         out: list[tuple[float, float, float]] = []
-        for start, mwh in fills.items():
-            _add_unseen(out, float(start), float(start + QUARTER_HOUR), mwh, seen)
-        for begin, end, mwh in continuous:
-            _add_unseen(out, begin, end, mwh, seen)
+        for begin, end, mwh in fill_deliveries(book):
+            if end <= seen:
+                continue
+            if seen <= begin:
+                out.append((begin, end, mwh))
+            else:  # the part after the status
+                out.append((seen, end, mwh * (end - seen) / (end - begin)))
         return out
 
     def committed_mwh(self, battery_id: str) -> float:
@@ -477,14 +472,13 @@ class RiskManager:
         if acct is None or acct.battery_id is None:
             return
         book = self.battery(acct.battery_id)
-        new = (order.quantity - order.filled) * lot if order.is_open else 0.0
-        old = book.open_by_order.pop(order.id, (0.0, None, True))[0]
-        if new:
-            book.open_by_order[order.id] = (new, order.delivery_start, order.side is BUY)
-        if order.side is BUY:
-            book.open_buy_mwh = max(0.0, book.open_buy_mwh + new - old)
-        else:
-            book.open_sell_mwh = max(0.0, book.open_sell_mwh + new - old)
+        book.open_by_order.pop(order.id, None)
+        if order.is_open:
+            book.open_by_order[order.id] = (
+                (order.quantity - order.filled) * lot,
+                order.delivery_start,
+                order.side is BUY,
+            )
 
     def _battery_of(self, account_id: int) -> str | None:
         acct = self.accounts.get(account_id)

@@ -14,8 +14,7 @@ from __future__ import annotations
 
 from itertools import pairwise
 
-from ..core.markets import QUARTER_HOUR
-from ..core.risk import BatteryRisk
+from ..core.risk import BatteryRisk, fill_deliveries
 
 Interval = tuple[float, float, float]  # start, end (epoch s), power (MW, + discharging)
 
@@ -24,14 +23,11 @@ def plan(book: BatteryRisk, rated_power_mw: float, now: float) -> tuple[list[Int
     """The power the battery's trades ask for from ``now`` on, as consecutive intervals of
     constant power (idle gaps included between deliveries), and whether any was cut to the
     rated power."""
-    rates: list[Interval] = []
-    for start, bought_mwh in book.product_fills.items():
-        end = start + QUARTER_HOUR
-        if end > now and bought_mwh:
-            rates.append((float(start), float(end), -bought_mwh * 3600.0 / QUARTER_HOUR))
-    for begin, end, bought_mwh in book.continuous_fills:
-        if end > now and end > begin:
-            rates.append((begin, end, -bought_mwh * 3600.0 / (end - begin)))
+    rates = [
+        (begin, end, -bought_mwh * 3600.0 / (end - begin))
+        for begin, end, bought_mwh in fill_deliveries(book)
+        if end > now and end > begin and bought_mwh
+    ]
     moments = sorted({t for a, b, _ in rates for t in (a, b) if t > now} | {now})
     out: list[Interval] = []
     limited = False

@@ -20,18 +20,14 @@ import contextlib
 import logging
 import math
 import time
-from datetime import datetime
 
 import httpx
 
+from ..core.wire import parse_iso
 from ..exchange.dispatch import power_at
 from .model import TelemetryError
 
 log = logging.getLogger("phoenyra.telemetry")
-
-
-def _epoch(text: str) -> float:
-    return datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
 
 
 class Dispatcher:
@@ -91,7 +87,7 @@ class Dispatcher:
             return
         try:
             intervals = [
-                (_epoch(i["start"]), _epoch(i["end"]), float(i["power_mw"]))
+                (parse_iso(i["start"]), parse_iso(i["end"]), float(i["power_mw"]))
                 for i in r.json()["intervals"]
             ]
         except Exception as exc:  # any malformed answer: keep following the plan in use
