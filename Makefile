@@ -57,10 +57,14 @@ run: setup
 services:
 	scripts/services start
 
+# The tests run in TEST_WORKERS processes (pytest-xdist), a test file to a process: most of them
+# wait on real services and browsers, so two workers take about three quarters of the time of
+# one even on two cores. TEST_WORKERS=0 runs them in this process.
+TEST_WORKERS ?= 2
 test: setup services
 	$(BIN)/ruff check src tests bench
 	$(BIN)/ruff format --check src tests bench
-	$(BIN)/pytest
+	$(BIN)/pytest $(if $(filter 0,$(TEST_WORKERS)),,-n $(TEST_WORKERS) --dist loadfile)
 
 lint: setup
 	$(BIN)/ruff check src tests bench

@@ -21,11 +21,31 @@ def reset_postgres(url: str) -> None:
         engine.dispose()
 
 
+def ensure_database(url: str) -> None:
+    """Create the database of ``url`` when missing (a parallel worker's own test database),
+    connected to the ``postgres`` maintenance database as the same role (it may create
+    databases: scripts/services gives it CREATEDB)."""
+    from sqlalchemy import create_engine, make_url, text
+
+    target = make_url(url)
+    engine = create_engine(target.set(database="postgres"), isolation_level="AUTOCOMMIT")
+    try:
+        with engine.connect() as conn:
+            exists = conn.execute(
+                text("select 1 from pg_database where datname = :n"), {"n": target.database}
+            ).first()
+            if not exists:
+                conn.execute(text(f'CREATE DATABASE "{target.database}"'))
+    finally:
+        engine.dispose()
+
+
 @pytest.fixture
 def pg_url() -> str:
     from sqlalchemy import create_engine, text
 
     try:
+        ensure_database(PG_URL)
         engine = create_engine(PG_URL)
         with engine.connect() as conn:
             conn.execute(text("select 1"))

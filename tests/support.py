@@ -32,6 +32,11 @@ SHARED_DATA = Path(
 PG_URL = os.environ.get(
     "PHOENYRA_TEST_PG_URL", "postgresql+psycopg://phoenyra:phoenyra@127.0.0.1:5432/phoenyra_test"
 )
+# Under pytest-xdist each worker resets and fills a database of its own (phoenyra_test_gw1, ...;
+# the first worker keeps phoenyra_test); conftest.pg_url creates it on first use.
+_WORKER = os.environ.get("PYTEST_XDIST_WORKER", "gw0")
+if _WORKER != "gw0":
+    PG_URL = f"{PG_URL}_{_WORKER}"
 
 
 def service_missing(what: str) -> None:
