@@ -616,6 +616,11 @@ def bess_telemetry(log_level: str) -> None:
         mqtt = mqtt_config_from_env(os.environ)
     except TelemetryError as exc:
         raise click.ClickException(f"configuration error: {exc.message}") from exc
+    if modbus is not None and modbus.dispatch and mqtt.enabled and mqtt.dispatch:
+        raise click.ClickException(
+            "configuration error: BESS_MODBUS_DISPATCH and BESS_MQTT_DISPATCH are both on: two "
+            "writers would fight over one battery's power; switch one off"
+        )
     import httpx
 
     runner = TelemetryRunner(
@@ -626,8 +631,8 @@ def bess_telemetry(log_level: str) -> None:
     )
     battery_id = os.environ.get("BESS_ID", "default")
 
-    def dispatching(source: ModbusSource, battery: str) -> list:
-        """The dispatch loop of a Modbus source that has dispatch on (none otherwise)."""
+    def dispatching(source: ModbusSource | MqttSource, battery: str) -> list:
+        """The dispatch loop of a source that has dispatch on (none otherwise)."""
         if not source.config.dispatch:
             return []
         from .telemetry.dispatch import Dispatcher
@@ -642,6 +647,7 @@ def bess_telemetry(log_level: str) -> None:
     if mqtt.enabled:
         brokers.append(MqttSource(mqtt, on_reading=runner.submit))
         subscribers.append(brokers[0].run)
+        subscribers.extend(dispatching(brokers[0], battery_id))
     if not pollers and not subscribers:
         log.warning(
             "no telemetry source enabled (BESS_MODBUS_ENABLED, BESS_MQTT_ENABLED); readings can "
@@ -651,7 +657,11 @@ def bess_telemetry(log_level: str) -> None:
         "telemetry service started",
         extra={
             "modbus": pollers[0].name if pollers else None,
-            "dispatch": bool(modbus is not None and modbus.dispatch),
+            "dispatch": "modbus"
+            if modbus is not None and modbus.dispatch
+            else "mqtt"
+            if mqtt.enabled and mqtt.dispatch
+            else None,
             "mqtt": f"{mqtt.broker}:{mqtt.port}" if mqtt.enabled else None,
             "interval_s": settings.bess_update_interval,
             "exchange": settings.exchange_url,
@@ -699,6 +709,7 @@ def bess_telemetry(log_level: str) -> None:
         if mqtt_cfg is not None:
             brokers.append(MqttSource(mqtt_cfg, on_reading=runner.submit))
             new_subscribers.append(brokers[0].run)
+            new_subscribers.extend(dispatching(brokers[0], config.battery_id))
         return new_pollers, new_subscribers, config.interval_s
 
     async def run() -> None:
@@ -734,7 +745,7 @@ def bess_telemetry(log_level: str) -> None:
     default=None,
     metavar="HOST[:PORT]",
     help="Also publish the state to this MQTT broker (topics bess/soc, bess/power, "
-    "bess/temperature)",
+    "bess/temperature) and follow a setpoint published to bess/setpoint (MW, + discharging)",
 )
 @click.option(
     "--mqtt-prefix", default="bess", show_default=True, help="Topic prefix: PREFIX/soc, ..."
@@ -749,7 +760,8 @@ def simulate_bess(
     mqtt_prefix: str,
 ) -> None:
     """A simulated battery (BESS_CAPACITY_MWH, BESS_POWER_MW) served over real Modbus TCP with a
-    preset's register map; it follows a power setpoint written over Modbus."""
+    preset's register map; it follows a power setpoint written over Modbus (or, with --mqtt,
+    published to PREFIX/setpoint)."""
     from .core.battery import BatteryParams
     from .simulator import serve
     from .telemetry.model import TelemetryError
@@ -781,6 +793,7 @@ def simulate_bess(
                     "power_mw": f"{mqtt_prefix}/power",
                     "temperature_c": f"{mqtt_prefix}/temperature",
                 },
+                mqtt_setpoint_topic=f"{mqtt_prefix}/setpoint",
             )
         )
     except TelemetryError as exc:

@@ -262,16 +262,19 @@ async def serve(
     unit_id: int | None = None,
     mqtt: tuple[str, int] | None = None,
     mqtt_topics: dict[str, str] | None = None,
+    mqtt_setpoint_topic: str | None = None,
 ) -> None:
     """``phoenyra simulate-bess``: serve until cancelled; with ``mqtt=(broker, port)`` also
-    publish the state there every step."""
+    publish the state there every step (and follow a setpoint on ``mqtt_setpoint_topic``)."""
     sim = BatterySimulator(preset, params=params, initial_soc=initial_soc, unit_id=unit_id)
     await sim.start(host, port)
     publisher = None
     if mqtt is not None:
         from .mqtt_publisher import publish_state
 
-        publisher = asyncio.create_task(publish_state(sim, mqtt[0], mqtt[1], step_s, mqtt_topics))
+        publisher = asyncio.create_task(
+            publish_state(sim, mqtt[0], mqtt[1], step_s, mqtt_topics, mqtt_setpoint_topic)
+        )
     try:
         await sim.run(step_s)
     finally:

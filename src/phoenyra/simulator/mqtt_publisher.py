@@ -1,10 +1,14 @@
 """The simulated battery also publishing its state over MQTT (``simulate-bess --mqtt``): one
-retained plain-number message per field and step, on the spec's default topics."""
+retained plain-number message per field and step, on the spec's default topics. It follows a
+power setpoint published to ``setpoint_topic`` (a plain number, MW, + discharging) as it
+follows one written to its Modbus register; a payload that is not a number is ignored."""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+import math
 
 import aiomqtt
 
@@ -25,6 +29,7 @@ async def publish_state(
     port: int = 1883,
     interval_s: float = 1.0,
     topics: dict[str, str] | None = None,
+    setpoint_topic: str | None = None,
 ) -> None:
     """Publish until cancelled; reconnect with a growing pause when the broker goes away."""
     topics = topics or TOPICS
@@ -33,13 +38,39 @@ async def publish_state(
         try:
             async with aiomqtt.Client(broker, port) as client:
                 delay = 0.5
-                while True:
-                    values = sim.values()
-                    for field, topic in topics.items():
-                        # Retained: a subscriber that connects later sees the state at once.
-                        await client.publish(topic, f"{values[field]:.6g}", qos=0, retain=True)
-                    await asyncio.sleep(interval_s)
+                follower = None
+                if setpoint_topic is not None:
+                    await client.subscribe(setpoint_topic, qos=1)
+                    follower = asyncio.create_task(_follow(sim, client))
+                try:
+                    while True:
+                        values = sim.values()
+                        for field, topic in topics.items():
+                            # Retained: a subscriber that connects later sees the state at once.
+                            await client.publish(topic, f"{values[field]:.6g}", qos=0, retain=True)
+                        await asyncio.sleep(interval_s)
+                finally:
+                    if follower is not None:
+                        follower.cancel()
+                        with contextlib.suppress(asyncio.CancelledError, aiomqtt.MqttError):
+                            await follower
         except aiomqtt.MqttError as exc:
             log.warning("MQTT broker %s:%d: %s; retrying in %.1f s", broker, port, exc, delay)
             await asyncio.sleep(delay)
             delay = min(delay * 2, 30.0)
+
+
+async def _follow(sim: BatterySimulator, client: aiomqtt.Client) -> None:
+    """Apply every setpoint message (the only subscription), cut to the rated power."""
+    params = sim.params
+    async for message in client.messages:
+        payload = message.payload
+        text = payload.decode(errors="replace") if isinstance(payload, bytes) else str(payload)
+        try:
+            power = float(text)
+        except ValueError:
+            power = math.nan
+        if not math.isfinite(power):
+            log.warning("setpoint %r over MQTT is not a number of MW: ignored", text[:40])
+            continue
+        sim.setpoint_mw = max(-params.max_charge_mw, min(params.max_discharge_mw, power))

@@ -72,6 +72,16 @@ class TelemetryConfig(BaseModel):
     )
 
     @model_validator(mode="after")
+    def _one_dispatcher(self) -> TelemetryConfig:
+        modbus, mqtt = self.modbus, self.mqtt
+        if modbus.enabled and modbus.dispatch and mqtt.enabled and mqtt.dispatch:
+            raise ValueError(
+                "dispatch is on for both Modbus and MQTT: two writers would fight over one "
+                "battery's power; dispatch through one interface only"
+            )
+        return self
+
+    @model_validator(mode="after")
     def _sources_agree(self) -> TelemetryConfig:
         # The MQTT source validates against the battery it reports for.
         same = {"battery_id": self.battery_id, "rated_power_mw": self.rated_power_mw}

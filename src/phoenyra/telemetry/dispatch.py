@@ -2,10 +2,10 @@
 
 The exchange's ``GET /api/bess/dispatch`` says, as intervals of constant power, what the
 battery must do to deliver what its accounts have traded (the same deliveries its risk check
-counts on). With ``dispatch`` on in the Modbus configuration, the telemetry service follows
-that plan: it asks for the plan every few seconds and writes the power due now to the device's
-setpoint register whenever it changes (and again every ``rewrite_s``, for devices that fall back
-to idle without a fresh command).
+counts on). With ``dispatch`` on in the Modbus or the MQTT configuration, the telemetry service
+follows that plan: it asks for the plan every few seconds and writes the power due now to the
+device's setpoint register (or publishes it to the setpoint topic) whenever it changes (and again
+every ``rewrite_s``, for devices that fall back to idle without a fresh command).
 
 If the exchange cannot be reached, the last plan is followed to its end (the trades stand); a
 plan older than ``max_plan_age_s`` is dropped and the battery set idle. When dispatch stops (a
@@ -31,7 +31,8 @@ log = logging.getLogger("phoenyra.telemetry")
 
 
 class Dispatcher:
-    """Follow one battery's dispatch plan with one setpoint writer (a ModbusSource)."""
+    """Follow one battery's dispatch plan with one setpoint writer (a ModbusSource or an
+    MqttSource: anything with ``async write_setpoint(mw) -> mw written``)."""
 
     def __init__(
         self,

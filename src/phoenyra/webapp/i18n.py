@@ -214,6 +214,10 @@ def js_strings() -> dict[str, str]:
         "now_custom": _("The map now differs from the preset: it is saved as a custom map."),
         "address_required": _("%(field)s needs a register address.", field="{field}"),
         "topic_required": _("%(field)s needs a topic.", field="{field}"),
+        "for_dispatch": _("for dispatch"),
+        "setpoint_topic_required": _(
+            "Dispatch over MQTT needs a topic for the power setpoint in the topic mapping."
+        ),
         "not_saved": _("not saved yet"),
         "from_environment": _("not saved yet · from the environment"),
         "confirm_stop_source": _(

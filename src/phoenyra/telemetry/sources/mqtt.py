@@ -75,6 +75,10 @@ REQUIRED_FIELDS = ("soc_percent", "power_mw", "temperature_c")
 # every field independently, so plausible values for the missing ones never mask an error.
 _PLACEHOLDER = {"soc_percent": 50.0, "power_mw": 0.0, "temperature_c": 20.0}
 _PAYLOAD_PREVIEW = 60  # characters of a refused payload quoted in errors and logs
+# A setpoint goes over the subscribed connection when there is one; when that does not take it
+# within LIVE_PUBLISH_S (it is closing) it goes over a connection of its own.
+LIVE_PUBLISH_S = 1.5
+OWN_PUBLISH_S = 3.0
 
 PathStep = str | int
 _PATH_TOKEN = re.compile(r"\.?([^.\[\]]+)|\[(\d+)\]")
@@ -168,6 +172,32 @@ class TopicMapping(BaseModel):
         return parse_json_path(self.json_path) if self.json_path else None
 
 
+class SetpointMapping(TopicMapping):
+    """Where dispatch publishes the power the battery is to run at (MW, + discharging, times
+    ``scale``): a plain number, or JSON with the value at ``json_path`` (keys only)."""
+
+    # Retained: a device that reconnects finds its last command. Off by default: a retained
+    # command outlives the service that sent it.
+    retain: bool = False
+
+    @field_validator("json_path")
+    @classmethod
+    def _keys_only(cls, v: str | None) -> str | None:
+        if v is not None and any(isinstance(step, int) for step in parse_json_path(v)):
+            raise ValueError("a setpoint's json_path takes keys only, such as cmd.power_kw")
+        return v
+
+    def payload(self, power_mw: float) -> bytes:
+        value = power_mw * self.scale + 0.0  # + 0.0: never "-0"
+        steps = self.steps
+        if steps is None:
+            return f"{value:.10g}".encode()
+        doc: Any = value
+        for key in reversed(steps):
+            doc = {key: doc}
+        return orjson.dumps(doc)
+
+
 class TlsConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -205,6 +235,14 @@ class MqttConfig(BaseModel):
     power_mw: TopicMapping = TopicMapping(topic="bess/power")
     temperature_c: TopicMapping = TopicMapping(topic="bess/temperature")
     status: TopicMapping | None = None
+    setpoint_mw: SetpointMapping | None = Field(
+        None, description="where dispatch publishes the power to run at (MW, + discharging)"
+    )
+    dispatch: bool = Field(
+        False,
+        description="publish the power the battery's trades ask for (the exchange's dispatch "
+        "plan) to the setpoint topic",
+    )
     reconnect_min_s: float = Field(0.5, gt=0)
     reconnect_max_s: float = Field(30.0, gt=0)
 
@@ -212,6 +250,20 @@ class MqttConfig(BaseModel):
     def _backoff_order(self) -> MqttConfig:
         if self.reconnect_max_s < self.reconnect_min_s:
             raise ValueError("reconnect_max_s must be at least reconnect_min_s")
+        return self
+
+    @model_validator(mode="after")
+    def _setpoint_usable(self) -> MqttConfig:
+        if self.dispatch and self.setpoint_mw is None:
+            raise ValueError(
+                "dispatch is on, but no setpoint topic (setpoint_mw) is mapped to publish the "
+                "traded power to: map one, or switch dispatch off"
+            )
+        if self.setpoint_mw is not None and self.setpoint_mw.topic in self.topics():
+            raise ValueError(
+                f"the setpoint topic {self.setpoint_mw.topic} is also read as a value: the "
+                "service would read its own commands back; give the setpoint a topic of its own"
+            )
         return self
 
     def mappings(self) -> dict[str, TopicMapping]:
@@ -236,7 +288,8 @@ def mqtt_config_from_env(environ: Mapping[str, str]) -> MqttConfig:
     Spec: BESS_MQTT_ENABLED, BESS_MQTT_BROKER, BESS_MQTT_PORT, BESS_MQTT_TOPIC_SOC,
     BESS_MQTT_TOPIC_POWER, BESS_MQTT_TOPIC_TEMP. Extras: BESS_MQTT_USERNAME,
     BESS_MQTT_PASSWORD, BESS_MQTT_CLIENT_ID, BESS_MQTT_QOS, BESS_MQTT_TLS, BESS_MQTT_CA_FILE,
-    BESS_MQTT_TOPIC_STATUS, BESS_MQTT_BATTERY_ID; rated power from BESS_POWER_MW.
+    BESS_MQTT_TOPIC_STATUS, BESS_MQTT_BATTERY_ID, BESS_MQTT_TOPIC_SETPOINT and BESS_MQTT_DISPATCH
+    (dispatch); rated power from BESS_POWER_MW.
     Raises ConfigInvalid naming the bad variable's field.
     """
 
@@ -265,9 +318,17 @@ def mqtt_config_from_env(environ: Mapping[str, str]) -> MqttConfig:
         ("power_mw", "BESS_MQTT_TOPIC_POWER"),
         ("temperature_c", "BESS_MQTT_TOPIC_TEMP"),
         ("status", "BESS_MQTT_TOPIC_STATUS"),
+        ("setpoint_mw", "BESS_MQTT_TOPIC_SETPOINT"),
     ):
         if (value := get(var)) is not None:
             data[key] = {"topic": value}
+    if (value := get("BESS_MQTT_DISPATCH")) is not None:
+        data["dispatch"] = value
+        if value.strip().lower() in ("1", "true", "yes", "on") and "setpoint_mw" not in data:
+            raise ConfigInvalid(
+                "BESS_MQTT_DISPATCH is on, but BESS_MQTT_TOPIC_SETPOINT names no topic to "
+                "publish the traded power to: set it, or switch dispatch off"
+            )
     tls_on, ca = get("BESS_MQTT_TLS"), get("BESS_MQTT_CA_FILE")
     if tls_on is not None or ca is not None:
         data["tls"] = {"enabled": tls_on or "true", "ca_file": ca}
@@ -410,6 +471,7 @@ class MqttSource:
         self.last_error: TelemetryError | None = None
         self._decoders = _decoders(config)
         self._failing_topics: set[str] = set()  # topics in a streak of refusals (logged once)
+        self._client: aiomqtt.Client | None = None  # the subscribed connection, while it lasts
 
     # -- pure part: one message in, maybe one Reading out ------------------------------------
 
@@ -463,18 +525,22 @@ class MqttSource:
             try:
                 async with _client(self.config) as client:
                     await client.subscribe([(t, self.config.qos) for t in self.config.topics()])
+                    self._client = client
                     self.counters.connects += 1
                     delay = self.config.reconnect_min_s
                     self.connected.set()
                     log.info("mqtt connected to %s:%s", self.config.broker, self.config.port)
-                    async for message in client.messages:
-                        reading = self.handle(
-                            message.topic.value, _payload_bytes(message.payload), time.time()
-                        )
-                        if reading is not None and self.on_reading is not None:
-                            result = self.on_reading(reading)
-                            if inspect.isawaitable(result):
-                                await result
+                    try:
+                        async for message in client.messages:
+                            reading = self.handle(
+                                message.topic.value, _payload_bytes(message.payload), time.time()
+                            )
+                            if reading is not None and self.on_reading is not None:
+                                result = self.on_reading(reading)
+                                if inspect.isawaitable(result):
+                                    await result
+                    finally:
+                        self._client = None  # before the goodbye: setpoints go their own way
             except aiomqtt.MqttError as exc:
                 self.connected.clear()
                 self.counters.connection_failures += 1
@@ -486,7 +552,42 @@ class MqttSource:
                 await asyncio.sleep(pause)
                 delay = min(delay * 2, self.config.reconnect_max_s)
             finally:
+                self._client = None
                 self.connected.clear()
+
+    async def write_setpoint(self, power_mw: float) -> float:
+        """Publish the power the battery is to run at (MW, + discharging) to the setpoint
+        topic, cut to the rated power; returns the power published. QoS as configured (with
+        1 or 2 this returns once the broker has it). Without a live subscription (connecting,
+        stopping) it connects for this one message. ConnectionRefused or Timeout when the
+        broker cannot take it."""
+        mapping = self.config.setpoint_mw
+        if mapping is None:
+            raise ConfigInvalid("no setpoint topic (setpoint_mw) is mapped")
+        rated = self.config.rated_power_mw
+        power_mw = max(-rated, min(rated, power_mw))
+        payload = mapping.payload(power_mw)
+        qos, retain = self.config.qos, mapping.retain
+        live = self._client
+        if live is not None:
+            try:
+                async with asyncio.timeout(LIVE_PUBLISH_S):
+                    await live.publish(mapping.topic, payload, qos=qos, retain=retain)
+                return power_mw
+            except (aiomqtt.MqttError, TimeoutError):
+                pass  # the subscription is going (stopping, broker lost): publish on our own
+        try:
+            # Its own client id: reusing the subscriber's would make the broker drop it.
+            own = self.config.model_copy(update={"client_id": None})
+            async with _client(own, timeout=OWN_PUBLISH_S) as client:
+                await client.publish(mapping.topic, payload, qos=qos, retain=retain)
+        except aiomqtt.MqttError as exc:
+            problem = _connect_error(self.config, exc)
+            raise type(problem)(
+                f"the setpoint {power_mw:g} MW was not published to {mapping.topic}: "
+                f"{problem.message}"
+            ) from None
+        return power_mw
 
     async def readings(self, maxsize: int = 1000) -> AsyncIterator[Reading]:
         """The Readings as an async iterator (runs ``run()`` while iterated). When the consumer

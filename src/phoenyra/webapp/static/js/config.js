@@ -160,11 +160,11 @@
 
   function renderTopics() {
     const body = $("topic-body");
-    const fields = ["soc_percent", "power_mw", "temperature_c", "status"];
+    const fields = ["soc_percent", "power_mw", "temperature_c", "status", "setpoint_mw"];
     body.replaceChildren(
       ...fields.map((name) => {
         const m = config.mqtt[name] || { topic: "", json_path: null, scale: 1 };
-        const label = LABELS[name] + (REQUIRED.has(name) ? "" : " (" + t("optional") + ")");
+        const label = LABELS[name] + (REQUIRED.has(name) ? "" : " (" + t(name === "setpoint_mw" ? "for_dispatch" : "optional") + ")");
         return el("tr", { "data-field": name }, [
           el("th", { scope: "row", class: "text-left text-xs font-medium normal-case tracking-normal text-white", text: label }),
           el("td", {}, [el("input", { class: "field px-2 py-1 text-xs", "data-k": "topic", value: m.topic || "", "aria-label": label + " – " + t("topic") })]),
@@ -207,6 +207,7 @@
     setVal("mq-tls", m.tls.enabled);
     setVal("mq-ca", m.tls.ca_file);
     setVal("mq-insecure", m.tls.insecure);
+    setVal("mq-dispatch", !!m.dispatch);
     renderTopics();
     setVal("rest-enabled", c.rest.enabled);
   }
@@ -267,8 +268,13 @@
         m[name] = null;
         continue;
       }
-      m[name] = { topic: get("topic"), json_path: get("json_path") || null, scale: Number(get("scale").replace(",", ".") || 1) };
+      const mapping = { topic: get("topic"), json_path: get("json_path") || null, scale: Number(get("scale").replace(",", ".") || 1) };
+      // The setpoint's retain flag has no column: kept as loaded (set through the API).
+      if (name === "setpoint_mw") mapping.retain = !!(m.setpoint_mw && m.setpoint_mw.retain);
+      m[name] = mapping;
     }
+    m.dispatch = $("mq-dispatch").checked;
+    if (m.enabled && m.dispatch && !m.setpoint_mw) throw new Error(t("setpoint_topic_required"));
     c.rest.enabled = $("rest-enabled").checked;
     return c;
   }
