@@ -39,6 +39,11 @@ if _WORKER != "gw0":
     PG_URL = f"{PG_URL}_{_WORKER}"
 
 
+# A battery without losses (the default counts 95 % each way): for tests whose figures are
+# about something else than the losses.
+LOSSLESS = {"BESS_CHARGE_EFFICIENCY": "1", "BESS_DISCHARGE_EFFICIENCY": "1"}
+
+
 def service_missing(what: str) -> None:
     """Under CI a missing service fails the test; on a developer machine it skips."""
     message = f"{what} is not available: run scripts/services start"

@@ -772,6 +772,8 @@ def simulate_bess(
         capacity_mwh=settings.bess_capacity_mwh,
         max_charge_mw=settings.bess_power_mw,
         max_discharge_mw=settings.bess_power_mw,
+        charge_efficiency=settings.bess_charge_efficiency,
+        discharge_efficiency=settings.bess_discharge_efficiency,
     )
     click.echo(f"simulated battery ({preset}) on modbus://{host}:{port}", err=True)
     try:

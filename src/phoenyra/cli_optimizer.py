@@ -56,6 +56,8 @@ def _battery(settings: Settings, **overrides):
         "discharge_power_mw": settings.bess_power_mw,
         "soc_min_percent": settings.bess_soc_min,
         "soc_max_percent": settings.bess_soc_max,
+        "charge_efficiency": settings.bess_charge_efficiency,
+        "discharge_efficiency": settings.bess_discharge_efficiency,
     }
     values.update({k: v for k, v in overrides.items() if v is not None})
     try:
@@ -76,8 +78,16 @@ def _battery_options(f):
         ),
         click.option("--soc-min", type=float, help="Lowest SoC, percent (BESS_SOC_MIN)"),
         click.option("--soc-max", type=float, help="Highest SoC, percent (BESS_SOC_MAX)"),
-        click.option("--charge-efficiency", type=float, default=0.95, show_default=True),
-        click.option("--discharge-efficiency", type=float, default=0.95, show_default=True),
+        click.option(
+            "--charge-efficiency",
+            type=float,
+            help="MWh stored per MWh bought (BESS_CHARGE_EFFICIENCY, 0.95)",
+        ),
+        click.option(
+            "--discharge-efficiency",
+            type=float,
+            help="MWh sold per MWh taken from the battery (BESS_DISCHARGE_EFFICIENCY, 0.95)",
+        ),
         click.option(
             "--degradation-cost",
             type=float,

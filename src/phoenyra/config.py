@@ -176,6 +176,21 @@ class Settings(BaseSettings):
         description="readings pushed over REST are accepted (until a saved telemetry "
         "configuration says otherwise)",
     )
+    # Round trip 0.95 × 0.95 ≈ 90 %, as the simulated battery and the optimiser assume.
+    bess_charge_efficiency: float = Field(
+        0.95,
+        validation_alias=AliasChoices("BESS_CHARGE_EFFICIENCY"),
+        gt=0,
+        le=1,
+        description="MWh stored per MWh bought (charged from the grid)",
+    )
+    bess_discharge_efficiency: float = Field(
+        0.95,
+        validation_alias=AliasChoices("BESS_DISCHARGE_EFFICIENCY"),
+        gt=0,
+        le=1,
+        description="MWh sold (delivered to the grid) per MWh taken from the battery",
+    )
     bess_soc_min: float = Field(15.0, validation_alias=AliasChoices("BESS_SOC_MIN"), ge=0, le=100)
     bess_soc_max: float = Field(90.0, validation_alias=AliasChoices("BESS_SOC_MAX"), ge=0, le=100)
     bess_update_interval: float = Field(

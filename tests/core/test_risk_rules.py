@@ -315,3 +315,68 @@ def test_continuous_deliveries_and_products_share_the_rated_power():
     assert code_of(lambda: risk.check_order(1, BUY, 0.1, NOW + 1800)) == "POWER_LIMIT"
     risk.set_state("b1", BatteryState(65.0, NOW + 2700))  # the product delivered too
     assert code_of(lambda: risk.check_order(1, BUY, 0.1, NOW + 2700)) is None
+
+
+def _lossy(soc: float, charge: float, discharge: float) -> RiskManager:
+    risk = manager(soc)
+    limits = BatteryLimits(2.0, 1.0, 15.0, 90.0, charge, discharge)
+    risk.set_limits("b1", limits)
+    return risk
+
+
+def test_the_room_to_sell_is_what_the_battery_can_deliver_with_its_losses():
+    """2 MWh at 50 % with a 15 % floor, 90 % discharge efficiency: 0.7 MWh above the floor
+    delivers 0.63 MWh to the grid. The risk check's room and the battery model agree: selling
+    the room takes the simulated battery to its floor, not below (one to one, 0.7 MWh sold would
+    take it to 11.5 %)."""
+    from phoenyra.core.battery import BatteryParams, step
+    from phoenyra.core.battery import BatteryState as CellState
+
+    risk = _lossy(50.0, 1.0, 0.9)
+    assert code_of(lambda: risk.check_order(1, SELL, 0.63, NOW)) is None
+    with pytest.raises(Reject) as refused:
+        risk.check_order(1, SELL, 0.64, NOW)
+    assert refused.value.details["max_quantity"] == pytest.approx(0.63)
+    assert refused.value.details["discharge_efficiency"] == 0.9
+    assert "discharge efficiency of 90 %: 1.11 MWh leaves the battery per MWh sold" in str(
+        refused.value.message
+    )
+    params = BatteryParams(2.0, 1.0, 1.0, discharge_efficiency=0.9)
+    state = CellState(50.0)
+    for _ in range(63 * 36):  # 0.63 MWh at 1 MW: 37.8 minutes in 1 s steps
+        state = step(params, state, 1.0, 1.0)
+    assert state.soc_percent == pytest.approx(15.0)
+
+
+def test_the_room_to_buy_counts_what_the_battery_stores_of_it():
+    """0.8 MWh below the 90 % limit at 90 % charge efficiency: 0.8 / 0.9 = 0.89 MWh can be
+    bought (one to one, 0.8)."""
+    risk = _lossy(50.0, 0.9, 1.0)
+    assert code_of(lambda: risk.check_order(1, BUY, 0.88, NOW)) is None
+    assert code_of(lambda: risk.check_order(1, BUY, 0.9, NOW)) == "ENERGY_LIMIT"
+    assert code_of(lambda: manager(50.0).check_order(1, BUY, 0.88, NOW)) == "ENERGY_LIMIT"
+    # Filled, a buy fills the battery by what it stores: 0.45 MWh bought stores 0.405.
+    risk.apply_trade(Trade(1, "epex_at", None, 2000, 4, 10, 11, 1, 2, BUY, NOW), 0.45, 50.0)
+    assert code_of(lambda: risk.check_order(1, BUY, 0.43, NOW)) is None
+    assert code_of(lambda: risk.check_order(1, BUY, 0.45, NOW)) == "ENERGY_LIMIT"
+
+
+def test_a_limit_reached_inside_the_orders_quarter_hour_says_how_much_of_it_is_delivered():
+    """82.5 % of 2 MWh (0.15 MWh to 90 %), 5 minutes into a quarter-hour: a continuous buy of
+    0.1 MWh runs 6 minutes at 1 MW, then a continuous sale of 0.05 MWh. A buy for this
+    quarter-hour is tightest when the charge ends, with 73 % of the quarter delivered: the
+    figures (0.15 − 0.10 = 0.05 MWh) are 73 % of the room (0.07 MWh), and the sentence says so."""
+    q = QH
+    now = q + 300.0
+    risk = manager(82.5, at=now)
+    risk.apply_trade(Trade(1, "epex_at", None, 2000, 1, 10, 11, 1, 2, BUY, now), 0.1, 50.0)
+    risk.apply_trade(Trade(2, "epex_at", None, 2000, 1, 12, 13, 2, 1, SELL, now), 0.05, 50.0)
+    with pytest.raises(Reject) as refused:
+        risk.check_order(1, BUY, 0.1, now, delivery_start=q)
+    details = refused.value.details
+    assert details["delivered_share"] == pytest.approx(660 / 900, abs=1e-4)
+    assert details["max_quantity"] == pytest.approx(0.05 / (660 / 900), abs=1e-6)
+    assert details["traded_mwh"] == pytest.approx(0.1)
+    assert "By then 73 % of the order's quarter-hour is delivered." in str(refused.value.message)
+    # Lossless: no word of efficiency.
+    assert "efficiency" not in str(refused.value.message)

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import pytest
 
-from support import ExchangeProcess, new_trader, set_soc
+from support import LOSSLESS, ExchangeProcess, new_trader, set_soc
 
 
 @pytest.fixture(scope="module")
 def battery(tmp_path_factory):
     """An exchange whose default battery has 2 MWh between 15 % and 90 %."""
-    proc = ExchangeProcess(tmp_path_factory.mktemp("risk"), BESS_CAPACITY_MWH="2.0").start()
+    proc = ExchangeProcess(
+        tmp_path_factory.mktemp("risk"), BESS_CAPACITY_MWH="2.0", **LOSSLESS
+    ).start()
     yield proc
     proc.stop()
 
@@ -118,7 +120,7 @@ def test_two_accounts_of_one_battery_share_its_room_also_after_a_restart(tmp_pat
     """The operator's key and a second trader linked to the same battery: what one has open or
     has traded uses up the other's room, so together they cannot overfill it (2 MWh, 55 %:
     0.7 MWh to buy). The room is rebuilt from storage on restart."""
-    exchange = ExchangeProcess(tmp_path, BESS_CAPACITY_MWH="2.0").start()
+    exchange = ExchangeProcess(tmp_path, BESS_CAPACITY_MWH="2.0", **LOSSLESS).start()
     try:
         set_soc(exchange, 55.0)
         alice = new_trader(exchange, battery_id="default")
@@ -242,3 +244,40 @@ def _quarter_hours_ahead(n: int) -> str:
 
     start = (math.floor(time.time() / 900) + n) * 900
     return datetime.fromtimestamp(start, UTC).isoformat()
+
+
+def test_a_batterys_losses_are_set_over_the_api_and_count_in_its_room(tmp_path):
+    """The default battery starts with BESS_*_EFFICIENCY (0.95 each way unless set). An admin
+    sets its own figures; the energy check counts with them, also after a restart. Figures
+    outside (0, 1] are refused and change nothing."""
+    exchange = ExchangeProcess(tmp_path, BESS_CAPACITY_MWH="2.0").start()
+    try:
+        with exchange.client() as op:
+            status = op.get("/api/bess/status").json()
+            assert (status["charge_efficiency"], status["discharge_efficiency"]) == (0.95, 0.95)
+            for bad in (0, 1.2, -0.5, "abc"):
+                r = op.put("/api/batteries/default", json={"discharge_efficiency": bad})
+                assert r.status_code == 422, (bad, r.text)
+            assert op.get("/api/bess/status").json()["discharge_efficiency"] == 0.95
+            r = op.put("/api/batteries/default", json={"discharge_efficiency": 0.8})
+            assert r.status_code == 200 and r.json()["discharge_efficiency"] == 0.8
+        exchange.stop()
+        exchange.start()
+        set_soc(exchange, 20.0)  # 0.1 MWh above the 15 % floor: 0.08 MWh at the grid
+        with exchange.client() as op:
+            assert op.get("/api/bess/status").json()["discharge_efficiency"] == 0.8
+            r = op.post("/api/orders", json=_order("SELL", 0.1))
+            assert r.status_code == 422, r.text
+            err = r.json()["error"]
+            assert (err["code"], err["max_quantity"], err["discharge_efficiency"]) == (
+                "ENERGY_LIMIT",
+                0.08,
+                0.8,
+            )
+            assert "1.25 MWh leaves the battery per MWh sold" in err["message"]
+            # A battery added over the API gets the defaults, or its own figures.
+            r = op.post("/api/batteries", json={"battery_id": "lossy", "charge_efficiency": 0.9})
+            assert r.status_code == 201, r.text
+            assert (r.json()["charge_efficiency"], r.json()["discharge_efficiency"]) == (0.9, 0.95)
+    finally:
+        exchange.stop()

@@ -34,7 +34,8 @@ def _own_battery(exchange) -> str:
     use up its room (the room is the battery's, over all its accounts)."""
     battery_id = f"opt-{next(_batteries)}"
     with exchange.client() as admin:
-        assert admin.post("/api/batteries", json={"battery_id": battery_id}).status_code == 201
+        r = admin.post("/api/batteries", json={"battery_id": battery_id})
+        assert r.status_code == 201, r.text
     set_soc(exchange, 50, battery_id)
     return battery_id
 
@@ -70,7 +71,8 @@ def test_optimize_returns_a_chartable_schedule_within_the_battery_limits(priced)
 
 
 def test_execute_places_orders_through_the_order_path_and_reports_refusals(priced):
-    with new_trader(priced, battery_id=_own_battery(priced)) as c:
+    battery_id = _own_battery(priced)
+    with new_trader(priced, battery_id=battery_id) as c:
         r = c.post("/api/schedule/execute", json={})
         assert r.status_code == 200, r.text
         out = r.json()
@@ -86,7 +88,9 @@ def test_execute_places_orders_through_the_order_path_and_reports_refusals(price
         refused = [x for x in out["results"] if x["outcome"] == "refused"]
         assert refused and {x["error"]["code"] for x in refused} <= {"ENERGY_LIMIT"}
 
-        # The operator's own quarter-hour order, placed by hand: no run may cancel it.
+        # The operator's own quarter-hour order, placed by hand: no run may cancel it. (The
+        # schedule uses up the room to sell: the battery charged meanwhile, from 50 to 60 %.)
+        set_soc(priced, 60, battery_id)
         first = min(x["delivery_start"] for x in placed)
         mine = c.post(
             "/api/orders",

@@ -13,7 +13,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from phoenyra.webapp.exchange_client import ExchangeResponse
-from support import ExchangeProcess, set_soc
+from support import LOSSLESS, ExchangeProcess, set_soc
 
 FORM = {"market": "epex_at", "side": "BUY", "quantity": "0.1", "price": "1", "time_in_force": "GTC"}
 # Words of the exchange's English messages that must not reach a German page.
@@ -39,6 +39,7 @@ def exchange(tmp_path_factory):
     proc = ExchangeProcess(
         tmp_path_factory.mktemp("exchange"),
         PHOENYRA_MARKETS=json.dumps({"epex_de": {"gate_closure_s": 7200}}),
+        **LOSSLESS,  # the sentences' figures; the losses' own note is tested below
     ).start()
     yield proc
     proc.stop()
@@ -307,3 +308,43 @@ def test_exchange_down_or_silent_is_said_in_german(make_app, client_as):
     assert body["message"] == (
         f"Order nicht gesendet: Die Börse unter {url} hat nicht innerhalb von 0,5 s geantwortet."
     )
+
+
+def test_an_energy_limit_says_why_its_figures_do_not_simply_add_up_in_german(
+    make_app, client_as, exchange
+):
+    """The exchange's figures for a sale reached inside its own quarter-hour, with losses: the
+    German sentence names the delivered share and the discharge efficiency."""
+    app = make_app(exchange)
+    client, token = client_as("trader", app=app)
+    client.set_cookie("phoenyra_lang", "de")
+    refusal = {
+        "error": {
+            "code": "ENERGY_LIMIT",
+            "message": "Selling 0.1 MWh would ...",
+            "battery_id": "default",
+            "side": "SELL",
+            "quantity": 0.1,
+            "capacity_mwh": 2.0,
+            "stored_mwh": 0.4,
+            "traded_mwh": -0.02,
+            "open_mwh": 0.0,
+            "max_quantity": 0.0667,
+            "soc_min_percent": 15.0,
+            "limit_at": "2026-12-01T02:11:00.000Z",
+            "delivered_share": 0.7333,
+            "discharge_efficiency": 0.8,
+        }
+    }
+    app.extensions["phoenyra"].exchange.request = lambda *a, **k: ExchangeResponse(
+        422, json.dumps(refusal).encode(), {}
+    )
+    status, body = _order(client, token, side="SELL")
+    assert status == 422 and body["code"] == "ENERGY_LIMIT"
+    message = body["message"]
+    assert "höchstens 0,07 MWh verkauft werden." in message, message
+    assert "Bis dahin ist die Viertelstunde der Order zu 73 % geliefert." in message, message
+    assert (
+        "Gerechnet mit 80 % Entladewirkungsgrad: Je verkaufter MWh verlassen 1,25 MWh die "
+        "Batterie." in message
+    ), message

@@ -19,6 +19,9 @@ share its room), in MWh, along the battery's delivery timeline:
   SELL: stored + traded(t) − open sells(t) − q(t)  ≥ min SoC × capacity   for every t ≥ now
   where x(t) is what is delivered of x by t. Energy sold for the evening does not make room to
   buy in the morning, and a product's energy counts from its quarter-hour on, not before.
+- traded MWh are energy at the grid connection: a MWh bought stores ``charge_efficiency`` MWh,
+  a MWh sold takes 1 / ``discharge_efficiency`` MWh from the battery (both 1 unless the
+  battery's limits say otherwise), so bought and sold energy enter the sums above scaled so.
 """
 
 from __future__ import annotations
@@ -106,6 +109,8 @@ class BatteryLimits:
     power_mw: float = 1.0
     soc_min_percent: float = 15.0
     soc_max_percent: float = 90.0
+    charge_efficiency: float = 1.0  # MWh stored per MWh bought
+    discharge_efficiency: float = 1.0  # MWh sold per MWh taken from the battery
 
 
 @dataclass(slots=True)
@@ -319,6 +324,12 @@ class RiskManager:
         # the continuous book; counted there at once (the earliest they can be).
         after = max(now, book.continuous_until)
         opens = _open_deliveries(book, is_buy, after)
+        # Traded MWh are energy at the grid; the battery stores less than it buys and gives
+        # more than it sells. Its stored energy moves by these per MWh bought and sold.
+        eta_in = limits.charge_efficiency
+        per_sold = 1.0 / limits.discharge_efficiency
+        stored_fills = [(a, b, m * eta_in if m > 0.0 else m * per_sold) for a, b, m in fills]
+        per_own = eta_in if is_buy else per_sold  # the order's and its side's open orders'
         # The order itself: a product in its quarter-hour, a continuous order as above.
         if delivery_start is None:
             begin, end = after, after
@@ -335,19 +346,21 @@ class RiskManager:
         # is one of them (at, traded then, open then, room then).
         limit = limits.soc_max_percent if is_buy else limits.soc_min_percent
         target = limit / 100.0 * cap
-        tight_at, tight_traded, tight_open, room = now, 0.0, 0.0, float("inf")
+        tight_at, tight_traded, tight_open, tight_share = now, 0.0, 0.0, 1.0
+        room = float("inf")
         for t in sorted(moments):
             share = _delivered(begin, end, 1.0, t)
             if t < now or share <= 0.0:
                 continue
-            traded = _delivered_sum(fills, t)
+            moved = _delivered_sum(stored_fills, t)  # what the fills moved the stored energy by
             opened = _delivered_sum(opens, t)
             if is_buy:
-                free = (target - (stored + traded + opened)) / share
+                free = (target - (stored + moved + opened * per_own)) / (share * per_own)
             else:
-                free = ((stored + traded - opened) - target) / share
+                free = ((stored + moved - opened * per_own) - target) / (share * per_own)
             if free < room:
-                tight_at, tight_traded, tight_open, room = t, traded, opened, free
+                tight_at, tight_open, tight_share, room = t, opened, share, free
+                tight_traded = _delivered_sum(fills, t)
         if quantity_mwh > room + EPS:
             if is_buy:
                 limit_key, verb, past = (
@@ -363,12 +376,29 @@ class RiskManager:
             later = tight_at > now + 1.0
             by = f" by {_clock(tight_at)}" if later else ""
             then = " delivered by then" if later else ""
+            notes = ""
+            if tight_share < 1.0 - 1e-6:  # the limit is reached inside the order's quarter-hour
+                notes += (
+                    f" By then {tight_share * 100.0:.0f} % of the order's quarter-hour is "
+                    "delivered."
+                )
+            if is_buy and eta_in < 1.0:
+                notes += (
+                    f" Counted with a charge efficiency of {eta_in * 100.0:g} %: "
+                    f"{eta_in:.2f} MWh is stored per MWh bought."
+                )
+            elif not is_buy and per_sold > 1.0:
+                notes += (
+                    f" Counted with a discharge efficiency of "
+                    f"{limits.discharge_efficiency * 100.0:g} %: {per_sold:.2f} MWh leaves the "
+                    "battery per MWh sold."
+                )
             refusal = Reject(
                 "ENERGY_LIMIT",
                 f"{verb} {quantity_mwh:g} MWh would {past} {limit:g} % of its {cap:g} MWh{by}: "
                 f"with {stored:.2f} MWh stored, {tight_traded:+.2f} MWh already traded and "
                 f"{tight_open:.2f} MWh in open {sides} orders{then}, at most "
-                f"{max(room, 0.0):.2f} MWh can be {can}.",
+                f"{max(room, 0.0):.2f} MWh can be {can}.{notes}",
                 battery_id=battery_id,
                 side="BUY" if is_buy else "SELL",
                 quantity=_mwh(quantity_mwh),
@@ -381,6 +411,12 @@ class RiskManager:
             refusal.details[limit_key] = limit  # soc_max_percent or soc_min_percent
             if later:  # the moment the battery would pass its limit
                 refusal.details["limit_at"] = iso_utc(int(tight_at))
+            if tight_share < 1.0 - 1e-6:
+                refusal.details["delivered_share"] = round(tight_share, 4)
+            if is_buy:
+                refusal.details["charge_efficiency"] = eta_in
+            else:
+                refusal.details["discharge_efficiency"] = limits.discharge_efficiency
             raise refusal
         if delivery_start is None:  # delivered at rated power after the continuous fills
             end = after + quantity_mwh / limits.power_mw * 3600.0

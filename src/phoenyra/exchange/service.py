@@ -173,6 +173,8 @@ class ExchangeService:
                 "power_mw": s.bess_power_mw,
                 "soc_min_percent": s.bess_soc_min,
                 "soc_max_percent": s.bess_soc_max,
+                "charge_efficiency": s.bess_charge_efficiency,
+                "discharge_efficiency": s.bess_discharge_efficiency,
             }
         )
         existing = {a["name"]: a for a in self.store.load_accounts()}
@@ -254,7 +256,12 @@ class ExchangeService:
     @staticmethod
     def _limits(row: dict) -> BatteryLimits:
         return BatteryLimits(
-            row["capacity_mwh"], row["power_mw"], row["soc_min_percent"], row["soc_max_percent"]
+            row["capacity_mwh"],
+            row["power_mw"],
+            row["soc_min_percent"],
+            row["soc_max_percent"],
+            row["charge_efficiency"],
+            row["discharge_efficiency"],
         )
 
     def _apply_trade_row(self, row: tuple) -> None:
@@ -591,6 +598,8 @@ class ExchangeService:
             "rated_power_mw": row["power_mw"],
             "soc_min_percent": row["soc_min_percent"],
             "soc_max_percent": row["soc_max_percent"],
+            "charge_efficiency": row["charge_efficiency"],
+            "discharge_efficiency": row["discharge_efficiency"],
         }
 
     def report_environment(self, battery_id: str, config_json: dict) -> None:
@@ -680,6 +689,8 @@ class ExchangeService:
             "power_mw": values.get("power_mw") or s.bess_power_mw,
             "soc_min_percent": values.get("soc_min_percent", s.bess_soc_min),
             "soc_max_percent": values.get("soc_max_percent", s.bess_soc_max),
+            "charge_efficiency": values.get("charge_efficiency", s.bess_charge_efficiency),
+            "discharge_efficiency": values.get("discharge_efficiency", s.bess_discharge_efficiency),
         }
         if not 0 <= row["soc_min_percent"] < row["soc_max_percent"] <= 100:
             raise Reject("INVALID_LIMITS", "Need 0 ≤ soc_min_percent < soc_max_percent ≤ 100.")

@@ -121,6 +121,8 @@ batteries = Table(
     Column("power_mw", Float, nullable=False),
     Column("soc_min_percent", Float, nullable=False),
     Column("soc_max_percent", Float, nullable=False),
+    Column("charge_efficiency", Float, nullable=False, server_default=text("0.95")),
+    Column("discharge_efficiency", Float, nullable=False, server_default=text("0.95")),
     Column("soc_percent", Float, nullable=True),
     Column("power_mw_now", Float, nullable=True),
     Column("temperature_c", Float, nullable=True),

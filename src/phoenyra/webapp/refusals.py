@@ -137,7 +137,7 @@ def _soc(e):
     return None
 
 
-def _energy(e):
+def _energy_sentence(e):
     figures = {
         "quantity": num(e["quantity"]),
         "battery": e.get("battery_id", ""),
@@ -185,6 +185,48 @@ def _energy(e):
             **figures,
         )
     return None
+
+
+def _energy(e):
+    sentence = _energy_sentence(e)
+    if sentence is None:
+        return None
+    return " ".join([sentence, *_energy_notes(e)])
+
+
+def _energy_notes(e) -> list[str]:
+    """Why the figures of an ENERGY_LIMIT sentence do not simply add up to the room: the limit
+    is reached inside the order's own quarter-hour, or the battery's losses count."""
+    notes = []
+    share = e.get("delivered_share")
+    if is_number(share) and 0 < share < 1:
+        notes.append(
+            _(
+                "By then %(share)s %% of the order's quarter-hour is delivered.",
+                share=format_decimal(share * 100, format="#,##0"),
+            )
+        )
+    eta = e.get("charge_efficiency")
+    if e.get("side") == "BUY" and is_number(eta) and 0 < eta < 1:
+        notes.append(
+            _(
+                "Counted with a charge efficiency of %(eta)s %%: %(per)s MWh is stored per MWh "
+                "bought.",
+                eta=num(eta * 100),
+                per=num2(eta),
+            )
+        )
+    eta = e.get("discharge_efficiency")
+    if e.get("side") == "SELL" and is_number(eta) and 0 < eta < 1:
+        notes.append(
+            _(
+                "Counted with a discharge efficiency of %(eta)s %%: %(per)s MWh leaves the "
+                "battery per MWh sold.",
+                eta=num(eta * 100),
+                per=num2(1 / eta),
+            )
+        )
+    return notes
 
 
 def _power(e):

@@ -264,6 +264,12 @@ class BatteryStatus(BaseModel):
     rated_power_mw: float = Field(description="Rated power in MW")
     soc_min_percent: float = Field(description="Selling (discharging) stops below this, percent")
     soc_max_percent: float = Field(description="Buying (charging) stops above this, percent")
+    charge_efficiency: float = Field(
+        description="MWh stored per MWh bought (0–1]; the energy check counts with it"
+    )
+    discharge_efficiency: float = Field(
+        description="MWh sold per MWh taken from the battery (0–1]; the energy check counts with it"
+    )
 
 
 class BatteryLimitsIn(BaseModel):
@@ -275,6 +281,19 @@ class BatteryLimitsIn(BaseModel):
     )
     soc_max_percent: float | None = Field(
         None, ge=0, le=100, description="Buying (charging) stops above this SoC, percent"
+    )
+    charge_efficiency: float | None = Field(
+        None,
+        gt=0,
+        le=1,
+        description="MWh stored per MWh bought, (0–1] (default BESS_CHARGE_EFFICIENCY, 0.95)",
+    )
+    discharge_efficiency: float | None = Field(
+        None,
+        gt=0,
+        le=1,
+        description="MWh sold per MWh taken from the battery, (0–1] (default "
+        "BESS_DISCHARGE_EFFICIENCY, 0.95)",
     )
 
 

@@ -72,11 +72,18 @@ class ScheduleIn(BaseModel):
         description="At least this SoC at the end of the horizon, percent (default: the "
         "current SoC)",
     )
-    charge_efficiency: float = Field(
-        0.95, gt=0, le=1, description="Stored MWh per MWh bought (0–1]"
+    charge_efficiency: float | None = Field(
+        None,
+        gt=0,
+        le=1,
+        description="Stored MWh per MWh bought (0–1] (default: the battery's, as the risk "
+        "check counts)",
     )
-    discharge_efficiency: float = Field(
-        0.95, gt=0, le=1, description="MWh sold per MWh taken from the cells (0–1]"
+    discharge_efficiency: float | None = Field(
+        None,
+        gt=0,
+        le=1,
+        description="MWh sold per MWh taken from the cells (0–1] (default: the battery's)",
     )
     degradation_cost_eur_per_mwh: float = Field(
         0, ge=0, description="Wear cost per MWh of throughput (charged + discharged), EUR/MWh"
@@ -320,8 +327,12 @@ def _battery(ctx: Context, body: ScheduleIn) -> Battery:
             soc_max_percent=row["soc_max_percent"]
             if body.soc_max_percent is None
             else body.soc_max_percent,
-            charge_efficiency=body.charge_efficiency,
-            discharge_efficiency=body.discharge_efficiency,
+            charge_efficiency=row["charge_efficiency"]
+            if body.charge_efficiency is None
+            else body.charge_efficiency,
+            discharge_efficiency=row["discharge_efficiency"]
+            if body.discharge_efficiency is None
+            else body.discharge_efficiency,
             degradation_cost_eur_per_mwh=body.degradation_cost_eur_per_mwh,
             max_cycles_per_day=body.max_cycles_per_day,
         )
