@@ -710,6 +710,11 @@ def main(argv: list[str] | None = None) -> int:
     started = time.perf_counter()
 
     base = args.dir
+    if base is not None:
+        try:
+            base.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            parser.error(f"--dir {base}: cannot create it ({exc.strerror})")
     fs = filesystem_of(base or Path(tempfile.gettempdir()))
     if hasattr(os, "getloadavg") and os.getloadavg()[0] > 0.5:
         progress(
