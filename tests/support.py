@@ -35,8 +35,13 @@ PG_URL = os.environ.get(
 # Under pytest-xdist each worker resets and fills a database of its own (phoenyra_test_gw1, ...;
 # the first worker keeps phoenyra_test); conftest.pg_url creates it on first use.
 _WORKER = os.environ.get("PYTEST_XDIST_WORKER", "gw0")
-if _WORKER != "gw0":
-    PG_URL = f"{PG_URL}_{_WORKER}"
+_WORKER_INDEX = int(_WORKER.removeprefix("gw") or 0)
+_WORKERS = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
+if _WORKER_INDEX:
+    from sqlalchemy import make_url
+
+    _url = make_url(PG_URL)
+    PG_URL = _url.set(database=f"{_url.database}_{_WORKER}").render_as_string(hide_password=False)
 
 
 # A battery without losses (the default counts 95 % each way): for tests whose figures are
@@ -61,12 +66,16 @@ _handed_out: set[int] = set()
 
 def free_ports(n: int) -> list[int]:
     """``n`` free ports, never one handed out before in this test process: the kernel may give
-    the same just-closed port to two callers, and two services would then collide."""
+    the same just-closed port to two callers, and two services would then collide. Under
+    pytest-xdist each worker takes only ports of its own residue, so two workers never hand
+    out the same port either (of port // 2: Linux hands out ports of one parity to bind())."""
     out: list[int] = []
     while len(out) < n:
         with socket.socket() as s:
             s.bind(("127.0.0.1", 0))
             port = s.getsockname()[1]
+        if (port >> 1) % _WORKERS != _WORKER_INDEX % _WORKERS:
+            continue
         if port not in _handed_out:
             _handed_out.add(port)
             out.append(port)
@@ -245,6 +254,23 @@ def new_trader(exchange: ExchangeProcess, role: str = "trader", battery_id=None)
         )
         assert r.status_code == 201, r.text
         return exchange.client(r.json()["api_key"])
+
+
+def bess_status(exchange: ExchangeProcess) -> dict:
+    """The default battery's status as the exchange holds it (GET /api/bess/status)."""
+    with exchange.client() as c:
+        return c.get("/api/bess/status").json()
+
+
+def battery_buys(exchange: ExchangeProcess, mwh: float = 0.1) -> None:
+    """The default battery's own account buys ``mwh`` on epex_at's continuous book from a fresh
+    market participant (filled at once): at 1 MW the battery then charges for mwh × 60 minutes,
+    which dispatch asks of it."""
+    with new_trader(exchange, battery_id="default") as me, new_trader(exchange) as other:
+        offer = {"market": "epex_at", "side": "SELL", "quantity": mwh, "price": 10.0}
+        assert other.post("/api/orders", json=offer).status_code == 201
+        bought = me.post("/api/orders", json={**offer, "side": "BUY"})
+        assert bought.json()["status"] == "FILLED", bought.text
 
 
 def set_soc(exchange: ExchangeProcess, soc: float, battery_id: str = "default") -> None:

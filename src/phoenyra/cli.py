@@ -647,7 +647,8 @@ def bess_telemetry(log_level: str) -> None:
     if mqtt.enabled:
         brokers.append(MqttSource(mqtt, on_reading=runner.submit))
         subscribers.append(brokers[0].run)
-        subscribers.extend(dispatching(brokers[0], battery_id))
+        # The battery the MQTT readings report for (BESS_MQTT_BATTERY_ID) is the one steered.
+        subscribers.extend(dispatching(brokers[0], mqtt.battery_id))
     if not pollers and not subscribers:
         log.warning(
             "no telemetry source enabled (BESS_MODBUS_ENABLED, BESS_MQTT_ENABLED); readings can "

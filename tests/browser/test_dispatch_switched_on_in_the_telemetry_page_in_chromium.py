@@ -9,7 +9,7 @@ import uuid
 import paho.mqtt.client as paho
 from playwright.sync_api import expect
 
-from support import new_trader, read_setpoint_mw, wait_for
+from support import battery_buys, read_setpoint_mw, wait_for
 
 
 def test_dispatch_ticked_in_the_page_drives_the_battery_and_unticked_sets_it_idle(
@@ -27,11 +27,7 @@ def test_dispatch_ticked_in_the_page_drives_the_battery_and_unticked_sets_it_idl
     expect(pg.locator("#flash")).to_contain_text("saved as version 1")
     with exchange.client() as admin:
         assert admin.get("/api/config/load").json()["config"]["modbus"]["dispatch"] is True
-    # The operator's account buys 0.1 MWh on the continuous book: 6 minutes at −1 MW.
-    with new_trader(exchange, battery_id="default") as me, new_trader(exchange) as other:
-        offer = {"market": "epex_at", "side": "SELL", "quantity": 0.1, "price": 10.0}
-        assert other.post("/api/orders", json=offer).status_code == 201
-        assert me.post("/api/orders", json={**offer, "side": "BUY"}).json()["status"] == "FILLED"
+    battery_buys(exchange, 0.1)  # 6 minutes at −1 MW
     wait_for(lambda: read_setpoint_mw(modbus_battery) == -1.0, 20, "the −1 MW setpoint", [])
     with exchange.client() as admin:
         status = admin.get
@@ -99,9 +95,8 @@ def test_dispatch_over_mqtt_is_set_in_the_topic_mapping(page_at, exchange, modbu
                 "scale": 1.0,
                 "retain": False,
             }
-            wait_for(lambda: heard, 20, "a setpoint on the MQTT topic", [])
-            due = admin.get("/api/bess/dispatch").json()["power_mw"]
-        assert float(heard[0]) == due
+        battery_buys(exchange, 0.1)  # −1 MW on the topic
+        wait_for(lambda: "-1" in heard, 20, "−1 MW on the MQTT setpoint topic", [])
     finally:
         listener.loop_stop()
         listener.disconnect()

@@ -317,6 +317,34 @@ def test_continuous_deliveries_and_products_share_the_rated_power():
     assert code_of(lambda: risk.check_order(1, BUY, 0.1, NOW + 2700)) is None
 
 
+def test_open_continuous_orders_count_against_the_rated_power_as_if_they_filled_now():
+    """2 MWh, 1 MW (0.25 MWh a quarter-hour), 10 minutes before a quarter-hour Q. A resting
+    continuous buy of 0.3 MWh, filled now, charges at full power until 8 minutes into Q: a buy
+    of Q at full power could not be delivered beside it. A further continuous buy queues behind
+    the open one (it used to be placed beside it, at now)."""
+    q = QH
+    now = q - 600.0
+    risk = manager(50.0, at=now)
+    resting = Order(7, 1, "epex_at", Side.BUY, 100, 3, created_at=now)  # 0.3 MWh, continuous
+    assert code_of(lambda: risk.check_order(1, BUY, 0.25, now, q)) is None  # alone: fits
+    risk.track_order(resting, 0.1)
+    with pytest.raises(Reject) as refused:
+        risk.check_order(1, BUY, 0.25, now, q)
+    assert refused.value.code == "POWER_LIMIT"
+    # Q's first 8 minutes go to the open buy (18 minutes from now): 7 minutes of Q are left.
+    assert code_of(lambda: risk.check_order(1, BUY, 0.1, now, q)) is None
+    assert code_of(lambda: risk.check_order(1, BUY, 0.2, now, q)) == "POWER_LIMIT"
+    # A sale is the other direction: the open buy takes none of its power.
+    assert code_of(lambda: risk.check_order(1, SELL, 0.25, now, q)) is None
+    # With Q bought at full power, a second continuous buy would run (after the open one,
+    # from 8 minutes into Q) into it; before the open order it would not have.
+    _product_fill(risk, 2, q, BUY, 0.25)
+    assert code_of(lambda: risk.check_order(1, BUY, 0.05, now)) == "POWER_LIMIT"
+    resting.status = resting.status.CANCELLED
+    risk.track_order(resting, 0.1)
+    assert code_of(lambda: risk.check_order(1, BUY, 0.05, now)) is None
+
+
 def _lossy(soc: float, charge: float, discharge: float) -> RiskManager:
     risk = manager(soc)
     limits = BatteryLimits(2.0, 1.0, 15.0, 90.0, charge, discharge)
@@ -380,3 +408,40 @@ def test_a_limit_reached_inside_the_orders_quarter_hour_says_how_much_of_it_is_d
     assert "By then 73 % of the order's quarter-hour is delivered." in str(refused.value.message)
     # Lossless: no word of efficiency.
     assert "efficiency" not in str(refused.value.message)
+
+
+def _run_plan(risk: RiskManager, soc: float, now: float, seconds: int) -> float:
+    """The SoC the battery model reaches following the dispatch plan of b1's trades (95 %
+    each way), one-second steps from ``now``."""
+    from phoenyra.core.battery import BatteryParams, step
+    from phoenyra.core.battery import BatteryState as CellState
+    from phoenyra.exchange.dispatch import plan, power_at
+
+    intervals, limited = plan(risk.battery("b1"), 1.0, now)
+    assert not limited
+    params = BatteryParams(2.0, 1.0, 1.0)  # charge and discharge efficiency 0.95
+    state = CellState(soc)
+    for k in range(seconds):
+        state = step(params, state, 1.0, power_at(intervals, now + k + 0.5))
+    return state.soc_percent
+
+
+def test_a_buy_and_a_sale_delivered_at_once_net_out_before_the_losses():
+    """80 % of 2 MWh, 90 % max, 95 % each way. A quarter-hour bought (0.25 MWh) while a
+    continuous sale of 0.25 MWh runs through it: the battery stays idle, losing nothing. Counting
+    the losses per trade (the bought 0.24 stored, the sold 0.26 taken) made 0.24 MWh to buy for
+    the next quarter-hour look safe, and the battery model ends at 91.3 %. Counted on the net,
+    0.21 MWh may be bought and the battery ends at its 90 %."""
+    q = QH
+    risk = manager(80.0, at=q)
+    risk.set_limits("b1", BatteryLimits(2.0, 1.0, 15.0, 90.0, 0.95, 0.95))
+    _product_fill(risk, 1, q, BUY, 0.25)
+    risk.apply_trade(Trade(2, "epex_at", None, 100, 1, 12, 13, 2, 1, SELL, q), 0.25, 50.0)
+    with pytest.raises(Reject) as refused:
+        risk.check_order(1, BUY, 0.22, q, q + 900)
+    room = refused.value.details["max_quantity"]
+    assert room == pytest.approx(0.2 / 0.95, abs=1e-6)
+    assert "Counted with a charge efficiency of 95 %" in str(refused.value.message)
+    risk.check_order(1, BUY, room, q, q + 900)  # the room itself passes
+    _product_fill(risk, 3, q + 900, BUY, room)
+    assert _run_plan(risk, 80.0, q, 1800) == pytest.approx(90.0, abs=1e-6)

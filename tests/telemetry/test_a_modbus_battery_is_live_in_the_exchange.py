@@ -12,17 +12,13 @@ from phoenyra.telemetry.presets import load_preset
 from phoenyra.telemetry.registers import encode_field
 from support import (
     ExchangeProcess,
+    bess_status,
     free_port,
     modbus_telemetry_env,
     new_trader,
     spawn_cli,
     wait_for,
 )
-
-
-def _status(exchange) -> dict:
-    with exchange.client() as c:
-        return c.get("/api/bess/status").json()
 
 
 async def _write_setpoint(port: int, mw: float) -> None:
@@ -54,7 +50,7 @@ def test_simulated_battery_over_modbus_reaches_status_and_risk_checks(tmp_path):
         time.sleep(1.0)  # let the simulator bind before the first poll (a miss is retried)
         telemetry = spawn_cli(["bess-telemetry"], env, logs[1])
         first = wait_for(
-            lambda: (s := _status(exchange))["source"] == "modbus" and s, 20, "a reading", logs
+            lambda: (s := bess_status(exchange))["source"] == "modbus" and s, 20, "a reading", logs
         )
         assert first["online"] is True
         assert abs(first["soc_percent"] - 50.0) < 1.0
@@ -68,7 +64,7 @@ def test_simulated_battery_over_modbus_reaches_status_and_risk_checks(tmp_path):
         # Charge at 1 MW (the setpoint register, over Modbus): the SoC rises live.
         asyncio.run(_write_setpoint(sim_port, -1.0))
         later = wait_for(
-            lambda: (s := _status(exchange))["soc_percent"] > first["soc_percent"] + 1 and s,
+            lambda: (s := bess_status(exchange))["soc_percent"] > first["soc_percent"] + 1 and s,
             20,
             "the SoC to rise",
             logs,
@@ -105,7 +101,9 @@ def test_a_configuration_saved_through_the_api_is_applied_without_a_restart(tmp_
     try:
         time.sleep(1.0)
         procs.append(spawn_cli(["bess-telemetry"], env, logs[2]))
-        wait_for(lambda: abs((_status(exchange)["soc_percent"] or 0) - 30) < 1, 20, "30 %", logs)
+        wait_for(
+            lambda: abs((bess_status(exchange)["soc_percent"] or 0) - 30) < 1, 20, "30 %", logs
+        )
         # The operator switches the battery to the SMA device over the API.
         config = {
             "battery_id": "default",
@@ -115,7 +113,7 @@ def test_a_configuration_saved_through_the_api_is_applied_without_a_restart(tmp_
         with exchange.client() as admin:
             assert admin.post("/api/config/save", json=config).status_code == 200
         status = wait_for(
-            lambda: abs((s := _status(exchange))["soc_percent"] - 70) < 1 and s,
+            lambda: abs((s := bess_status(exchange))["soc_percent"] - 70) < 1 and s,
             20,
             "the new device's 70 %",
             logs,

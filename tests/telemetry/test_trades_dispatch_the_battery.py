@@ -23,6 +23,7 @@ from phoenyra.telemetry.sources.modbus import ModbusSource
 from recorded_http import RecordedServer, Reply
 from support import (
     ExchangeProcess,
+    bess_status,
     free_port,
     modbus_telemetry_env,
     new_trader,
@@ -88,11 +89,6 @@ def test_dispatch_needs_a_setpoint_register():
     assert "no power setpoint register" in refused.value.message
 
 
-def _status(exchange) -> dict:
-    with exchange.client() as c:
-        return c.get("/api/bess/status").json()
-
-
 def test_a_trade_drives_the_simulated_battery_and_stopping_sets_it_idle(tmp_path):
     """The operator's account buys 0.1 MWh on the continuous book: the telemetry service
     writes −1 MW to the simulator's setpoint (6 minutes at the rated 1 MW), the battery charges
@@ -113,7 +109,7 @@ def test_a_trade_drives_the_simulated_battery_and_stopping_sets_it_idle(tmp_path
         time.sleep(1.0)
         telemetry = spawn_cli(["bess-telemetry"], env, logs[1])
         first = wait_for(
-            lambda: (s := _status(exchange))["source"] == "modbus" and s, 20, "a reading", logs
+            lambda: (s := bess_status(exchange))["source"] == "modbus" and s, 20, "a reading", logs
         )
         assert first["power_mw"] == 0.0 and read_setpoint_mw(sim_port) == 0.0
         with new_trader(exchange, battery_id="default") as me, new_trader(exchange) as other:
@@ -130,7 +126,7 @@ def test_a_trade_drives_the_simulated_battery_and_stopping_sets_it_idle(tmp_path
         assert charge["power_mw"] == -1.0
         wait_for(lambda: read_setpoint_mw(sim_port) == -1.0, 10, "−1 MW written", logs)
         charging = wait_for(
-            lambda: (s := _status(exchange))["soc_percent"] > first["soc_percent"] + 0.4 and s,
+            lambda: (s := bess_status(exchange))["soc_percent"] > first["soc_percent"] + 0.4 and s,
             20,
             "the SoC to rise",
             logs,

@@ -16,7 +16,7 @@ import pytest
 from phoenyra.telemetry.config import load as load_telemetry_config
 from phoenyra.telemetry.model import TelemetryError
 from phoenyra.telemetry.sources.mqtt import MqttSource, load_config, mqtt_config_from_env
-from support import ExchangeProcess, free_port, new_trader, spawn_cli, wait_for
+from support import ExchangeProcess, battery_buys, bess_status, free_port, spawn_cli, wait_for
 from telemetry_mqtt.conftest import HOST, PORT
 
 
@@ -102,6 +102,18 @@ def test_without_a_live_connection_the_setpoint_is_published_on_its_own(bus):
         wait_for(lambda: heard.payloads(topic) == ["0"], 5, "0 MW published", [])
 
 
+def test_a_setpoint_that_is_not_a_number_is_refused_not_published(bus):
+    topic = bus.topic("setpoint")
+    with Listener(topic) as heard:
+        for bad in (float("nan"), float("inf")):
+            with pytest.raises(TelemetryError) as refused:
+                asyncio.run(MqttSource(_config(bus)).write_setpoint(bad))
+            assert "not a number" in refused.value.message
+        asyncio.run(MqttSource(_config(bus)).write_setpoint(0.5))
+        wait_for(lambda: heard.payloads(topic), 5, "the valid setpoint", [])
+    assert heard.payloads(topic) == ["0.5"]  # min/max used to turn NaN into full discharge
+
+
 def test_a_broker_that_cannot_be_reached_is_a_telemetry_error(bus):
     config = _config(bus).model_copy(update={"port": free_port()})
     with pytest.raises(TelemetryError) as failed:
@@ -121,10 +133,12 @@ def test_a_broker_that_cannot_be_reached_is_a_telemetry_error(bus):
     ],
 )
 def test_a_setpoint_mapping_that_cannot_work_is_refused(change, says):
-    data = {"dispatch": True, "soc_percent": {"topic": "t/soc"}, **change}
+    data = {"enabled": True, "dispatch": True, "soc_percent": {"topic": "t/soc"}, **change}
     with pytest.raises(TelemetryError) as refused:
         load_config(data)
     assert says in refused.value.message
+    if "wildcards" not in says and "keys only" not in says and "scale" not in says:
+        load_config({**data, "enabled": False})  # switched off, a half-made setting may wait
 
 
 def test_dispatch_through_modbus_and_mqtt_at_once_is_refused():
@@ -153,11 +167,8 @@ def test_the_environment_configures_mqtt_dispatch():
     with pytest.raises(TelemetryError) as refused:
         mqtt_config_from_env({"BESS_MQTT_ENABLED": "true", "BESS_MQTT_DISPATCH": "true"})
     assert "BESS_MQTT_TOPIC_SETPOINT" in refused.value.message
-
-
-def _status(exchange) -> dict:
-    with exchange.client() as c:
-        return c.get("/api/bess/status").json()
+    # MQTT off: a leftover dispatch switch does not stop the service from starting.
+    assert not mqtt_config_from_env({"BESS_MQTT_DISPATCH": "true"}).enabled
 
 
 def test_a_trade_drives_a_battery_read_over_mqtt(bus, tmp_path):
@@ -209,18 +220,19 @@ def test_a_trade_drives_a_battery_read_over_mqtt(bus, tmp_path):
             )
             telemetry = spawn_cli(["bess-telemetry"], env, logs[1])
             first = wait_for(
-                lambda: (s := _status(exchange))["source"] == "mqtt" and s, 20, "a reading", logs
+                lambda: (s := bess_status(exchange))["source"] == "mqtt" and s,
+                20,
+                "a reading",
+                logs,
             )
             wait_for(lambda: heard.payloads(setpoint), 10, "the idle setpoint", logs)
             assert set(heard.payloads(setpoint)) == {"0"}
-            with new_trader(exchange, battery_id="default") as me, new_trader(exchange) as other:
-                offer = {"market": "epex_at", "side": "SELL", "quantity": 0.1, "price": 10.0}
-                assert other.post("/api/orders", json=offer).status_code == 201
-                bid = {**offer, "side": "BUY"}
-                assert me.post("/api/orders", json=bid).json()["status"] == "FILLED"
+            battery_buys(exchange, 0.1)
             wait_for(lambda: "-1" in heard.payloads(setpoint), 10, "−1 MW published", logs)
             charging = wait_for(
-                lambda: (s := _status(exchange))["soc_percent"] > first["soc_percent"] + 0.4 and s,
+                lambda: (
+                    (s := bess_status(exchange))["soc_percent"] > first["soc_percent"] + 0.4 and s
+                ),
                 20,
                 "the SoC to rise",
                 logs,

@@ -21,7 +21,10 @@ share its room), in MWh, along the battery's delivery timeline:
   buy in the morning, and a product's energy counts from its quarter-hour on, not before.
 - traded MWh are energy at the grid connection: a MWh bought stores ``charge_efficiency`` MWh,
   a MWh sold takes 1 / ``discharge_efficiency`` MWh from the battery (both 1 unless the
-  battery's limits say otherwise), so bought and sold energy enter the sums above scaled so.
+  battery's limits say otherwise). A buy and a sale delivered at once net out at the grid, so
+  the losses apply to the net: a BUY's check counts every MWh, bought or sold, at
+  ``charge_efficiency`` (a bound from above however deliveries overlap), a SELL's counts bought
+  MWh at ``charge_efficiency`` and sold ones at 1 / ``discharge_efficiency`` (a bound from below).
 """
 
 from __future__ import annotations
@@ -101,6 +104,15 @@ def _open_deliveries(
     for start, mwh in per_product.items():
         out.append((float(start), float(start + QUARTER_HOUR), mwh))
     return out
+
+
+def _open_continuous(book: BatteryRisk, buy: bool) -> float:
+    """MWh in the open continuous-book orders of one side."""
+    total = 0.0
+    for mwh, start, is_buy in book.open_by_order.values():
+        if start is None and is_buy == buy:
+            total += mwh
+    return total
 
 
 @dataclass(slots=True)
@@ -325,10 +337,20 @@ class RiskManager:
         after = max(now, book.continuous_until)
         opens = _open_deliveries(book, is_buy, after)
         # Traded MWh are energy at the grid; the battery stores less than it buys and gives
-        # more than it sells. Its stored energy moves by these per MWh bought and sold.
+        # more than it sells, on the net power it runs at: a buy and a sale delivered at the
+        # same time net out at the grid (dispatch adds them up). Bounds that hold however the
+        # deliveries overlap: for a BUY (the stored energy must stay under the max) every MWh,
+        # bought or sold, moves the stored energy by eta_in (a sale netted against a buy frees
+        # only that much); for a SELL (it must stay over the min) a bought MWh stores eta_in
+        # and a sold one takes per_sold (netting only ever leaves more stored).
         eta_in = limits.charge_efficiency
         per_sold = 1.0 / limits.discharge_efficiency
-        stored_fills = [(a, b, m * eta_in if m > 0.0 else m * per_sold) for a, b, m in fills]
+        bought_any = False
+        stored_fills: list[tuple[float, float, float]] = []
+        for a, b, m in fills:
+            if m > 0.0:
+                bought_any = True
+            stored_fills.append((a, b, m * eta_in if m > 0.0 or is_buy else m * per_sold))
         per_own = eta_in if is_buy else per_sold  # the order's and its side's open orders'
         # The order itself: a product in its quarter-hour, a continuous order as above.
         if delivery_start is None:
@@ -382,16 +404,18 @@ class RiskManager:
                     f" By then {tight_share * 100.0:.0f} % of the order's quarter-hour is "
                     "delivered."
                 )
-            if is_buy and eta_in < 1.0:
-                notes += (
-                    f" Counted with a charge efficiency of {eta_in * 100.0:g} %: "
-                    f"{eta_in:.2f} MWh is stored per MWh bought."
-                )
-            elif not is_buy and per_sold > 1.0:
+            # The efficiencies the figures were counted with (a SELL's bought fills too).
+            charge_note = eta_in < 1.0 and (is_buy or bought_any)
+            if not is_buy and per_sold > 1.0:
                 notes += (
                     f" Counted with a discharge efficiency of "
                     f"{limits.discharge_efficiency * 100.0:g} %: {per_sold:.2f} MWh leaves the "
                     "battery per MWh sold."
+                )
+            if charge_note:
+                notes += (
+                    f" Counted with a charge efficiency of {eta_in * 100.0:g} %: "
+                    f"{eta_in:.2f} MWh is stored per MWh bought."
                 )
             refusal = Reject(
                 "ENERGY_LIMIT",
@@ -413,14 +437,20 @@ class RiskManager:
                 refusal.details["limit_at"] = iso_utc(int(tight_at))
             if tight_share < 1.0 - 1e-6:
                 refusal.details["delivered_share"] = round(tight_share, 4)
-            if is_buy:
+            if is_buy or charge_note:
                 refusal.details["charge_efficiency"] = eta_in
-            else:
+            if not is_buy:
                 refusal.details["discharge_efficiency"] = limits.discharge_efficiency
             raise refusal
-        if delivery_start is None:  # delivered at rated power after the continuous fills
-            end = after + quantity_mwh / limits.power_mw * 3600.0
-        self._check_power(book, battery_id, limits, side, quantity_mwh, begin, end)
+        # For the power check the side's open continuous orders, if they all fill now, run at
+        # rated power from ``after`` one after another; a continuous order queues behind them.
+        hours_per_mwh = 3600.0 / limits.power_mw
+        queued = _open_continuous(book, is_buy)
+        queue = (after, after + queued * hours_per_mwh, queued)
+        if delivery_start is None:
+            begin = queue[1]
+            end = begin + quantity_mwh * hours_per_mwh
+        self._check_power(book, battery_id, limits, side, quantity_mwh, begin, end, queue)
 
     def _check_power(
         self,
@@ -431,18 +461,24 @@ class RiskManager:
         quantity_mwh: float,
         begin: float,
         end: float,
+        queue: tuple[float, float, float],
     ) -> None:
         """In one quarter-hour the battery moves at most rated power × 0.25 h of energy: in each
         quarter-hour the order is delivered in (``begin``..``end``), its share, the same
-        direction's fills (products and continuous deliveries) and open product orders must fit.
-        """
+        direction's fills (products and continuous deliveries), open product orders and the
+        side's open continuous orders (``queue``: from, to, MWh, as if they filled now) must
+        fit."""
         per_quarter = limits.power_mw * QUARTER_HOUR / 3600.0
         is_buy = side is BUY
         fills = fill_deliveries(book)
+        q_from, q_to, q_mwh = queue
         quarter = int(begin) - int(begin) % QUARTER_HOUR
         while True:
             q_end = quarter + QUARTER_HOUR
             traded = _delivered_sum(fills, q_end) - _delivered_sum(fills, quarter)
+            queued = _delivered(q_from, q_to, q_mwh, q_end) - _delivered(
+                q_from, q_to, q_mwh, quarter
+            )
             open_same_side = sum(
                 (
                     mwh
@@ -454,7 +490,7 @@ class RiskManager:
             own = _delivered(begin, end, quantity_mwh, q_end) - _delivered(
                 begin, end, quantity_mwh, quarter
             )
-            worst = (traded if is_buy else -traded) + open_same_side + own
+            worst = (traded if is_buy else -traded) + open_same_side + queued + own
             if own > 0.0 and worst > per_quarter + EPS:
                 start = datetime.fromtimestamp(quarter, UTC).strftime("%Y-%m-%d %H:%M UTC")
                 raise Reject(

@@ -206,16 +206,6 @@ def _energy_notes(e) -> list[str]:
                 share=format_decimal(share * 100, format="#,##0"),
             )
         )
-    eta = e.get("charge_efficiency")
-    if e.get("side") == "BUY" and is_number(eta) and 0 < eta < 1:
-        notes.append(
-            _(
-                "Counted with a charge efficiency of %(eta)s %%: %(per)s MWh is stored per MWh "
-                "bought.",
-                eta=num(eta * 100),
-                per=num2(eta),
-            )
-        )
     eta = e.get("discharge_efficiency")
     if e.get("side") == "SELL" and is_number(eta) and 0 < eta < 1:
         notes.append(
@@ -224,6 +214,16 @@ def _energy_notes(e) -> list[str]:
                 "battery per MWh sold.",
                 eta=num(eta * 100),
                 per=num2(1 / eta),
+            )
+        )
+    eta = e.get("charge_efficiency")  # a BUY's, or a SELL's that bought fills counted with
+    if is_number(eta) and 0 < eta < 1:
+        notes.append(
+            _(
+                "Counted with a charge efficiency of %(eta)s %%: %(per)s MWh is stored per MWh "
+                "bought.",
+                eta=num(eta * 100),
+                per=num2(eta),
             )
         )
     return notes

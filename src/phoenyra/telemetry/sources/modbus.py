@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import math
 import time
 from collections.abc import Mapping
 from typing import Any
@@ -314,6 +315,8 @@ class ModbusSource:
     async def write_setpoint(self, power_mw: float) -> float:
         """Write the power the battery is to run at (MW, + discharging) to the map's setpoint
         register, cut to the rated power; returns the power written."""
+        if not math.isfinite(power_mw):  # min/max would make NaN full discharge
+            raise ConfigInvalid(f"the setpoint {power_mw} MW is not a number of MW")
         power_mw = max(-self.config.rated_power_mw, min(self.config.rated_power_mw, power_mw))
         async with self._lock:
             client, rmap = await self._ready()

@@ -33,6 +33,7 @@ import asyncio
 import contextlib
 import inspect
 import logging
+import math
 import random
 import re
 import ssl
@@ -254,6 +255,8 @@ class MqttConfig(BaseModel):
 
     @model_validator(mode="after")
     def _setpoint_usable(self) -> MqttConfig:
+        if not self.enabled:
+            return self  # not run: a half-made setting may wait switched off
         if self.dispatch and self.setpoint_mw is None:
             raise ValueError(
                 "dispatch is on, but no setpoint topic (setpoint_mw) is mapped to publish the "
@@ -324,7 +327,9 @@ def mqtt_config_from_env(environ: Mapping[str, str]) -> MqttConfig:
             data[key] = {"topic": value}
     if (value := get("BESS_MQTT_DISPATCH")) is not None:
         data["dispatch"] = value
-        if value.strip().lower() in ("1", "true", "yes", "on") and "setpoint_mw" not in data:
+        on = value.strip().lower() in ("1", "true", "yes", "on")
+        enabled = (get("BESS_MQTT_ENABLED") or "").strip().lower() in ("1", "true", "yes", "on")
+        if on and enabled and "setpoint_mw" not in data:
             raise ConfigInvalid(
                 "BESS_MQTT_DISPATCH is on, but BESS_MQTT_TOPIC_SETPOINT names no topic to "
                 "publish the traded power to: set it, or switch dispatch off"
@@ -564,6 +569,8 @@ class MqttSource:
         mapping = self.config.setpoint_mw
         if mapping is None:
             raise ConfigInvalid("no setpoint topic (setpoint_mw) is mapped")
+        if not math.isfinite(power_mw):  # min/max would make NaN full discharge
+            raise ConfigInvalid(f"the setpoint {power_mw} MW is not a number of MW")
         rated = self.config.rated_power_mw
         power_mw = max(-rated, min(rated, power_mw))
         payload = mapping.payload(power_mw)
