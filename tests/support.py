@@ -273,6 +273,29 @@ def battery_buys(exchange: ExchangeProcess, mwh: float = 0.1) -> None:
         assert bought.json()["status"] == "FILLED", bought.text
 
 
+def wait_charging(exchange: ExchangeProcess, from_soc: float, logs: list[Path]) -> dict:
+    """The default battery's status once its SoC has risen 0.4 points above ``from_soc``
+    (a dispatched charge reaching the exchange through telemetry); it must read −1 MW."""
+    status = wait_for(
+        lambda: (s := bess_status(exchange))["soc_percent"] > from_soc + 0.4 and s,
+        20,
+        "the SoC to rise",
+        logs,
+    )
+    assert status["power_mw"] == -1.0, status
+    return status
+
+
+def stop_telemetry(proc: subprocess.Popen, log: Path) -> str:
+    """SIGTERM to a telemetry service: it must end cleanly (exit 0, dispatch set idle on the
+    way out, as its log says); returns the log."""
+    proc.terminate()
+    assert proc.wait(timeout=15) == 0, log.read_text()
+    text = log.read_text()
+    assert "dispatch of default stopped: setpoint 0 MW" in text, text
+    return text
+
+
 def set_soc(exchange: ExchangeProcess, soc: float, battery_id: str = "default") -> None:
     with exchange.client("demo-bess") as c:
         r = c.post(

@@ -29,6 +29,8 @@ from support import (
     new_trader,
     read_setpoint_mw,
     spawn_cli,
+    stop_telemetry,
+    wait_charging,
     wait_for,
 )
 
@@ -125,17 +127,9 @@ def test_a_trade_drives_the_simulated_battery_and_stopping_sets_it_idle(tmp_path
         [charge] = plan["intervals"]
         assert charge["power_mw"] == -1.0
         wait_for(lambda: read_setpoint_mw(sim_port) == -1.0, 10, "−1 MW written", logs)
-        charging = wait_for(
-            lambda: (s := bess_status(exchange))["soc_percent"] > first["soc_percent"] + 0.4 and s,
-            20,
-            "the SoC to rise",
-            logs,
-        )
-        assert charging["power_mw"] == -1.0
-        telemetry.terminate()
-        assert telemetry.wait(timeout=15) == 0, logs[1].read_text()
-        assert read_setpoint_mw(sim_port) == 0.0, logs[1].read_text()
-        assert "dispatch of default stopped: setpoint 0 MW" in logs[1].read_text()
+        wait_charging(exchange, first["soc_percent"], logs)
+        log = stop_telemetry(telemetry, logs[1])
+        assert read_setpoint_mw(sim_port) == 0.0, log
     finally:
         for proc in (telemetry, sim):
             if proc is not None and proc.poll() is None:

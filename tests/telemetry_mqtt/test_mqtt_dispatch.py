@@ -16,7 +16,16 @@ import pytest
 from phoenyra.telemetry.config import load as load_telemetry_config
 from phoenyra.telemetry.model import TelemetryError
 from phoenyra.telemetry.sources.mqtt import MqttSource, load_config, mqtt_config_from_env
-from support import ExchangeProcess, battery_buys, bess_status, free_port, spawn_cli, wait_for
+from support import (
+    ExchangeProcess,
+    battery_buys,
+    bess_status,
+    free_port,
+    spawn_cli,
+    stop_telemetry,
+    wait_charging,
+    wait_for,
+)
 from telemetry_mqtt.conftest import HOST, PORT
 
 
@@ -229,19 +238,9 @@ def test_a_trade_drives_a_battery_read_over_mqtt(bus, tmp_path):
             assert set(heard.payloads(setpoint)) == {"0"}
             battery_buys(exchange, 0.1)
             wait_for(lambda: "-1" in heard.payloads(setpoint), 10, "−1 MW published", logs)
-            charging = wait_for(
-                lambda: (
-                    (s := bess_status(exchange))["soc_percent"] > first["soc_percent"] + 0.4 and s
-                ),
-                20,
-                "the SoC to rise",
-                logs,
-            )
-            assert charging["power_mw"] == -1.0
-            telemetry.terminate()
-            assert telemetry.wait(timeout=15) == 0, logs[1].read_text()
+            wait_charging(exchange, first["soc_percent"], logs)
+            stop_telemetry(telemetry, logs[1])
             wait_for(lambda: heard.payloads(setpoint)[-1] == "0", 5, "0 MW on stop", logs)
-            assert "dispatch of default stopped: setpoint 0 MW" in logs[1].read_text()
     finally:
         for proc in (telemetry, sim):
             if proc is not None and proc.poll() is None:
