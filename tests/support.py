@@ -70,7 +70,14 @@ def free_ports(n: int) -> list[int]:
     pytest-xdist each worker takes only ports of its own residue, so two workers never hand
     out the same port either (of port // 2: Linux hands out ports of one parity to bind())."""
     out: list[int] = []
+    tries = 0
     while len(out) < n:
+        tries += 1
+        if tries > 20_000:
+            raise RuntimeError(
+                f"no free port for worker {_WORKER} of {_WORKERS} after {tries} tries: too many "
+                "test workers for the local port range (/proc/sys/net/ipv4/ip_local_port_range)?"
+            )
         with socket.socket() as s:
             s.bind(("127.0.0.1", 0))
             port = s.getsockname()[1]

@@ -644,6 +644,15 @@ def bess_telemetry(log_level: str) -> None:
     # The MQTT sources in use, for the broker check of /readyz (a saved configuration may
     # replace them).
     brokers: list[MqttSource] = []
+    if mqtt.enabled and mqtt.battery_id != battery_id:
+        log.warning(
+            "BESS_MQTT_BATTERY_ID=%s differs from BESS_ID=%s: the MQTT readings (and dispatch) "
+            "are for %s, while the configuration page shows %s; set both to the same battery",
+            mqtt.battery_id,
+            battery_id,
+            mqtt.battery_id,
+            battery_id,
+        )
     if mqtt.enabled:
         brokers.append(MqttSource(mqtt, on_reading=runner.submit))
         subscribers.append(brokers[0].run)

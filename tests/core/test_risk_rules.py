@@ -331,9 +331,10 @@ def test_open_continuous_orders_count_against_the_rated_power_as_if_they_filled_
     with pytest.raises(Reject) as refused:
         risk.check_order(1, BUY, 0.25, now, q)
     assert refused.value.code == "POWER_LIMIT"
-    # Q's first 8 minutes go to the open buy (18 minutes from now): 7 minutes of Q are left.
-    assert code_of(lambda: risk.check_order(1, BUY, 0.1, now, q)) is None
-    assert code_of(lambda: risk.check_order(1, BUY, 0.2, now, q)) == "POWER_LIMIT"
+    # A product is delivered evenly over its quarter-hour: even 0.1 MWh (0.4 MW) is too much
+    # beside the open buy's 1 MW in Q's first 8 minutes. The quarter-hour after is free.
+    assert code_of(lambda: risk.check_order(1, BUY, 0.1, now, q)) == "POWER_LIMIT"
+    assert code_of(lambda: risk.check_order(1, BUY, 0.25, now, q + 900)) is None
     # A sale is the other direction: the open buy takes none of its power.
     assert code_of(lambda: risk.check_order(1, SELL, 0.25, now, q)) is None
     # With Q bought at full power, a second continuous buy would run (after the open one,
@@ -445,3 +446,32 @@ def test_a_buy_and_a_sale_delivered_at_once_net_out_before_the_losses():
     risk.check_order(1, BUY, room, q, q + 900)  # the room itself passes
     _product_fill(risk, 3, q + 900, BUY, room)
     assert _run_plan(risk, 80.0, q, 1800) == pytest.approx(90.0, abs=1e-6)
+
+
+def test_a_continuous_order_that_fills_at_once_runs_ahead_of_the_open_ones():
+    """A resting continuous buy of 0.5 MWh, and quarter-hour Q bought at full power. A new
+    continuous buy a minute before Q that fills at once runs from now, into Q, not behind the
+    resting one: refused (checked only behind it, it passed and dispatch cut Q to 1 MW)."""
+    q = QH
+    risk = manager(20.0, at=q - 3000)
+    risk.track_order(Order(7, 1, "epex_at", Side.BUY, 100, 5, created_at=q - 3600), 0.1)
+    assert code_of(lambda: risk.check_order(1, BUY, 0.25, q - 3000, q)) is None
+    assert code_of(lambda: risk.check_order(1, BUY, 0.1, q - 3000)) is None  # ends before Q
+    _product_fill(risk, 2, q, BUY, 0.25)
+    risk.set_state("b1", BatteryState(20.0, q - 60))
+    assert code_of(lambda: risk.check_order(1, BUY, 0.1, q - 60)) == "POWER_LIMIT"
+
+
+def test_power_is_checked_moment_by_moment_not_per_quarter_hour():
+    """A continuous sale of 0.5 MWh runs at 1 MW until 10 minutes into Q. A buy of Q for
+    0.4 MWh (1.6 MW) nets to 0.6 MW beside the sale but needs 1.6 MW once the sale has ended:
+    refused (over the whole quarter-hour the energy fitted, and dispatch cut it to 1 MW, the
+    battery then short of what the sales after counted on). 0.25 MWh (1 MW) fits."""
+    q = QH
+    now = q - 1200.0
+    risk = manager(50.0, at=now)
+    risk.apply_trade(Trade(1, "epex_at", None, 100, 5, 12, 13, 2, 1, SELL, now), 0.5, 50.0)
+    with pytest.raises(Reject) as refused:
+        risk.check_order(1, BUY, 0.4, now, q)
+    assert refused.value.code == "POWER_LIMIT"
+    assert code_of(lambda: risk.check_order(1, BUY, 0.25, now, q)) is None

@@ -443,14 +443,23 @@ class RiskManager:
                 refusal.details["discharge_efficiency"] = limits.discharge_efficiency
             raise refusal
         # For the power check the side's open continuous orders, if they all fill now, run at
-        # rated power from ``after`` one after another; a continuous order queues behind them.
+        # rated power from ``after`` one after another. A continuous order may fill at once,
+        # ahead of them (a better price), or after them: its power is checked in both places.
         hours_per_mwh = 3600.0 / limits.power_mw
         queued = _open_continuous(book, is_buy)
-        queue = (after, after + queued * hours_per_mwh, queued)
+        wait = queued * hours_per_mwh
         if delivery_start is None:
-            begin = queue[1]
-            end = begin + quantity_mwh * hours_per_mwh
-        self._check_power(book, battery_id, limits, side, quantity_mwh, begin, end, queue)
+            run = quantity_mwh * hours_per_mwh
+            first = (after + run, after + run + wait, queued)
+            self._check_power(
+                book, battery_id, limits, side, quantity_mwh, after, after + run, first
+            )
+            behind = (after, after + wait, queued)
+            begin, end = after + wait, after + wait + run
+            self._check_power(book, battery_id, limits, side, quantity_mwh, begin, end, behind)
+        else:
+            queue = (after, after + wait, queued)
+            self._check_power(book, battery_id, limits, side, quantity_mwh, begin, end, queue)
 
     def _check_power(
         self,
@@ -463,52 +472,58 @@ class RiskManager:
         end: float,
         queue: tuple[float, float, float],
     ) -> None:
-        """In one quarter-hour the battery moves at most rated power × 0.25 h of energy: in each
-        quarter-hour the order is delivered in (``begin``..``end``), its share, the same
-        direction's fills (products and continuous deliveries), open product orders and the
-        side's open continuous orders (``queue``: from, to, MWh, as if they filled now) must
-        fit."""
-        per_quarter = limits.power_mw * QUARTER_HOUR / 3600.0
+        """The battery runs at the net power of what it delivers at the same time (dispatch adds
+        the deliveries up), at most its rated power: wherever the order is delivered
+        (``begin``..``end``), the order, the fills (the other direction's net against it), the
+        side's open product orders and its open continuous orders (``queue``: from, to, MWh,
+        as if they filled) must stay within the rated power at every moment."""
+        rated = limits.power_mw
         is_buy = side is BUY
-        fills = fill_deliveries(book)
+        sign = 1.0 if is_buy else -1.0
+        # Deliveries in the order's direction (MWh; negative: the other direction), each at a
+        # steady rate from its start to its end.
+        parts: list[tuple[float, float, float]] = []
+        for a, b, m in fill_deliveries(book):
+            if b > begin and a < end and b > a:
+                parts.append((a, b, m * sign))
+        for mwh, ds, buy in book.open_by_order.values():
+            if ds is not None and buy == is_buy and ds + QUARTER_HOUR > begin and ds < end:
+                parts.append((float(ds), float(ds + QUARTER_HOUR), mwh))
         q_from, q_to, q_mwh = queue
-        quarter = int(begin) - int(begin) % QUARTER_HOUR
-        while True:
-            q_end = quarter + QUARTER_HOUR
-            traded = _delivered_sum(fills, q_end) - _delivered_sum(fills, quarter)
-            queued = _delivered(q_from, q_to, q_mwh, q_end) - _delivered(
-                q_from, q_to, q_mwh, quarter
-            )
-            open_same_side = sum(
-                (
-                    mwh
-                    for mwh, ds, buy in book.open_by_order.values()
-                    if ds == quarter and buy == is_buy
-                ),
-                0.0,
-            )
-            own = _delivered(begin, end, quantity_mwh, q_end) - _delivered(
-                begin, end, quantity_mwh, quarter
-            )
-            worst = (traded if is_buy else -traded) + open_same_side + queued + own
-            if own > 0.0 and worst > per_quarter + EPS:
+        if q_mwh > 0.0 and q_to > q_from:
+            parts.append(queue)
+        parts.append((begin, end, quantity_mwh))
+        moments = {begin, end}
+        for a, b, _ in parts:
+            if begin < a < end:
+                moments.add(a)
+            if begin < b < end:
+                moments.add(b)
+        times = sorted(moments)
+        for i in range(len(times) - 1):
+            t0, t1 = times[i], times[i + 1]
+            mid = 0.5 * (t0 + t1)
+            mw = 0.0
+            for a, b, m in parts:
+                if a <= mid < b:
+                    mw += m * 3600.0 / (b - a)
+            if mw > rated + 1e-6:
+                per_quarter = rated * QUARTER_HOUR / 3600.0
+                quarter = int(t0) - int(t0) % QUARTER_HOUR
                 start = datetime.fromtimestamp(quarter, UTC).strftime("%Y-%m-%d %H:%M UTC")
                 raise Reject(
                     "POWER_LIMIT",
-                    f"Battery {battery_id!r} is rated {limits.power_mw:g} MW, so it can "
+                    f"Battery {battery_id!r} is rated {rated:g} MW, so it can "
                     f"{'charge' if is_buy else 'discharge'} at most {per_quarter:.2f} MWh in "
                     f"the quarter-hour starting {start}; with the energy already traded and open "
                     f"for that quarter-hour, {quantity_mwh:g} MWh more is too much.",
                     battery_id=battery_id,
                     side="BUY" if is_buy else "SELL",
                     quantity=_mwh(quantity_mwh),
-                    power_mw=limits.power_mw,
+                    power_mw=rated,
                     max_quarter_hour_mwh=per_quarter,
                     delivery_start=iso_utc(quarter),
                 )
-            if q_end >= end:
-                return
-            quarter = q_end
 
     def _unseen_fills(self, book: BatteryRisk, seen: float) -> list[tuple[float, float, float]]:
         """The battery's fills as deliveries (from, to, signed MWh), without what a status taken
