@@ -293,6 +293,14 @@ def wait_charging(exchange: ExchangeProcess, from_soc: float, logs: list[Path]) 
     return status
 
 
+def end_processes(*procs: subprocess.Popen | None) -> None:
+    """SIGTERM to those of ``procs`` still running (a test's clean-up), and wait for each."""
+    for proc in procs:
+        if proc is not None and proc.poll() is None:
+            proc.terminate()
+            proc.wait(timeout=10)
+
+
 def stop_telemetry(proc: subprocess.Popen, log: Path) -> str:
     """SIGTERM to a telemetry service: it must end cleanly (exit 0, dispatch set idle on the
     way out, as its log says); returns the log."""

@@ -616,7 +616,15 @@ def bess_telemetry(log_level: str) -> None:
         mqtt = mqtt_config_from_env(os.environ)
     except TelemetryError as exc:
         raise click.ClickException(f"configuration error: {exc.message}") from exc
-    if modbus is not None and modbus.dispatch and mqtt.enabled and mqtt.dispatch:
+    dispatch_over = [
+        name
+        for name, on in (
+            ("modbus", modbus is not None and modbus.dispatch),
+            ("mqtt", mqtt.enabled and mqtt.dispatch),
+        )
+        if on
+    ]
+    if len(dispatch_over) > 1:
         raise click.ClickException(
             "configuration error: BESS_MODBUS_DISPATCH and BESS_MQTT_DISPATCH are both on: two "
             "writers would fight over one battery's power; switch one off"
@@ -644,16 +652,17 @@ def bess_telemetry(log_level: str) -> None:
     # The MQTT sources in use, for the broker check of /readyz (a saved configuration may
     # replace them).
     brokers: list[MqttSource] = []
-    if mqtt.enabled and mqtt.battery_id != battery_id:
-        log.warning(
-            "BESS_MQTT_BATTERY_ID=%s differs from BESS_ID=%s: the MQTT readings (and dispatch) "
-            "are for %s, while the configuration page shows %s; set both to the same battery",
-            mqtt.battery_id,
-            battery_id,
-            mqtt.battery_id,
-            battery_id,
-        )
     if mqtt.enabled:
+        if mqtt.battery_id != battery_id:
+            log.warning(
+                "BESS_MQTT_BATTERY_ID=%s differs from BESS_ID=%s: the MQTT readings (and "
+                "dispatch) are for %s, while the configuration page shows %s; set both to the "
+                "same battery",
+                mqtt.battery_id,
+                battery_id,
+                mqtt.battery_id,
+                battery_id,
+            )
         brokers.append(MqttSource(mqtt, on_reading=runner.submit))
         subscribers.append(brokers[0].run)
         # The battery the MQTT readings report for (BESS_MQTT_BATTERY_ID) is the one steered.
@@ -667,11 +676,7 @@ def bess_telemetry(log_level: str) -> None:
         "telemetry service started",
         extra={
             "modbus": pollers[0].name if pollers else None,
-            "dispatch": "modbus"
-            if modbus is not None and modbus.dispatch
-            else "mqtt"
-            if mqtt.enabled and mqtt.dispatch
-            else None,
+            "dispatch": dispatch_over[0] if dispatch_over else None,
             "mqtt": f"{mqtt.broker}:{mqtt.port}" if mqtt.enabled else None,
             "interval_s": settings.bess_update_interval,
             "exchange": settings.exchange_url,

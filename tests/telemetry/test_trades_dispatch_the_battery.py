@@ -24,6 +24,7 @@ from recorded_http import RecordedServer, Reply
 from support import (
     ExchangeProcess,
     bess_status,
+    end_processes,
     free_port,
     modbus_telemetry_env,
     new_trader,
@@ -131,10 +132,7 @@ def test_a_trade_drives_the_simulated_battery_and_stopping_sets_it_idle(tmp_path
         log = stop_telemetry(telemetry, logs[1])
         assert read_setpoint_mw(sim_port) == 0.0, log
     finally:
-        for proc in (telemetry, sim):
-            if proc is not None and proc.poll() is None:
-                proc.terminate()
-                proc.wait(timeout=10)
+        end_processes(telemetry, sim)
         exchange.stop()
 
 

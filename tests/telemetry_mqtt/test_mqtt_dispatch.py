@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import logging
 import os
 import threading
 
@@ -20,13 +21,14 @@ from support import (
     ExchangeProcess,
     battery_buys,
     bess_status,
+    end_processes,
     free_port,
     spawn_cli,
     stop_telemetry,
     wait_charging,
     wait_for,
 )
-from telemetry_mqtt.conftest import HOST, PORT
+from telemetry_mqtt.conftest import HOST, PORT, until
 
 
 class Listener:
@@ -242,42 +244,44 @@ def test_a_trade_drives_a_battery_read_over_mqtt(bus, tmp_path):
             stop_telemetry(telemetry, logs[1])
             wait_for(lambda: heard.payloads(setpoint)[-1] == "0", 5, "0 MW on stop", logs)
     finally:
-        for proc in (telemetry, sim):
-            if proc is not None and proc.poll() is None:
-                proc.terminate()
-                proc.wait(timeout=10)
+        end_processes(telemetry, sim)
         exchange.stop()
 
 
-def test_the_simulator_follows_the_setpoint_topic(bus):
+def test_the_simulator_follows_the_setpoint_topic(bus, caplog):
     """``simulate-bess --mqtt`` listens on PREFIX/setpoint (MW, + discharging) as on its
-    Modbus register; a payload that is not a number is ignored."""
+    Modbus register, cut to its rated power; a payload that is not a number is ignored."""
     from phoenyra.simulator.modbus_server import BatterySimulator
     from phoenyra.simulator.mqtt_publisher import publish_state
 
-    async def run() -> list[float]:
+    setpoint = bus.topic("setpoint")
+
+    async def run() -> tuple[float, float]:
         sim = BatterySimulator("generic")
         topics = {
             "soc_percent": bus.topic("soc"),
             "power_mw": bus.topic("power"),
             "temperature_c": bus.topic("temperature"),
         }
-        for t in topics.values():
-            bus.retained.add(t)
-        task = asyncio.create_task(
-            publish_state(sim, HOST, PORT, 0.1, topics, setpoint_topic=bus.topic("setpoint"))
-        )
-        seen = []
+        bus.retained.update(topics.values())
+        task = asyncio.create_task(publish_state(sim, HOST, PORT, 0.1, topics, setpoint))
         try:
-            await asyncio.sleep(0.5)
-            for payload in ("-0.5", "not a number", "0.25"):
-                await bus.publish(bus.topic("setpoint"), payload, qos=1)
-                await asyncio.sleep(0.3)
-                seen.append(sim.setpoint_mw)
-            return seen
+            # Sent again until the simulator has subscribed and applied it.
+            deadline = asyncio.get_running_loop().time() + 10
+            while sim.setpoint_mw != -0.5:
+                assert asyncio.get_running_loop().time() < deadline, "−0.5 MW never applied"
+                await bus.publish(setpoint, "-0.5")
+                await asyncio.sleep(0.2)
+            # One connection, in this order: the bad one is handled before 5 MW arrives.
+            await bus.publish_many([(setpoint, "not a number"), (setpoint, "5")])
+            await until(lambda: sim.setpoint_mw != -0.5, 5, "the next setpoint")
+            return sim.setpoint_mw, sim.params.max_discharge_mw
         finally:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
 
-    assert asyncio.run(run()) == [-0.5, -0.5, 0.25]
+    with caplog.at_level(logging.WARNING, logger="phoenyra.simulator"):
+        applied, rated = asyncio.run(run())
+    assert applied == rated  # 5 MW asked: the rated power
+    assert "setpoint over MQTT ignored: setpoint: 'not a number' is not a number" in caplog.text

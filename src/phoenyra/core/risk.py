@@ -106,13 +106,32 @@ def _open_deliveries(
     return out
 
 
-def _open_continuous(book: BatteryRisk, buy: bool) -> float:
-    """MWh in the open continuous-book orders of one side."""
-    total = 0.0
-    for mwh, start, is_buy in book.open_by_order.values():
-        if start is None and is_buy == buy:
-            total += mwh
-    return total
+def net_power(
+    deliveries: list[tuple[float, float, float]], begin: float, end: float
+) -> list[tuple[float, float, float]]:
+    """The power ``deliveries`` (from, to, MWh at a steady rate in between) add up to over
+    ``begin``..``end``, as consecutive (from, to, MW) between their starts and ends: the
+    battery runs at the sum of what it delivers at the same time. The power check holds it to
+    the rated power; the dispatch plan asks the battery for it."""
+    rates: list[tuple[float, float, float]] = []
+    moments = {begin, end}
+    for a, b, mwh in deliveries:
+        if b > a and b > begin and a < end and mwh:
+            rates.append((a, b, mwh * 3600.0 / (b - a)))
+            if begin < a < end:
+                moments.add(a)
+            if begin < b < end:
+                moments.add(b)
+    times = sorted(moments)
+    out: list[tuple[float, float, float]] = []
+    for i in range(len(times) - 1):
+        t0, t1 = times[i], times[i + 1]
+        mw = 0.0
+        for a, b, rate in rates:
+            if a <= t0 and b >= t1:
+                mw += rate
+        out.append((t0, t1, mw))
+    return out
 
 
 @dataclass(slots=True)
@@ -399,7 +418,8 @@ class RiskManager:
             by = f" by {_clock(tight_at)}" if later else ""
             then = " delivered by then" if later else ""
             notes = ""
-            if tight_share < 1.0 - 1e-6:  # the limit is reached inside the order's quarter-hour
+            partial = tight_share < 1.0 - 1e-6  # the limit is reached inside the order's quarter
+            if partial:
                 notes += (
                     f" By then {tight_share * 100.0:.0f} % of the order's quarter-hour is "
                     "delivered."
@@ -435,31 +455,36 @@ class RiskManager:
             refusal.details[limit_key] = limit  # soc_max_percent or soc_min_percent
             if later:  # the moment the battery would pass its limit
                 refusal.details["limit_at"] = iso_utc(int(tight_at))
-            if tight_share < 1.0 - 1e-6:
+            if partial:
                 refusal.details["delivered_share"] = round(tight_share, 4)
             if is_buy or charge_note:
                 refusal.details["charge_efficiency"] = eta_in
             if not is_buy:
                 refusal.details["discharge_efficiency"] = limits.discharge_efficiency
             raise refusal
-        # For the power check the side's open continuous orders, if they all fill now, run at
-        # rated power from ``after`` one after another. A continuous order may fill at once,
-        # ahead of them (a better price), or after them: its power is checked in both places.
+        # For the power check the side's open continuous orders (``opens``' one delivery at
+        # once), if they all fill now, run at rated power from ``after`` one after another. A
+        # continuous order may fill at once, ahead of them (a better price), or after them: its
+        # power is checked in both places.
         hours_per_mwh = 3600.0 / limits.power_mw
-        queued = _open_continuous(book, is_buy)
+        queued = 0.0
+        for a, b, mwh in opens:
+            if a == b:
+                queued += mwh
         wait = queued * hours_per_mwh
         if delivery_start is None:
             run = quantity_mwh * hours_per_mwh
             first = (after + run, after + run + wait, queued)
             self._check_power(
-                book, battery_id, limits, side, quantity_mwh, after, after + run, first
+                book, battery_id, limits, side, (after, after + run, quantity_mwh), opens, first
             )
             behind = (after, after + wait, queued)
-            begin, end = after + wait, after + wait + run
-            self._check_power(book, battery_id, limits, side, quantity_mwh, begin, end, behind)
+            own = (after + wait, after + wait + run, quantity_mwh)
+            self._check_power(book, battery_id, limits, side, own, opens, behind)
         else:
             queue = (after, after + wait, queued)
-            self._check_power(book, battery_id, limits, side, quantity_mwh, begin, end, queue)
+            own = (begin, end, quantity_mwh)
+            self._check_power(book, battery_id, limits, side, own, opens, queue)
 
     def _check_power(
         self,
@@ -467,46 +492,25 @@ class RiskManager:
         battery_id: str,
         limits: BatteryLimits,
         side: Side,
-        quantity_mwh: float,
-        begin: float,
-        end: float,
+        own: tuple[float, float, float],
+        opens: list[tuple[float, float, float]],
         queue: tuple[float, float, float],
     ) -> None:
         """The battery runs at the net power of what it delivers at the same time (dispatch adds
-        the deliveries up), at most its rated power: wherever the order is delivered
-        (``begin``..``end``), the order, the fills (the other direction's net against it), the
-        side's open product orders and its open continuous orders (``queue``: from, to, MWh,
-        as if they filled) must stay within the rated power at every moment."""
+        the deliveries up), at most its rated power: wherever the order (``own``: from, to,
+        MWh) is delivered, the order, the fills (the other direction's net against it), the
+        side's open product orders (in ``opens``) and its open continuous orders (``queue``:
+        from, to, MWh, as if they filled) must stay within the rated power at every moment."""
         rated = limits.power_mw
         is_buy = side is BUY
         sign = 1.0 if is_buy else -1.0
-        # Deliveries in the order's direction (MWh; negative: the other direction), each at a
-        # steady rate from its start to its end.
-        parts: list[tuple[float, float, float]] = []
-        for a, b, m in fill_deliveries(book):
-            if b > begin and a < end and b > a:
-                parts.append((a, b, m * sign))
-        for mwh, ds, buy in book.open_by_order.values():
-            if ds is not None and buy == is_buy and ds + QUARTER_HOUR > begin and ds < end:
-                parts.append((float(ds), float(ds + QUARTER_HOUR), mwh))
-        q_from, q_to, q_mwh = queue
-        if q_mwh > 0.0 and q_to > q_from:
-            parts.append(queue)
-        parts.append((begin, end, quantity_mwh))
-        moments = {begin, end}
-        for a, b, _ in parts:
-            if begin < a < end:
-                moments.add(a)
-            if begin < b < end:
-                moments.add(b)
-        times = sorted(moments)
-        for i in range(len(times) - 1):
-            t0, t1 = times[i], times[i + 1]
-            mid = 0.5 * (t0 + t1)
-            mw = 0.0
-            for a, b, m in parts:
-                if a <= mid < b:
-                    mw += m * 3600.0 / (b - a)
+        # Deliveries in the order's direction (MWh; negative: the other direction).
+        parts = [(a, b, m * sign) for a, b, m in fill_deliveries(book)]
+        parts.extend(opens)  # the continuous ones (at once, no duration) are the queue's
+        parts.append(queue)
+        parts.append(own)
+        begin, end, quantity_mwh = own
+        for t0, _, mw in net_power(parts, begin, end):
             if mw > rated + 1e-6:
                 per_quarter = rated * QUARTER_HOUR / 3600.0
                 quarter = int(t0) - int(t0) % QUARTER_HOUR

@@ -12,9 +12,7 @@ add up; a sum beyond the rated power is cut to it (``limited``) — the battery 
 
 from __future__ import annotations
 
-from itertools import pairwise
-
-from ..core.risk import BatteryRisk, fill_deliveries
+from ..core.risk import BatteryRisk, fill_deliveries, net_power
 
 Interval = tuple[float, float, float]  # start, end (epoch s), power (MW, + discharging)
 
@@ -23,16 +21,12 @@ def plan(book: BatteryRisk, rated_power_mw: float, now: float) -> tuple[list[Int
     """The power the battery's trades ask for from ``now`` on, as consecutive intervals of
     constant power (idle gaps included between deliveries), and whether any was cut to the
     rated power."""
-    rates = [
-        (begin, end, -bought_mwh * 3600.0 / (end - begin))
-        for begin, end, bought_mwh in fill_deliveries(book)
-        if end > now and end > begin and bought_mwh
-    ]
-    moments = sorted({t for a, b, _ in rates for t in (a, b) if t > now} | {now})
+    # + discharging: a fill's bought MWh is power taken in.
+    deliveries = [(begin, end, -bought) for begin, end, bought in fill_deliveries(book)]
+    horizon = max([now] + [end for _, end, bought in deliveries if bought])
     out: list[Interval] = []
     limited = False
-    for a, b in pairwise(moments):
-        power = sum((mw for s, e, mw in rates if s <= a and e >= b), 0.0)
+    for a, b, power in net_power(deliveries, now, horizon):
         if abs(power) > rated_power_mw + 1e-9:
             power, limited = (rated_power_mw if power > 0 else -rated_power_mw), True
         power = round(power, 9)

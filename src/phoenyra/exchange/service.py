@@ -166,17 +166,7 @@ class ExchangeService:
     def _bootstrap_accounts(self) -> None:
         s = self.settings
         now = time.time()
-        self.store.ensure_battery(
-            {
-                "id": DEFAULT_BATTERY,
-                "capacity_mwh": s.bess_capacity_mwh,
-                "power_mw": s.bess_power_mw,
-                "soc_min_percent": s.bess_soc_min,
-                "soc_max_percent": s.bess_soc_max,
-                "charge_efficiency": s.bess_charge_efficiency,
-                "discharge_efficiency": s.bess_discharge_efficiency,
-            }
-        )
+        self.store.ensure_battery(self._battery_row(DEFAULT_BATTERY, {}))
         existing = {a["name"]: a for a in self.store.load_accounts()}
         configured = (
             ("operator", "admin", DEFAULT_BATTERY, s.effective_api_key, "api"),
@@ -252,6 +242,19 @@ class ExchangeService:
     def _register_account(self, account: Account) -> None:
         self.keyring.add_account(account)
         self.risk.register_account(account.id, account.battery_id)
+
+    def _battery_row(self, battery_id: str, values: dict) -> dict:
+        """A new battery's stored row: ``values`` given, the BESS_* settings for the rest."""
+        s = self.settings
+        return {
+            "id": battery_id,
+            "capacity_mwh": values.get("capacity_mwh") or s.bess_capacity_mwh,
+            "power_mw": values.get("power_mw") or s.bess_power_mw,
+            "soc_min_percent": values.get("soc_min_percent", s.bess_soc_min),
+            "soc_max_percent": values.get("soc_max_percent", s.bess_soc_max),
+            "charge_efficiency": values.get("charge_efficiency", s.bess_charge_efficiency),
+            "discharge_efficiency": values.get("discharge_efficiency", s.bess_discharge_efficiency),
+        }
 
     @staticmethod
     def _limits(row: dict) -> BatteryLimits:
@@ -682,16 +685,7 @@ class ExchangeService:
     async def create_battery(self, battery_id: str, values: dict) -> dict:
         if battery_id in self.batteries:
             raise Reject("CONFLICT", f"Battery {battery_id!r} exists already.", 409)
-        s = self.settings
-        row = {
-            "id": battery_id,
-            "capacity_mwh": values.get("capacity_mwh") or s.bess_capacity_mwh,
-            "power_mw": values.get("power_mw") or s.bess_power_mw,
-            "soc_min_percent": values.get("soc_min_percent", s.bess_soc_min),
-            "soc_max_percent": values.get("soc_max_percent", s.bess_soc_max),
-            "charge_efficiency": values.get("charge_efficiency", s.bess_charge_efficiency),
-            "discharge_efficiency": values.get("discharge_efficiency", s.bess_discharge_efficiency),
-        }
+        row = self._battery_row(battery_id, values)
         if not 0 <= row["soc_min_percent"] < row["soc_max_percent"] <= 100:
             raise Reject("INVALID_LIMITS", "Need 0 ≤ soc_min_percent < soc_max_percent ≤ 100.")
         await asyncio.to_thread(self.store.ensure_battery, row)

@@ -8,10 +8,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import math
 
 import aiomqtt
 
+from ..telemetry.model import BadPayload
+from ..telemetry.validation import number
 from .modbus_server import BatterySimulator
 
 log = logging.getLogger("phoenyra.simulator")
@@ -64,13 +65,9 @@ async def _follow(sim: BatterySimulator, client: aiomqtt.Client) -> None:
     """Apply every setpoint message (the only subscription), cut to the rated power."""
     params = sim.params
     async for message in client.messages:
-        payload = message.payload
-        text = payload.decode(errors="replace") if isinstance(payload, bytes) else str(payload)
         try:
-            power = float(text)
-        except ValueError:
-            power = math.nan
-        if not math.isfinite(power):
-            log.warning("setpoint %r over MQTT is not a number of MW: ignored", text[:40])
+            power = number("setpoint", message.payload)
+        except BadPayload as exc:
+            log.warning("setpoint over MQTT ignored: %s", exc.message)
             continue
         sim.setpoint_mw = max(-params.max_charge_mw, min(params.max_discharge_mw, power))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 
-from .model import BadPayload, OutOfRange
+from .model import BadPayload, ConfigInvalid, OutOfRange
 
 SOC_RANGE = (0.0, 100.0)  # percent
 TEMPERATURE_RANGE = (-40.0, 80.0)  # °C
@@ -17,8 +17,8 @@ def number(name: str, value: object) -> float:
         raise BadPayload(f"{name}: {value!r} is not a number")
     if isinstance(value, (int, float)):
         out = float(value)
-    elif isinstance(value, (str, bytes)):
-        text = value.decode(errors="replace") if isinstance(value, bytes) else value
+    elif isinstance(value, (str, bytes, bytearray)):
+        text = value if isinstance(value, str) else value.decode(errors="replace")
         try:
             out = float(text.strip())
         except ValueError:
@@ -28,6 +28,14 @@ def number(name: str, value: object) -> float:
     if not math.isfinite(out):
         raise BadPayload(f"{name}: {out} is not a finite number")
     return out
+
+
+def setpoint(power_mw: float, rated_power_mw: float) -> float:
+    """The power to write to a device (MW, + discharging), cut to its rated power; ConfigInvalid
+    for a power that is not a number (min/max would turn NaN into full discharge)."""
+    if not math.isfinite(power_mw):
+        raise ConfigInvalid(f"the setpoint {power_mw} MW is not a number of MW")
+    return max(-rated_power_mw, min(rated_power_mw, power_mw))
 
 
 def check_reading(

@@ -206,8 +206,8 @@ def _energy_notes(e) -> list[str]:
                 share=format_decimal(share * 100, format="#,##0"),
             )
         )
-    eta = e.get("discharge_efficiency")
-    if e.get("side") == "SELL" and is_number(eta) and 0 < eta < 1:
+    eta = e.get("discharge_efficiency")  # a SELL's
+    if is_number(eta) and 0 < eta < 1:
         notes.append(
             _(
                 "Counted with a discharge efficiency of %(eta)s %%: %(per)s MWh leaves the "

@@ -316,23 +316,21 @@ def _battery(ctx: Context, body: ScheduleIn) -> Battery:
     and the power whole-lot quarter-hour orders can use."""
     row = ctx.row
     power = tradable_power_mw(row["power_mw"], ctx.spec.lot)
+
+    def given(name: str) -> float:
+        """The request's figure, or the battery's when the request leaves it out."""
+        value = getattr(body, name)
+        return row[name] if value is None else value
+
     try:
         return Battery(
             capacity_mwh=row["capacity_mwh"],
             charge_power_mw=power,
             discharge_power_mw=power,
-            soc_min_percent=row["soc_min_percent"]
-            if body.soc_min_percent is None
-            else body.soc_min_percent,
-            soc_max_percent=row["soc_max_percent"]
-            if body.soc_max_percent is None
-            else body.soc_max_percent,
-            charge_efficiency=row["charge_efficiency"]
-            if body.charge_efficiency is None
-            else body.charge_efficiency,
-            discharge_efficiency=row["discharge_efficiency"]
-            if body.discharge_efficiency is None
-            else body.discharge_efficiency,
+            soc_min_percent=given("soc_min_percent"),
+            soc_max_percent=given("soc_max_percent"),
+            charge_efficiency=given("charge_efficiency"),
+            discharge_efficiency=given("discharge_efficiency"),
             degradation_cost_eur_per_mwh=body.degradation_cost_eur_per_mwh,
             max_cycles_per_day=body.max_cycles_per_day,
         )

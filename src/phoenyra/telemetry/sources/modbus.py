@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import math
 import time
 from collections.abc import Mapping
 from typing import Any
@@ -61,7 +60,7 @@ from ..registers import (
     scale_factor_of,
     words_from_reads,
 )
-from ..validation import check_reading
+from ..validation import check_reading, setpoint
 
 ILLEGAL_ADDRESS_CODES = {2, 3}
 GATEWAY_CODES = {10, 11}
@@ -315,9 +314,7 @@ class ModbusSource:
     async def write_setpoint(self, power_mw: float) -> float:
         """Write the power the battery is to run at (MW, + discharging) to the map's setpoint
         register, cut to the rated power; returns the power written."""
-        if not math.isfinite(power_mw):  # min/max would make NaN full discharge
-            raise ConfigInvalid(f"the setpoint {power_mw} MW is not a number of MW")
-        power_mw = max(-self.config.rated_power_mw, min(self.config.rated_power_mw, power_mw))
+        power_mw = setpoint(power_mw, self.config.rated_power_mw)
         async with self._lock:
             client, rmap = await self._ready()
             f = rmap.setpoint_mw

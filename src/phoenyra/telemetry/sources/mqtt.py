@@ -33,7 +33,6 @@ import asyncio
 import contextlib
 import inspect
 import logging
-import math
 import random
 import re
 import ssl
@@ -66,7 +65,7 @@ from ..model import (
     Timeout,
     validated,
 )
-from ..validation import check_reading, number
+from ..validation import check_reading, number, setpoint
 
 log = logging.getLogger(__name__)
 
@@ -259,8 +258,9 @@ class MqttConfig(BaseModel):
             return self  # not run: a half-made setting may wait switched off
         if self.dispatch and self.setpoint_mw is None:
             raise ValueError(
-                "dispatch is on, but no setpoint topic (setpoint_mw) is mapped to publish the "
-                "traded power to: map one, or switch dispatch off"
+                "dispatch is on, but no setpoint topic (setpoint_mw; in the environment "
+                "BESS_MQTT_TOPIC_SETPOINT) is mapped to publish the traded power to: map one, or "
+                "switch dispatch off"
             )
         if self.setpoint_mw is not None and self.setpoint_mw.topic in self.topics():
             raise ValueError(
@@ -327,13 +327,6 @@ def mqtt_config_from_env(environ: Mapping[str, str]) -> MqttConfig:
             data[key] = {"topic": value}
     if (value := get("BESS_MQTT_DISPATCH")) is not None:
         data["dispatch"] = value
-        on = value.strip().lower() in ("1", "true", "yes", "on")
-        enabled = (get("BESS_MQTT_ENABLED") or "").strip().lower() in ("1", "true", "yes", "on")
-        if on and enabled and "setpoint_mw" not in data:
-            raise ConfigInvalid(
-                "BESS_MQTT_DISPATCH is on, but BESS_MQTT_TOPIC_SETPOINT names no topic to "
-                "publish the traded power to: set it, or switch dispatch off"
-            )
     tls_on, ca = get("BESS_MQTT_TLS"), get("BESS_MQTT_CA_FILE")
     if tls_on is not None or ca is not None:
         data["tls"] = {"enabled": tls_on or "true", "ca_file": ca}
@@ -530,11 +523,11 @@ class MqttSource:
             try:
                 async with _client(self.config) as client:
                     await client.subscribe([(t, self.config.qos) for t in self.config.topics()])
-                    self._client = client
                     self.counters.connects += 1
                     delay = self.config.reconnect_min_s
                     self.connected.set()
                     log.info("mqtt connected to %s:%s", self.config.broker, self.config.port)
+                    self._client = client
                     try:
                         async for message in client.messages:
                             reading = self.handle(
@@ -557,7 +550,6 @@ class MqttSource:
                 await asyncio.sleep(pause)
                 delay = min(delay * 2, self.config.reconnect_max_s)
             finally:
-                self._client = None
                 self.connected.clear()
 
     async def write_setpoint(self, power_mw: float) -> float:
@@ -569,10 +561,7 @@ class MqttSource:
         mapping = self.config.setpoint_mw
         if mapping is None:
             raise ConfigInvalid("no setpoint topic (setpoint_mw) is mapped")
-        if not math.isfinite(power_mw):  # min/max would make NaN full discharge
-            raise ConfigInvalid(f"the setpoint {power_mw} MW is not a number of MW")
-        rated = self.config.rated_power_mw
-        power_mw = max(-rated, min(rated, power_mw))
+        power_mw = setpoint(power_mw, self.config.rated_power_mw)
         payload = mapping.payload(power_mw)
         qos, retain = self.config.qos, mapping.retain
         live = self._client
